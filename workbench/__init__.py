@@ -1,1 +1,51 @@
-"""workbench."""
+"""research-workbench: analyse a corpus with a fan-out of sub-agents, get checkable evidence.
+
+    import workbench as wb
+    project = wb.Project("my-project")
+    run = project.analyze("interviews/", "What frustrates users about onboarding?")
+    run.themes, run.deck_path, run.report_path
+
+Importing this package is cheap: the heavy parts (torch, chromadb, kernels) load on
+first use, through the lazy attributes below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Project": "workbench.project",
+    "Corpus": "workbench.corpus",
+    "Run": "workbench.run",
+    "Settings": "workbench.settings",
+    "WorkbenchError": "workbench.errors",
+    "UserError": "workbench.errors",
+    "RunError": "workbench.errors",
+    "open_bundle": "workbench.bundle",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+if TYPE_CHECKING:
+    from workbench.bundle import open_bundle
+    from workbench.corpus import Corpus
+    from workbench.errors import RunError, UserError, WorkbenchError
+    from workbench.project import Project
+    from workbench.run import Run
+    from workbench.settings import Settings
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,43 @@
+"""Progress events a run emits: the CLI prints them, a notebook renders them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "stage_started" | "task_done" | "stage_done" | "note" | "warning" | "run_done"
+    stage: str = ""
+    message: str = ""
+    done: int = 0
+    total: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[Event], None]
+
+
+class LogPrinter:
+    """Prints events as log lines; task events are thinned to keep logs readable."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self._last_pct: dict[str, int] = {}
+
+    def __call__(self, ev: Event) -> None:
+        if ev.kind == "task_done":
+            pct = int(100 * ev.done / ev.total) if ev.total else 100
+            step = pct // 25
+            if self._last_pct.get(ev.stage) == step and ev.done != ev.total:
+                return
+            self._last_pct[ev.stage] = step
+            line = f"[{ev.stage}] {ev.done}/{ev.total} {ev.message}".rstrip()
+        elif ev.kind == "warning":
+            line = f"warning: {ev.message}"
+        else:
+            line = f"[{ev.stage}] {ev.message}" if ev.stage else ev.message
+        print(line, file=self.stream, flush=True)
