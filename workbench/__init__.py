@@ -24,13 +24,20 @@ _LAZY = {
     "WorkbenchError": "workbench.errors",
     "UserError": "workbench.errors",
     "RunError": "workbench.errors",
-    "open_bundle": "workbench.bundle",
 }
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = [
+    "Corpus",
+    "Project",
+    "Run",
+    "RunError",
+    "Settings",
+    "UserError",
+    "WorkbenchError",
+    "__version__",
+]
 
 if TYPE_CHECKING:
-    from workbench.bundle import open_bundle
     from workbench.corpus import Corpus
     from workbench.errors import RunError, UserError, WorkbenchError
     from workbench.project import Project

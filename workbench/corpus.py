@@ -11,7 +11,12 @@ from pathlib import Path
 from retrieval.types import Document, SkippedFile
 from workbench.errors import UserError
 
-_NOUNS = {"conversation": "conversations", "ticket": "tickets", "code": "files", "text": "documents"}
+_NOUNS = {
+    "conversation": "conversations",
+    "ticket": "tickets",
+    "code": "files",
+    "text": "documents",
+}
 
 
 @dataclass
@@ -41,7 +46,9 @@ class Corpus:
                 + (f". Skipped: {listed}" if listed else ": the folder is empty")
             )
         docs = sorted(report.documents, key=lambda d: d.id)
-        return cls(path=p, documents=docs, skipped=list(report.skipped), warnings=list(report.warnings))
+        return cls(
+            path=p, documents=docs, skipped=list(report.skipped), warnings=list(report.warnings)
+        )
 
     @property
     def name(self) -> str:

@@ -1,9 +1,9 @@
 """Errors of the workbench layer.
 
-    WorkbenchError            root: anything the workbench raises on purpose
-     +-- UserError            bad input or settings; the message says what and how to fix it
-     +-- RunError             a run failed at run time; carries the run, stage and task
-          +-- BudgetExceededError   a hard cap stopped the run; partial results are kept
+WorkbenchError            root: anything the workbench raises on purpose
+ +-- UserError            bad input or settings; the message says what and how to fix it
+ +-- RunError             a run failed at run time; carries the run, stage and task
+      +-- BudgetExceededError   a hard cap stopped the run; partial results are kept
 """
 
 from __future__ import annotations
@@ -20,9 +20,17 @@ class UserError(WorkbenchError):
 class RunError(WorkbenchError):
     """A run failed at run time."""
 
-    def __init__(self, message: str, *, run_id: str | None = None, stage: str | None = None,
-                 task: str | None = None) -> None:
-        where = ", ".join(f"{k}={v}" for k, v in (("run", run_id), ("stage", stage), ("task", task)) if v)
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str | None = None,
+        stage: str | None = None,
+        task: str | None = None,
+    ) -> None:
+        where = ", ".join(
+            f"{k}={v}" for k, v in (("run", run_id), ("stage", stage), ("task", task)) if v
+        )
         super().__init__(f"{message} ({where})" if where else message)
         self.run_id = run_id
         self.stage = stage

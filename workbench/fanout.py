@@ -23,7 +23,9 @@ from workbench.store import RunStore
 
 def idempotency_key(stage: str, version: str, **inputs: Any) -> str:
     """hash(stage, spec + prompt version, inputs, model): stable across runs and machines."""
-    blob = json.dumps({"stage": stage, "version": version, "inputs": inputs}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {"stage": stage, "version": version, "inputs": inputs}, sort_keys=True, default=str
+    )
     return f"{stage}-{hashlib.sha256(blob.encode()).hexdigest()[:24]}"
 
 
@@ -93,7 +95,12 @@ async def fan_out(
                 stats.failures.append(f"{task.label}: {type(e).__name__}: {e}")
                 store.append_jsonl(
                     "trace.jsonl",
-                    {"event": "task_failed", "key": task.key, "stage": task.stage, "error": repr(e)},
+                    {
+                        "event": "task_failed",
+                        "key": task.key,
+                        "stage": task.stage,
+                        "error": repr(e),
+                    },
                 )
                 if on_done:
                     on_done(task, None, stats)
@@ -114,4 +121,6 @@ async def fan_out(
 def require_all(stats: FanOutStats, stage: str, run_id: str) -> None:
     if stats.failed:
         shown = "; ".join(stats.failures[:3])
-        raise RunError(f"{stats.failed} of {stats.total} tasks failed: {shown}", run_id=run_id, stage=stage)
+        raise RunError(
+            f"{stats.failed} of {stats.total} tasks failed: {shown}", run_id=run_id, stage=stage
+        )

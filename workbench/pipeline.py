@@ -36,6 +36,9 @@ ENGINE_NOTES = {
     ),
 }
 
+# The short form, for places with little room (chart footers, slide footers).
+ENGINE_SHORT = {"offline": "Offline engine: no language model was used."}
+
 RECIPES = ("themes",)
 
 
@@ -68,11 +71,33 @@ def plan_for(recipe: str, corpus: Corpus) -> dict[str, Any]:
         "recipe": recipe,
         "source": "recipe",
         "stages": [
-            {"name": "analyze", "agent": "interview-analyst (extractive)", "fan_out": "per document", "tasks": n},
-            {"name": "gate", "agent": "critic (mechanical)", "checks": ["verbatim quotes"], "depends_on": ["analyze"]},
-            {"name": "synthesize", "agent": "theme-synthesizer (clustering)", "depends_on": ["gate"]},
-            {"name": "charts", "agent": "chart-maker (templated, sandboxed)", "depends_on": ["synthesize"]},
-            {"name": "export", "outputs": ["deck.pptx", "report.html", "report.md"], "depends_on": ["charts"]},
+            {
+                "name": "analyze",
+                "agent": "interview-analyst (extractive)",
+                "fan_out": "per document",
+                "tasks": n,
+            },
+            {
+                "name": "gate",
+                "agent": "critic (mechanical)",
+                "checks": ["verbatim quotes"],
+                "depends_on": ["analyze"],
+            },
+            {
+                "name": "synthesize",
+                "agent": "theme-synthesizer (clustering)",
+                "depends_on": ["gate"],
+            },
+            {
+                "name": "charts",
+                "agent": "chart-maker (templated, sandboxed)",
+                "depends_on": ["synthesize"],
+            },
+            {
+                "name": "export",
+                "outputs": ["deck.pptx", "report.html", "report.md"],
+                "depends_on": ["charts"],
+            },
         ],
     }
 
@@ -94,7 +119,10 @@ async def run_themes(ctx: RunContext) -> dict[str, Any]:
     tasks = [
         Task(
             key=idempotency_key(
-                "analyze", ANALYST_VERSION, doc=d.content_hash, question=ctx.question,
+                "analyze",
+                ANALYST_VERSION,
+                doc=d.content_hash,
+                question=ctx.question,
                 max_findings=s.analysis.max_findings_per_document,
             ),
             stage="analyze",
@@ -113,21 +141,42 @@ async def run_themes(ctx: RunContext) -> dict[str, Any]:
             span.set_attribute("gen_ai.system", "offline")
             found = await asyncio.to_thread(analyst.analyze, doc, ctx.question, task_key=task.key)
             span.set_attribute("workbench.findings", len(found))
-        return {"doc_id": doc.id, "findings": [f.model_dump(mode="json") for f in found],
-                "finished_at": now_iso()}
+        return {
+            "doc_id": doc.id,
+            "findings": [f.model_dump(mode="json") for f in found],
+            "finished_at": now_iso(),
+        }
 
     def progress(task: Task, result: dict[str, Any] | None, st: Any) -> None:
         done = st.reused + st.executed + st.failed
-        ctx.emit(Event("task_done", "analyze", task.label, done=done, total=st.total,
-                       data={"reused": st.reused}))
+        ctx.emit(
+            Event(
+                "task_done",
+                "analyze",
+                task.label,
+                done=done,
+                total=st.total,
+                data={"reused": st.reused},
+            )
+        )
 
     reused_before = len(store.finished_tasks())
-    ctx.emit(Event("stage_started", "analyze",
-                   f"{len(tasks)} documents, {reused_before} already finished" if reused_before
-                   else f"{len(tasks)} documents"))
+    ctx.emit(
+        Event(
+            "stage_started",
+            "analyze",
+            f"{len(tasks)} documents, {reused_before} already finished"
+            if reused_before
+            else f"{len(tasks)} documents",
+        )
+    )
     with ctx.tracer.start_as_current_span("stage analyze"):
         results, stats = await fan_out(
-            tasks, analyze, store, concurrency=s.concurrency, on_done=progress,
+            tasks,
+            analyze,
+            store,
+            concurrency=s.concurrency,
+            on_done=progress,
             max_tasks=s.budgets.max_tasks,
         )
     require_all(stats, "analyze", store.run_id)
@@ -135,10 +184,18 @@ async def run_themes(ctx: RunContext) -> dict[str, Any]:
         raise RunError(
             f"stopped by the task budget (max_tasks={s.budgets.max_tasks}) after "
             f"{len(results)} of {len(tasks)} documents; run again to continue",
-            run_id=store.run_id, stage="analyze",
+            run_id=store.run_id,
+            stage="analyze",
         )
-    store.append_jsonl("trace.jsonl", {"event": "stage_done", "stage": "analyze",
-                                        "executed": stats.executed, "reused": stats.reused})
+    store.append_jsonl(
+        "trace.jsonl",
+        {
+            "event": "stage_done",
+            "stage": "analyze",
+            "executed": stats.executed,
+            "reused": stats.reused,
+        },
+    )
     findings = [Finding.model_validate(f) for r in results for f in r["findings"]]
 
     # gate: every quote verbatim in its source -------------------------------------
@@ -147,9 +204,19 @@ async def run_themes(ctx: RunContext) -> dict[str, Any]:
         bad = {p.finding_id for p in problems}
         findings = [f for f in findings if f.id not in bad]
         for p in problems:
-            ctx.emit(Event("warning", "gate", f"dropped finding {p.finding_id} in {p.doc_id}: {p.problem}"))
-    ctx.emit(Event("stage_done", "gate", f"{len(findings)} findings, all quotes verbatim in their sources"))
-    store.update_manifest(quote_check={"checked": len(findings) + len(problems), "failed": len(problems)})
+            ctx.emit(
+                Event(
+                    "warning", "gate", f"dropped finding {p.finding_id} in {p.doc_id}: {p.problem}"
+                )
+            )
+    ctx.emit(
+        Event(
+            "stage_done", "gate", f"{len(findings)} findings, all quotes verbatim in their sources"
+        )
+    )
+    store.update_manifest(
+        quote_check={"checked": len(findings) + len(problems), "failed": len(problems)}
+    )
 
     # synthesize --------------------------------------------------------------------
     synthesis = await _synthesize(ctx, findings)
@@ -166,18 +233,30 @@ async def run_themes(ctx: RunContext) -> dict[str, Any]:
     with ctx.tracer.start_as_current_span("stage export"):
         outputs = await asyncio.to_thread(write_exports, ctx, findings, synthesis, charts)
     ctx.emit(Event("stage_done", "export", ", ".join(sorted(outputs))))
-    return {"findings": len(findings), "themes": len(synthesis.themes), "outputs": outputs,
-            "analyze": {"executed": stats.executed, "reused": stats.reused}}
+    return {
+        "findings": len(findings),
+        "themes": len(synthesis.themes),
+        "outputs": outputs,
+        "analyze": {"executed": stats.executed, "reused": stats.reused},
+    }
 
 
 async def _synthesize(ctx: RunContext, findings: Sequence[Finding]) -> Synthesis:
-    from subagents.offline.synthesis import SYNTHESIS_VERSION, ClusteringSynthesizer, SynthesisSettings
+    from subagents.offline.synthesis import (
+        SYNTHESIS_VERSION,
+        ClusteringSynthesizer,
+        SynthesisSettings,
+    )
 
     a = ctx.settings.analysis
     key = idempotency_key(
-        "synthesize", SYNTHESIS_VERSION, findings=sorted(f.id for f in findings),
-        docs=[d.id for d in ctx.corpus.documents], max_themes=a.max_themes,
-        share=a.min_theme_share, distance=a.cluster_distance,
+        "synthesize",
+        SYNTHESIS_VERSION,
+        findings=sorted(f.id for f in findings),
+        docs=[d.id for d in ctx.corpus.documents],
+        max_themes=a.max_themes,
+        share=a.min_theme_share,
+        distance=a.cluster_distance,
     )
     done = ctx.store.load_task(key)
     if done is not None:
@@ -186,25 +265,41 @@ async def _synthesize(ctx: RunContext, findings: Sequence[Finding]) -> Synthesis
         ctx.emit(Event("stage_started", "synthesize", f"clustering {len(findings)} findings"))
         synth = ClusteringSynthesizer(
             ctx.embedder,
-            SynthesisSettings(distance_threshold=a.cluster_distance, min_doc_share=a.min_theme_share,
-                              max_themes=a.max_themes),
+            SynthesisSettings(
+                distance_threshold=a.cluster_distance,
+                min_doc_share=a.min_theme_share,
+                max_themes=a.max_themes,
+            ),
         )
         t0 = time.perf_counter()
         with ctx.tracer.start_as_current_span("stage synthesize"):
             synthesis = await asyncio.to_thread(
-                synth.synthesize, findings, [d.id for d in ctx.corpus.documents], noun=ctx.corpus.noun
+                synth.synthesize,
+                findings,
+                [d.id for d in ctx.corpus.documents],
+                noun=ctx.corpus.noun,
+                question=ctx.question,
             )
-        ctx.store.save_task(key, {"synthesis": synthesis.model_dump(mode="json"),
-                                  "seconds": time.perf_counter() - t0})
-    ctx.store.write_json("themes.json", {"engine": ctx.engine, "engine_note": ENGINE_NOTES[ctx.engine],
-                                         **synthesis.model_dump(mode="json")})
+        ctx.store.save_task(
+            key,
+            {"synthesis": synthesis.model_dump(mode="json"), "seconds": time.perf_counter() - t0},
+        )
+    ctx.store.write_json(
+        "themes.json",
+        {
+            "engine": ctx.engine,
+            "engine_note": ENGINE_NOTES[ctx.engine],
+            **synthesis.model_dump(mode="json"),
+        },
+    )
     labels = "; ".join(f"{t.label} ({t.n_documents}/{t.total_documents})" for t in synthesis.themes)
     ctx.emit(Event("stage_done", "synthesize", f"{len(synthesis.themes)} themes: {labels}"))
     return synthesis
 
 
-def _write_findings_table(store: RunStore, findings: Sequence[Finding], synthesis: Synthesis,
-                          by_id: dict[str, Any]) -> None:
+def _write_findings_table(
+    store: RunStore, findings: Sequence[Finding], synthesis: Synthesis, by_id: dict[str, Any]
+) -> None:
     import polars as pl
 
     theme_of = {fid: t for t in synthesis.themes for fid in t.finding_ids}
@@ -212,17 +307,41 @@ def _write_findings_table(store: RunStore, findings: Sequence[Finding], synthesi
     for f in findings:
         ev = f.evidence[0]
         t = theme_of.get(f.id)
-        rows.append({
-            "finding_id": f.id, "doc_id": f.doc_id, "doc_title": by_id[f.doc_id].title,
-            "claim": f.claim, "quote": ev.quote, "speaker": ev.speaker, "segment_id": ev.segment_id,
-            "start_char": ev.start_char, "end_char": ev.end_char, "start_time": ev.start_time,
-            "end_time": ev.end_time, "confidence": f.confidence, "sentiment": f.sentiment,
-            "theme_id": t.id if t else None, "theme_label": t.label if t else None,
-            "engine": f.engine, "task_key": f.task_key,
-        })
-    schema = {"start_char": pl.Int64, "end_char": pl.Int64, "start_time": pl.Float64,
-              "end_time": pl.Float64, "speaker": pl.Utf8, "theme_id": pl.Utf8, "theme_label": pl.Utf8}
-    df = pl.DataFrame(rows, schema_overrides=schema) if rows else pl.DataFrame(schema={"finding_id": pl.Utf8})
+        rows.append(
+            {
+                "finding_id": f.id,
+                "doc_id": f.doc_id,
+                "doc_title": by_id[f.doc_id].title,
+                "claim": f.claim,
+                "quote": ev.quote,
+                "speaker": ev.speaker,
+                "segment_id": ev.segment_id,
+                "start_char": ev.start_char,
+                "end_char": ev.end_char,
+                "start_time": ev.start_time,
+                "end_time": ev.end_time,
+                "confidence": f.confidence,
+                "sentiment": f.sentiment,
+                "theme_id": t.id if t else None,
+                "theme_label": t.label if t else None,
+                "engine": f.engine,
+                "task_key": f.task_key,
+            }
+        )
+    schema = {
+        "start_char": pl.Int64,
+        "end_char": pl.Int64,
+        "start_time": pl.Float64,
+        "end_time": pl.Float64,
+        "speaker": pl.Utf8,
+        "theme_id": pl.Utf8,
+        "theme_label": pl.Utf8,
+    }
+    df = (
+        pl.DataFrame(rows, schema_overrides=schema)
+        if rows
+        else pl.DataFrame(schema={"finding_id": pl.Utf8})
+    )
     tmp = store.dir / ".findings.parquet.tmp"
     df.write_parquet(tmp)
     tmp.replace(store.dir / "findings.parquet")

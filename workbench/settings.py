@@ -30,7 +30,7 @@ class AnalysisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_findings_per_document: int = Field(default=8, ge=1, le=100)
     max_themes: int = Field(default=8, ge=1, le=50)
-    min_theme_share: float = Field(default=0.15, gt=0, le=1)
+    min_theme_share: float = Field(default=0.1, gt=0, le=1)
     cluster_distance: float = Field(default=0.72, gt=0, lt=2)
 
 
@@ -58,9 +58,13 @@ class Settings(BaseModel):
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise UserError(f"{path}: not valid TOML ({e}). Fix the file or delete it to use defaults.") from e
+            raise UserError(
+                f"{path}: not valid TOML ({e}). Fix the file or delete it to use defaults."
+            ) from e
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            lines = [f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
+            lines = [
+                f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+            ]
             raise UserError(f"{path}: invalid settings:\n" + "\n".join(lines)) from e

@@ -40,7 +40,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str).encode("utf-8"))
+    atomic_write_bytes(
+        path, json.dumps(obj, indent=2, ensure_ascii=False, default=str).encode("utf-8")
+    )
 
 
 def now_iso() -> str:

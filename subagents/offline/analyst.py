@@ -10,6 +10,7 @@ span of the source.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +21,9 @@ import numpy as np
 from retrieval.types import Document, Hit, Segment
 from subagents.findings import Evidence, Finding
 from subagents.offline.sentiment import sentiment_of
-from subagents.offline.text import Span, clean, content_words, sentence_spans
+from subagents.offline.text import Span, clean, content_words, sentence_spans, words
 
-ANALYST_VERSION = "extractive-analyst/1"
+ANALYST_VERSION = "extractive-analyst/2"
 
 
 class Searcher(Protocol):
@@ -46,7 +47,9 @@ class AnalystSettings:
 
 def sub_queries(question: str) -> list[str]:
     """The question and its clauses, so a two-part question retrieves both parts."""
-    parts = re.split(r"[?;]|,\s*(?:and|but|or)\s+|\s+and\s+(?=what|how|why|which|who|where|when)", question)
+    parts = re.split(
+        r"[?;]|,\s*(?:and|but|or)\s+|\s+and\s+(?=what|how|why|which|who|where|when)", question
+    )
     queries = [question.strip()]
     for p in parts:
         p = p.strip(" ,.")
@@ -72,7 +75,9 @@ class ExtractiveAnalyst:
         self.encoder = encoder
         self.settings = settings or AnalystSettings()
 
-    def analyze(self, doc: Document, question: str, *, task_key: str, steering: Sequence[str] = ()) -> list[Finding]:
+    def analyze(
+        self, doc: Document, question: str, *, task_key: str, steering: Sequence[str] = ()
+    ) -> list[Finding]:
         s = self.settings
         queries = sub_queries(question) + [m for m in steering if m.strip()]
         candidates = self._candidates(doc, queries)
@@ -86,10 +91,16 @@ class ExtractiveAnalyst:
         retrieval = np.array([c.retrieval_score for c in candidates])
         if retrieval.max() > 0:
             retrieval = retrieval / retrieval.max()
-        score = 0.8 * relevance + 0.2 * retrieval * relevance
+        # A sentence that only restates the question teaches nothing: weight by what it
+        # adds (content words the question does not have) and by how fluent it is.
+        asked = {w for q in queries for w in content_words(q)}
+        substance = np.array([_substance(t, asked) for t in texts])
+        score = (0.8 * relevance + 0.2 * retrieval * relevance) * substance
         chosen = _mmr(sent_vecs, score, relevance >= s.min_similarity, s.max_findings, s.diversity)
         findings = []
-        for i in sorted(chosen, key=lambda j: (candidates[j].segment.index, candidates[j].span.start)):
+        for i in sorted(
+            chosen, key=lambda j: (candidates[j].segment.index, candidates[j].span.start)
+        ):
             c = candidates[i]
             seg = c.segment
             quote = c.span.text
@@ -148,14 +159,21 @@ class ExtractiveAnalyst:
         return out
 
 
-def _mmr(vecs: np.ndarray, score: np.ndarray, eligible: np.ndarray, k: int, lam: float) -> list[int]:
+def _substance(text: str, asked: set[str]) -> float:
+    toks = words(text)
+    novel = {w for w in content_words(text) if w not in asked}
+    repeats = sum(1 for a, b in itertools.pairwise(toks) if a == b)
+    fluency = max(0.4, 1.0 - 0.2 * repeats)
+    return (0.4 + 0.6 * min(1.0, len(novel) / 5)) * fluency
+
+
+def _mmr(
+    vecs: np.ndarray, score: np.ndarray, eligible: np.ndarray, k: int, lam: float
+) -> list[int]:
     chosen: list[int] = []
     pool = [i for i in range(len(score)) if eligible[i]]
     while pool and len(chosen) < k:
-        if chosen:
-            redundancy = (vecs[pool] @ vecs[chosen].T).max(axis=1)
-        else:
-            redundancy = np.zeros(len(pool))
+        redundancy = (vecs[pool] @ vecs[chosen].T).max(axis=1) if chosen else np.zeros(len(pool))
         mmr = lam * score[pool] - (1 - lam) * redundancy
         best = pool[int(np.argmax(mmr))]
         chosen.append(best)

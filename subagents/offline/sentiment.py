@@ -11,19 +11,131 @@ from subagents.findings import Sentiment
 from subagents.offline.text import words
 
 POSITIVE = frozenset(
-    """good great nice like liked love loved easy easier simple simpler clear useful helpful
-    fun cool best better excellent happy enjoy enjoyed prefer preferred fancy attractive
-    beautiful comfortable intuitive popular appealing innovative important works working
-    fast quick quicker reliable solid smooth friendly interesting perfect wonderful""".split()
+    [
+        "good",
+        "great",
+        "nice",
+        "like",
+        "liked",
+        "love",
+        "loved",
+        "easy",
+        "easier",
+        "simple",
+        "simpler",
+        "clear",
+        "useful",
+        "helpful",
+        "fun",
+        "cool",
+        "best",
+        "better",
+        "excellent",
+        "happy",
+        "enjoy",
+        "enjoyed",
+        "prefer",
+        "preferred",
+        "fancy",
+        "attractive",
+        "beautiful",
+        "comfortable",
+        "intuitive",
+        "popular",
+        "appealing",
+        "innovative",
+        "important",
+        "works",
+        "working",
+        "fast",
+        "quick",
+        "quicker",
+        "reliable",
+        "solid",
+        "smooth",
+        "friendly",
+        "interesting",
+        "perfect",
+        "wonderful",
+    ]
 )
 NEGATIVE = frozenset(
-    """bad worse worst hate hated annoying annoyed difficult hard harder confusing confused
-    problem problems issue issues lose lost losing broken break breaks fail fails failed
-    failure expensive costly slow ugly complicated complex frustrating frustrated hate
-    wrong missing crash crashes crashed bug bugs error errors unclear awkward clunky tedious
-    worried worry concern concerns risk risky impossible useless boring""".split()
+    [
+        "bad",
+        "worse",
+        "worst",
+        "hate",
+        "hated",
+        "annoying",
+        "annoyed",
+        "difficult",
+        "hard",
+        "harder",
+        "confusing",
+        "confused",
+        "problem",
+        "problems",
+        "issue",
+        "issues",
+        "lose",
+        "lost",
+        "losing",
+        "broken",
+        "break",
+        "breaks",
+        "fail",
+        "fails",
+        "failed",
+        "failure",
+        "expensive",
+        "costly",
+        "slow",
+        "ugly",
+        "complicated",
+        "complex",
+        "frustrating",
+        "frustrated",
+        "hate",
+        "wrong",
+        "missing",
+        "crash",
+        "crashes",
+        "crashed",
+        "bug",
+        "bugs",
+        "error",
+        "errors",
+        "unclear",
+        "awkward",
+        "clunky",
+        "tedious",
+        "worried",
+        "worry",
+        "concern",
+        "concerns",
+        "risk",
+        "risky",
+        "impossible",
+        "useless",
+        "boring",
+    ]
 )
-NEGATORS = frozenset("not no never don't doesn't didn't isn't wasn't aren't won't can't cannot".split())
+NEGATORS = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "don't",
+        "doesn't",
+        "didn't",
+        "isn't",
+        "wasn't",
+        "aren't",
+        "won't",
+        "can't",
+        "cannot",
+    ]
+)
 
 
 def sentiment_of(text: str) -> Sentiment:

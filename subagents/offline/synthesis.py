@@ -20,16 +20,16 @@ import numpy as np
 
 from subagents.findings import Finding, Synthesis, Theme
 from subagents.offline.analyst import Encoder
-from subagents.offline.text import FILLERS, STOPWORDS, words
+from subagents.offline.text import FILLERS, STOPWORDS, content_words, stem, words
 
-SYNTHESIS_VERSION = "clustering-synthesis/1"
+SYNTHESIS_VERSION = "clustering-synthesis/2"
 
 
 @dataclass(frozen=True)
 class SynthesisSettings:
     distance_threshold: float = 0.72  # average-linkage cosine distance at which groups stop merging
-    min_doc_share: float = 0.15  # a theme needs findings from at least this share of documents
-    min_docs: int = 2
+    min_doc_share: float = 0.1  # a theme needs findings from at least this share of documents
+    min_docs: int = 3
     max_themes: int = 8
     merge_similarity: float = 0.8  # themes whose centroids are closer than this are merged
     quotes_per_theme: int = 3
@@ -41,8 +41,16 @@ class ClusteringSynthesizer:
         self.settings = settings or SynthesisSettings()
 
     def synthesize(
-        self, findings: Sequence[Finding], doc_ids: Sequence[str], *, noun: str = "documents"
+        self,
+        findings: Sequence[Finding],
+        doc_ids: Sequence[str],
+        *,
+        noun: str = "documents",
+        question: str = "",
     ) -> Synthesis:
+        """Group findings into themes. The question's own words are masked out before
+        embedding and labelling: every finding is about the question, so its words say
+        nothing about which theme a finding belongs to."""
         s = self.settings
         total = len(doc_ids)
         findings = sorted(findings, key=lambda f: (f.doc_id, f.id))
@@ -53,7 +61,9 @@ class ClusteringSynthesizer:
         )
         if len(findings) < 2:
             return Synthesis(themes=[], unassigned_doc_ids=sorted(doc_ids), method=method)
-        vecs = self.encoder.encode([f.claim for f in findings])
+        asked = {stem(w) for w in content_words(question)}
+        masked = [_mask(f.claim, asked) for f in findings]
+        vecs = self.encoder.encode(masked)
         labels = _cluster(vecs, s.distance_threshold)
         groups: dict[int, list[int]] = defaultdict(list)
         for i, lab in enumerate(labels):
@@ -61,9 +71,11 @@ class ClusteringSynthesizer:
         groups_list = _merge_close(list(groups.values()), vecs, s.merge_similarity)
         min_docs = self._min_docs(total)
         kept = [g for g in groups_list if len({findings[i].doc_id for i in g}) >= min_docs]
-        kept.sort(key=lambda g: (-len({findings[i].doc_id for i in g}), -_coherence(vecs, g), min(g)))
+        kept.sort(
+            key=lambda g: (-len({findings[i].doc_id for i in g}), -_coherence(vecs, g), min(g))
+        )
         kept = kept[: s.max_themes]
-        phrase_sets = [[f.claim for f in (findings[i] for i in g)] for g in kept]
+        phrase_sets = [[(findings[i].doc_id, masked[i]) for i in g] for g in kept]
         labels_text = _ctfidf_labels(phrase_sets)
         themes: list[Theme] = []
         in_theme: set[int] = set()
@@ -110,7 +122,9 @@ class ClusteringSynthesizer:
             f"Raised in {len(doc_ids)} of {total} {noun}{who}. "
             f"Most representative remark: \u201c{findings[reps[0]].claim}\u201d"
         )
-        tid = hashlib.sha256("|".join(sorted(findings[i].id for i in group)).encode()).hexdigest()[:12]
+        tid = hashlib.sha256("|".join(sorted(findings[i].id for i in group)).encode()).hexdigest()[
+            :12
+        ]
         return Theme(
             id=f"theme-{tid}",
             label=label,
@@ -122,6 +136,13 @@ class ClusteringSynthesizer:
             keywords=keywords,
             representative_finding_ids=[findings[i].id for i in reps],
         )
+
+
+def _mask(text: str, asked: set[str]) -> str:
+    if not asked:
+        return text
+    kept = [w for w in text.split() if stem(w.strip(".,?!;:\"'").lower()) not in asked]
+    return " ".join(kept) or text
 
 
 def _cluster(vecs: np.ndarray, threshold: float) -> np.ndarray:
@@ -155,43 +176,52 @@ def _merge_close(groups: list[list[int]], vecs: np.ndarray, threshold: float) ->
     return groups
 
 
-def _phrases(text: str) -> list[str]:
-    """Unigrams, bigrams and trigrams of consecutive content words."""
-    toks = words(text)
-    ok = [len(t) > 2 and t not in STOPWORDS and t not in FILLERS for t in toks]
-    out: list[str] = []
+def _phrases(text: str) -> set[str]:
+    """Unigrams, bigrams and trigrams of consecutive content words, plurals folded."""
+    raw = words(text)
+    ok = [len(t) > 2 and "'" not in t and t not in STOPWORDS and t not in FILLERS for t in raw]
+    toks = [stem(t) for t in raw]
+    out: set[str] = set()
     for i, t in enumerate(toks):
         if not ok[i]:
             continue
-        out.append(t)
+        out.add(t)
         if i + 1 < len(toks) and ok[i + 1] and toks[i + 1] != t:
-            out.append(f"{t} {toks[i + 1]}")
+            out.add(f"{t} {toks[i + 1]}")
             if i + 2 < len(toks) and ok[i + 2]:
-                out.append(f"{t} {toks[i + 1]} {toks[i + 2]}")
+                out.add(f"{t} {toks[i + 1]} {toks[i + 2]}")
     return out
 
 
-def _ctfidf_labels(classes: list[list[str]]) -> list[tuple[str, list[str]]]:
-    """Class-based TF-IDF over phrases; a label is the best one or two distinct phrases."""
-    counts = [Counter(p for text in texts for p in _phrases(text)) for texts in classes]
+def _ctfidf_labels(classes: list[list[tuple[str, str]]]) -> list[tuple[str, list[str]]]:
+    """Class-based TF-IDF over phrases, counted once per document of the class.
+
+    `classes` holds (document id, text) pairs. Counting a phrase once per document
+    makes a label what several documents share, not what one talkative document
+    repeats; a label is the best one or two phrases that share no word.
+    """
+    counts: list[Counter[str]] = []
+    for members in classes:
+        per_doc: dict[str, set[str]] = defaultdict(set)
+        for doc, text in members:
+            per_doc[doc] |= _phrases(text)
+        c: Counter[str] = Counter()
+        for phrases in per_doc.values():
+            c.update(phrases)
+        counts.append(c)
     df: Counter[str] = Counter()
     for c in counts:
         df.update(c)
     avg = sum(sum(c.values()) for c in counts) / max(1, len(counts))
     out: list[tuple[str, list[str]]] = []
-    for texts, c in zip(classes, counts, strict=True):
+    for c in counts:
         total = sum(c.values()) or 1
-        n_texts = len(texts)
         scored = []
         for p, n in c.items():
-            # a phrase must recur within the class to name it
-            support = sum(1 for t in texts if p in " ".join(words(t)))
-            if support < 2 and n_texts > 2:
+            if n < 2:  # a label must be shared by at least two documents of the theme
                 continue
-            tf = n / total
-            idf = math.log(1 + avg / df[p])
-            length_bonus = 1.0 + 0.35 * (p.count(" "))
-            scored.append((tf * idf * length_bonus, p))
+            score = (n / total) * math.log(1 + avg / df[p]) * (1.0 + 0.5 * p.count(" "))
+            scored.append((score, p))
         scored.sort(key=lambda x: (-x[0], x[1]))
         keywords = [p for _, p in scored[:8]]
         out.append((_label_from(keywords), keywords))

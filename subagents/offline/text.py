@@ -18,31 +18,50 @@ _SENTENCE_END = re.compile(r"[.?!]+(?=\s|$)")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 FILLERS = frozenset(
-    """um uh uhm hmm mm mm-hmm mhm uh-huh huh ah oh eh er erm yeah yep yes no okay ok right
-    so well like you know i mean kind of sort of just really actually basically alright
-    sure cool good great fine""".split()
+    """
+    actually ah alright basically cool eh er erm fine good great hmm huh i just kind know
+    like mean mhm mm mm-hmm no of oh ok okay really right so sort sure uh uh-huh uhm um well
+    yeah yep yes you
+    """.split()
 )
 
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are aren't as at be because been
-    before being below between both but by can can't cannot could couldn't did didn't do does
-    doesn't doing don't down during each few for from further get gets getting got gonna had
-    hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself him
-    himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me
-    more most mustn't my myself no nor not of off on once only or other ought our ours
-    ourselves out over own same shan't she she'd she'll she's should shouldn't so some such
-    than that that's the their theirs them themselves then there there's these they they'd
-    they'll they're they've this those through to too under until up very was wasn't we we'd
-    we'll we're we've were weren't what what's when when's where where's which while who who's
-    whom why why's will with won't would wouldn't you you'd you'll you're you've your yours
-    yourself yourselves also thing things think want wanna going go one two three something
-    anything everything lot bit maybe probably perhaps quite much many us would could should
-    might may must shall can see say said says know knew make made take put use used come
-    way kind sort mean guess need needs got gotta stuff yeah okay um uh mm hmm right well
-    just like really actually basically alright oh ah ooh let look looks looking thats dont
-    cos cause gonna gotta wanna yes no sure good great fine cool bit little else even still
-    another whatever anyway though already again""".split()
+    """
+    a able about above actually after again against ah all already alright also am an and
+    another any anybody anything anyway are aren't as at basic basically be because been
+    before being below between bit both bring but by can can't cannot cause come cool cos
+    could couldn't decide decided did didn't different discuss discussed do does doesn't
+    doing don't dont down during each else even everybody everyone everything feel felt few
+    find fine first for found from further get gets getting give given go going gonna good
+    got gotta great guess had hadn't has hasn't have haven't having he he'd he'll he's her
+    here here's hers herself him himself his hmm how how's i i'd i'll i'm i've idea ideas if
+    important in interesting into is isn't it it's its itself just keep kept kind knew know
+    last let let's like little look looking looks lot made main make many may maybe me mean
+    might mm more most move much must mustn't my myself need needs new next no nor not now
+    of off oh okay old on once one only ooh or other ought our ours ourselves out over own
+    part people perhaps person point points pretty probably put quite really right said same
+    say says see seem seems shall shan't she she'd she'll she's should shouldn't so some
+    somebody someone something sort start started still stuff such sure take talk talked
+    talking tell than that that's thats the their theirs them themselves then there there's
+    these they they'd they'll they're they've thing things think this those though three
+    through time to today told too tried try trying two uh um under until up us use used
+    very wanna want was wasn't way we we'd we'll we're we've well were weren't what what's
+    whatever when when's where where's which while who who's whole whom why why's will with
+    won't would wouldn't yeah yes you you'd you'll you're you've your yours yourself
+    yourselves
+    """.split()
 )
+
+
+def stem(word: str) -> str:
+    """A light plural stemmer, enough to treat 'button' and 'buttons' as one word."""
+    if "'" in word:
+        return word.split("'", 1)[0]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
 
 
 @dataclass(frozen=True, slots=True)
