@@ -1,0 +1,1 @@
+"""LocalSandbox: a Jupyter kernel under bubblewrap (command line, kernel, files)."""

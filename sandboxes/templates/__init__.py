@@ -1,0 +1,1 @@
+"""Sandbox image definitions (E2B template)."""
