@@ -70,7 +70,7 @@ def chart_data(
     # sentiment of each theme's findings
     counts = []
     for t in themes:
-        c = Counter(fmap[fid].sentiment for fid in t.finding_ids if fid in fmap)
+        c: Counter[str] = Counter(fmap[fid].sentiment for fid in t.finding_ids if fid in fmap)
         counts.append([c.get(s, 0) for s in SENTIMENTS])
     out.append(
         (

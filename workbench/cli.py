@@ -11,6 +11,7 @@ Exit codes: 0 done, 1 the run failed, 2 bad input or settings, 130 interrupted.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ def _guard(fn: Any) -> Any:
 @click.version_option(package_name="research-workbench")
 def main() -> None:
     """research-workbench: analyse a corpus with sub-agents; get themes, quotes, a deck and a report."""
+    # progress goes through our own log lines; third-party progress bars only add noise
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 @main.command()

@@ -43,7 +43,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     t.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    return box["value"]
 
 
 class Project:
