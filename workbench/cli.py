@@ -168,5 +168,21 @@ def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
             )
 
 
+def _register_optional_commands() -> None:
+    """Commands that live in their own modules (ask, eval analysis, ...) register here."""
+    import importlib
+
+    for module in ("workbench.cli_ask",):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        mod.register(main, eval_group)
+
+
+_register_optional_commands()
+
 if __name__ == "__main__":
     main()
