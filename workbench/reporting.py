@@ -119,14 +119,11 @@ def build_spec(
         charts=list(charts),
         findings=rows,
         method={
-            "Corpus": f"{ctx.corpus.name}: {n_docs} {noun}, {sum(len(d.segments) for d in ctx.corpus.documents)} segments",
-            "Engine": ENGINE_NOTES[ctx.engine],
+            # the deck and report add corpus, engine, cost, date and run themselves
+            "Segments": f"{sum(len(d.segments) for d in ctx.corpus.documents)} {noun} segments (speaker turns, fields, symbols)",
             "Retrieval": "BM25 (bm25s) + dense (all-MiniLM-L6-v2 in Chroma), reciprocal rank fusion",
             "Synthesis": synthesis.method,
             "Quote check": "every quote verified verbatim against its source segment",
-            "Cost": "USD 0.00 (no model calls)",
-            "Run": ctx.store.run_id,
-            "Date": now_iso(),
         },
         cost_usd=0.0,
     )
