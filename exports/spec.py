@@ -57,6 +57,7 @@ class FindingRow(BaseModel):
     claim: str
     quote: str
     confidence: float
+    doc_id: str | None = None  # lets the checks find the quote's source
 
 
 class ReportSpec(BaseModel):

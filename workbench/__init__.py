@@ -22,6 +22,8 @@ _LAZY = {
     "Run": "workbench.run",
     "Settings": "workbench.settings",
     "WorkbenchError": "workbench.errors",
+    "open_bundle": "workbench.bundle",
+    "make_run_bundle": "workbench.bundle",
     "UserError": "workbench.errors",
     "RunError": "workbench.errors",
 }
@@ -35,9 +37,12 @@ __all__ = [
     "UserError",
     "WorkbenchError",
     "__version__",
+    "make_run_bundle",
+    "open_bundle",
 ]
 
 if TYPE_CHECKING:
+    from workbench.bundle import make_run_bundle, open_bundle
     from workbench.corpus import Corpus
     from workbench.errors import RunError, UserError, WorkbenchError
     from workbench.project import Project

@@ -1,0 +1,240 @@
+"""The deck: structure, engine note everywhere, verbatim quotes, numbers, pagination, templates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from exports_fixtures import AmiRun, build_spec
+from lxml import etree
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pptx.util import Inches
+
+from exports import ExportError, QuoteSpec, ThemeSpec
+from exports.checks import assert_exports_ok, deck_quotes
+from exports.deck import MAX_QUOTES_PER_THEME, build_deck
+from exports.style import prevalence_label
+
+
+@pytest.fixture(scope="module")
+def deck(ami: AmiRun) -> Path:
+    return build_deck(ami.spec, ami.run_dir, ami.run_dir / "deck.pptx")
+
+
+def _titles(prs) -> list[str]:
+    out = []
+    for s in prs.slides:
+        t = s.shapes.title
+        out.append(t.text_frame.text if t is not None else "")
+    return out
+
+
+def test_deck_has_every_part_in_order(ami: AmiRun, deck: Path) -> None:
+    prs = Presentation(str(deck))
+    titles = _titles(prs)
+    assert titles[0] == ami.spec.title
+    assert titles[1] == "Executive summary"
+    assert titles[2] == "Themes at a glance"
+    for t in ami.spec.themes:
+        assert t.label in titles
+    assert "Method" in titles
+    assert any(x.startswith("Appendix: findings") for x in titles)
+    assert titles[-1].startswith("Documents that fit no theme")
+    assert titles.index("Method") > max(titles.index(t.label) for t in ami.spec.themes)
+
+
+def test_engine_note_on_title_slide_and_in_footer_and_notes_of_every_slide(
+    ami: AmiRun, deck: Path
+) -> None:
+    note = ami.spec.engine_note
+    prs = Presentation(str(deck))
+    first = prs.slides[0]
+    assert any(s.name == "Engine note" and s.text_frame.text == note for s in first.shapes)
+    for n, slide in enumerate(prs.slides, 1):
+        footers = [s for s in slide.shapes if s.name == "Footer"]
+        assert len(footers) == 1 and note in footers[0].text_frame.text, n
+        assert note in slide.notes_slide.notes_text_frame.text, n
+
+
+def test_theme_slides_show_prevalence_chart_quotes_and_cited_notes(ami: AmiRun, deck: Path) -> None:
+    prs = Presentation(str(deck))
+    for theme in ami.spec.themes:
+        slides = [s for s in prs.slides if s.shapes.title.text_frame.text.startswith(theme.label)]
+        first = slides[0]
+        names = [s.name for s in first.shapes]
+        stat = next(s for s in first.shapes if s.name == f"Prevalence {theme.id}")
+        assert stat.text_frame.text.startswith(
+            prevalence_label(theme.n_documents, theme.total_documents)
+        )
+        assert any(s.shape_type == MSO_SHAPE_TYPE.PICTURE for s in first.shapes), names
+        quotes = [s for sl in slides for s in sl.shapes if s.name.startswith("Quote ")]
+        # a quote may be split over two frames: count quotes, not boxes
+        assert 2 <= len({s.name.split(":")[0] for s in quotes}) <= MAX_QUOTES_PER_THEME
+        for shape in quotes:
+            q = theme.quotes[int(shape.name.split(":")[0].removeprefix("Quote ")) - 1]
+            assert q.speaker and q.speaker in shape.text_frame.text  # attribution under the quote
+            assert q.doc_title in shape.text_frame.text
+        notes = first.notes_slide.notes_text_frame.text
+        for q in theme.quotes:
+            assert (
+                q.text in notes
+                and q.segment_id in notes
+                and f"confidence {q.confidence:.2f}" in notes
+            )
+        assert "Confidence: 0.80" in notes
+
+
+def test_quotes_are_verbatim_and_numbers_match_the_spec(ami: AmiRun, deck: Path) -> None:
+    assert len(deck_quotes(deck)) >= 2 * len(ami.spec.themes)
+    assert_exports_ok(ami.spec, ami.sources, deck=deck)
+
+
+def test_text_and_tables_are_native_and_shape_ids_unique(ami: AmiRun, deck: Path) -> None:
+    prs = Presentation(str(deck))
+    tables = 0
+    for slide in prs.slides:
+        ids = [s.shape_id for s in slide.shapes]
+        assert len(ids) == len(set(ids))  # duplicate ids are what makes PowerPoint "repair" a file
+        for s in slide.shapes:
+            if s.shape_type == MSO_SHAPE_TYPE.PICTURE:
+                assert s.name.startswith("Chart ")  # the only pictures are charts
+            tables += bool(getattr(s, "has_table", False))
+    assert tables >= 2  # method + appendix
+    rows = sum(
+        len(s.table.rows) - 1 for sl in prs.slides for s in sl.shapes if s.name == "Appendix table"
+    )
+    assert rows == len(ami.spec.findings)
+
+
+def _inside(prs, slide) -> None:
+    w, h = prs.slide_width, prs.slide_height
+    for s in slide.shapes:
+        assert s.left >= 0 and s.top >= 0, s.name
+        assert s.left + s.width <= w and s.top + s.height <= h, (s.name, s.top + s.height, h)
+
+
+def test_long_quotes_and_many_themes_paginate_without_leaving_the_slide(
+    make_ami: Callable[..., AmiRun],
+) -> None:
+    run = make_ami(long_quotes=True)
+    spec = run.spec
+    # one very long verbatim quote: ninety consecutive turns of one meeting
+    doc = next(iter(run.sources))
+    turns = run.sources[doc].split("\n")
+    long_text = " ".join(turns[100:190])
+    assert len(long_text) > 2500
+    spec.themes[0].quotes.insert(
+        0,
+        QuoteSpec(
+            text=long_text,
+            speaker="Several",
+            doc_id=doc,
+            doc_title=f"Meeting {doc}",
+            segment_id=f"{doc}#t100-139",
+        ),
+    )
+    base = spec.themes[1]
+    for k in range(24):
+        spec.themes.append(
+            base.model_copy(update={"id": f"extra{k}", "label": f"{base.label} #{k}"})
+        )
+    out = build_deck(spec, run.run_dir, run.run_dir / "long.pptx")
+    prs = Presentation(str(out))
+    for slide in prs.slides:
+        _inside(prs, slide)
+    titles = _titles(prs)
+    assert any("(cont." in t for t in titles)
+    assert sum(1 for t in titles if t.startswith(base.label)) >= 25
+    parts = [q.text for q in deck_quotes(out) if q.where and q.doc_id == doc]
+    assert any(len(p) < len(long_text) and p in long_text for p in parts)  # split, still verbatim
+    assert_exports_ok(spec, run.sources, deck=out)
+
+
+def _template(path: Path) -> Path:
+    prs = Presentation()  # 4:3, like many corporate masters
+    master = prs.slide_master
+    ns = {
+        "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
+        "p": "http://schemas.openxmlformats.org/presentationml/2006/main",
+    }
+    for style in ("p:titleStyle", "p:bodyStyle"):
+        rpr = master._element.find(f"p:txStyles/{style}/a:lvl1pPr/a:defRPr", ns)
+        latin = etree.SubElement(rpr, f"{{{ns['a']}}}latin")
+        latin.set("typeface", "Georgia")
+    for layout in prs.slide_layouts:
+        layout.name = "ACME " + layout.name  # names are not how layouts are chosen
+    slide = prs.slides.add_slide(prs.slide_layouts[0])
+    slide.shapes.title.text_frame.text = "TEMPLATE SAMPLE SLIDE"
+    prs.save(str(path))
+    return path
+
+
+def test_a_users_template_is_honoured(ami: AmiRun, tmp_path: Path) -> None:
+    template = _template(tmp_path / "acme.pptx")
+    out = build_deck(ami.spec, ami.run_dir, tmp_path / "deck.pptx", template=template)
+    prs = Presentation(str(out))
+    assert (prs.slide_width, prs.slide_height) == (Inches(10), Inches(7.5))
+    assert all(s.slide_layout.name.startswith("ACME ") for s in prs.slides)
+    assert "TEMPLATE SAMPLE SLIDE" not in _titles(prs)
+    master_xml = etree.tostring(prs.slide_master._element).decode()
+    assert 'typeface="Georgia"' in master_xml
+    for slide in prs.slides:
+        # no font face set on any run: text takes the template's fonts
+        assert b"<a:latin" not in etree.tostring(slide._element)
+        _inside(prs, slide)
+    assert_exports_ok(ami.spec, ami.sources, deck=out)
+
+
+def test_bad_template_and_missing_chart_are_user_errors(ami: AmiRun, tmp_path: Path) -> None:
+    bogus = tmp_path / "t.pptx"
+    bogus.write_text("not a deck")
+    with pytest.raises(ExportError, match=r"save it as \.pptx"):
+        build_deck(ami.spec, ami.run_dir, tmp_path / "d.pptx", template=bogus)
+    spec = ami.spec.model_copy(deep=True)
+    spec.themes[0] = spec.themes[0].model_copy(update={"chart_id": "nope"})
+    with pytest.raises(ExportError, match=r"not in spec\.charts"):
+        build_deck(spec, ami.run_dir, tmp_path / "d.pptx")
+
+
+def test_unassigned_documents_are_listed(tmp_path: Path) -> None:
+    spec, _ = build_spec(tmp_path)
+    spec.unassigned = [f"Meeting X{k}" for k in range(40)]
+    spec.n_documents = 52
+    spec.themes.append(
+        ThemeSpec(id="q0", label="No quotes here", summary="s", n_documents=1, total_documents=52)
+    )
+    out = build_deck(spec, tmp_path, tmp_path / "d.pptx")
+    prs = Presentation(str(out))
+    listed = " ".join(
+        s.text_frame.text
+        for sl in prs.slides
+        for s in sl.shapes
+        if s.has_text_frame and sl.shapes.title.text_frame.text.startswith("Documents that fit")
+    )
+    assert all(d in listed for d in spec.unassigned)
+    assert "40 of 52" in " ".join(_titles(prs))
+
+
+def test_a_minimal_spec_still_renders_everything(ami: AmiRun, tmp_path: Path) -> None:
+    from exports.report import write_html, write_markdown
+
+    spec = ami.spec.model_copy(deep=True)
+    spec.charts, spec.findings, spec.executive_summary = [], [], []
+    spec.themes = [t.model_copy(update={"chart_id": None}) for t in spec.themes[:2]]
+    deck = build_deck(spec, tmp_path, tmp_path / "deck.pptx")
+    prs = Presentation(str(deck))
+    assert not [s for sl in prs.slides for s in sl.shapes if s.shape_type == MSO_SHAPE_TYPE.PICTURE]
+    for slide in prs.slides:
+        _inside(prs, slide)
+    html = write_html(spec, tmp_path, tmp_path / "r.html")
+    md = write_markdown(spec, tmp_path, tmp_path / "r.md")
+    assert_exports_ok(spec, ami.sources, deck=deck, html=html, markdown=md)
+    empty = spec.model_copy(update={"themes": [], "unassigned": []})
+    assert_exports_ok(
+        empty,
+        ami.sources,
+        deck=build_deck(empty, tmp_path, tmp_path / "e.pptx"),
+        html=write_html(empty, tmp_path, tmp_path / "e.html"),
+    )
