@@ -15,7 +15,9 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 # browser and LibreOffice. Installed only when missing.
 apt_pkgs=(bubblewrap)
 if [ "$mode" = dev ]; then
-  apt_pkgs+=(chromium libreoffice-impress)
+  # a real browser for the report and notebook tests, LibreOffice (+ metric-compatible
+  # fonts) to open the deck as PowerPoint would, poppler for the visual check
+  apt_pkgs+=(chromium libreoffice-impress poppler-utils fonts-crosextra-carlito fonts-dejavu-core)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
