@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from exports_fixtures import SHARED, AmiRun, build_spec
+
+from .exports_fixtures import SHARED, AmiRun, build_spec
 
 
 @pytest.fixture(scope="session")

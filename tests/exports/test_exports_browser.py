@@ -6,10 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from exports_fixtures import AmiRun
 
 from exports.clips import cut_clip
 from exports.report import write_html
+
+from .exports_fixtures import AmiRun
 
 pytestmark = pytest.mark.browser
 

@@ -11,11 +11,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from exports_fixtures import REPO, AmiRun
 
 from exports.bundle import CASSETTE_NAME, MANIFEST_NAME, SPEC_NAME, make_bundle, open_bundle
 from exports.checks import assert_exports_ok
 from exports.errors import BundleError
+
+from .exports_fixtures import REPO, AmiRun
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from exports_fixtures import AmiRun, build_spec
 from lxml import etree
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
@@ -16,6 +15,8 @@ from exports import ExportError, QuoteSpec, ThemeSpec
 from exports.checks import assert_exports_ok, deck_quotes
 from exports.deck import MAX_QUOTES_PER_THEME, build_deck
 from exports.style import prevalence_label
+
+from .exports_fixtures import AmiRun, build_spec
 
 
 @pytest.fixture(scope="module")

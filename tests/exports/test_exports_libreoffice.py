@@ -9,11 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from exports_fixtures import AmiRun
 from lxml import etree
 from pptx import Presentation
 
 from exports.deck import build_deck
+
+from .exports_fixtures import AmiRun
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from exports_fixtures import AmiRun
 from pptx import Presentation
 
 from exports import report as report_mod
@@ -25,6 +24,8 @@ from exports.clips import cut_clip
 from exports.deck import build_deck
 from exports.report import write_html, write_markdown
 from exports.style import prevalence_label
+
+from .exports_fixtures import AmiRun
 
 
 @pytest.fixture(scope="module")
