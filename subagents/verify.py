@@ -34,9 +34,12 @@ def check_evidence(ev: Evidence, docs: Mapping[str, Document]) -> str | None:
         return "empty quote"
     if ev.quote not in seg.text:
         return "quote is not verbatim in its segment"
-    if ev.start_char is not None and ev.end_char is not None:
-        if doc.text[ev.start_char : ev.end_char] != ev.quote:
-            return "quote offsets do not point at the quote"
+    if (
+        ev.start_char is not None
+        and ev.end_char is not None
+        and doc.text[ev.start_char : ev.end_char] != ev.quote
+    ):
+        return "quote offsets do not point at the quote"
     return None
 
 
