@@ -1,0 +1,532 @@
+"""HybridIndex: BM25 + dense + synthetic-query retrieval over chunks, fused with RRF.
+
+    index = HybridIndex(project / ".workbench" / "index")
+    stats = index.update(documents)           # incremental by content hash
+    hits = index.search("pricing complaints", k=10, where={"speaker": "Marketing"})
+
+Persistence and failure: see `retrieval.store`. Documents are identified by id; an
+update with the same id and the same text is a no-op for that document; changed
+documents are re-chunked and re-embedded; ids absent from `update(docs)` are removed
+(pass `remove_missing=False` to add without removing). The manifest is committed last,
+so an update that fails half-way leaves the previous index usable.
+
+Limits: one writer per index directory at a time; the BM25 statistics are rebuilt in
+memory after each update (cheap next to embedding) and on first search after opening.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from retrieval.chunking import chunk_document, search_text
+from retrieval.embcache import EmbeddingCache, embed_with_cache
+from retrieval.embedder import Embedder
+from retrieval.errors import IndexStateError, UserInputError
+from retrieval.filters import combine, matches, validate_where
+from retrieval.lexical import LexicalIndex
+
+if TYPE_CHECKING:
+    from retrieval.docrank import DocumentRanking
+from retrieval.store import DocEntry, IndexStore, Manifest, version_key
+from retrieval.synthetic import OfflineQueryGenerator
+from retrieval.synthetic_protocol import QueryGenerator
+from retrieval.text import tokenize
+from retrieval.types import Chunk, Document, Hit
+
+RETRIEVERS = ("bm25", "dense", "synthetic")
+DEFAULT_WEIGHTS = {"bm25": 1.0, "dense": 1.0, "synthetic": 0.5}
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    turns_per_chunk: int = 6
+    overlap: int = 2
+    comments_per_chunk: int = 3
+    max_chars: int = 1500
+
+
+@dataclass
+class UpdateStats:
+    """What an update did, in documents and chunks."""
+
+    added_docs: int = 0
+    changed_docs: int = 0
+    removed_docs: int = 0
+    unchanged_docs: int = 0
+    added_chunks: int = 0
+    removed_chunks: int = 0
+    embedded_chunks: int = 0  # chunk texts actually encoded (others came from the cache)
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+@dataclass
+class _Entry:
+    chunk: Chunk
+    version: str
+    tokens: list[str]
+    queries: list[str] = field(default_factory=list)
+    query_tokens: list[list[str]] = field(default_factory=list)
+
+
+def _chroma_metadata(chunk: Chunk, version: str) -> dict[str, Any]:
+    meta = {k: v for k, v in chunk.metadata.items() if isinstance(v, str | int | float | bool)}
+    meta["_version"] = version
+    meta["doc_id"] = chunk.doc_id
+    return meta
+
+
+class HybridIndex:
+    """A persistent hybrid index of chunks (see the module docstring)."""
+
+    def __init__(
+        self,
+        directory: Path | str,
+        embedder: Embedder | None = None,
+        *,
+        query_generator: QueryGenerator | None = None,
+        queries_per_chunk: int = 8,
+        chunking: ChunkingConfig | None = None,
+        weights: dict[str, float] | None = None,
+        chroma_client: Any = None,
+        embedding_cache: bool = True,
+    ) -> None:
+        self.directory = Path(directory)
+        self.embedder = embedder or Embedder()
+        self.generator: QueryGenerator = query_generator or OfflineQueryGenerator()
+        self.queries_per_chunk = queries_per_chunk
+        self.chunking = chunking or ChunkingConfig()
+        # a generator may say how much its queries should count in the fusion: the offline
+        # one only re-words the chunk's own text, so it gets a small weight by default
+        generator_weight = getattr(self.generator, "fusion_weight", None)
+        base = dict(DEFAULT_WEIGHTS)
+        if isinstance(generator_weight, int | float):
+            base["synthetic"] = float(generator_weight)
+        self.weights = {**base, **(weights or {})}
+        self._store = IndexStore(self.directory)
+        self._store.ensure()
+        from retrieval.dense import DenseStore
+
+        self._dense = DenseStore(self.directory, client=chroma_client)
+        self._cache = (
+            EmbeddingCache(
+                self.directory / "embeddings.sqlite",
+                str(getattr(self.embedder, "name", type(self.embedder).__name__)),
+                int(getattr(self.embedder, "dimension", 384)),
+            )
+            if embedding_cache
+            else None
+        )
+        self._manifest = self._store.load_manifest()
+        self._entries: list[_Entry] = []
+        self._by_key: dict[str, int] = {}
+        self._by_chunk: dict[str, int] = {}
+        self._by_doc: dict[str, list[int]] = {}
+        self._bm25: LexicalIndex | None = None
+        self._synthetic: LexicalIndex | None = None
+        self._query_owner: list[int] = []
+        self._query_text: list[str] = []
+        self._qcache: dict[str, np.ndarray] = {}
+        self._embedded = 0
+        self._load_entries()
+
+    # ---------------------------------------------------------------- state
+    @property
+    def config_key(self) -> str:
+        raw = json.dumps(
+            {
+                "embedder": getattr(self.embedder, "name", type(self.embedder).__name__),
+                "generator": self.generator.name,
+                "n": self.queries_per_chunk,
+                "chunking": vars(self.chunking),
+                "tokenizer": 2,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def _load_entries(self) -> None:
+        entries: list[_Entry] = []
+        for entry in self._manifest.docs.values():
+            record = self._store.read_record(entry.key)
+            for chunk_raw, tokens, queries, q_tokens in zip(
+                record["chunks"],
+                record["tokens"],
+                record["queries"],
+                record.get("query_tokens")
+                or [[tokenize(q) for q in qs] for qs in record["queries"]],
+                strict=True,
+            ):
+                entries.append(
+                    _Entry(Chunk.model_validate(chunk_raw), entry.key, tokens, queries, q_tokens)
+                )
+        self._set_entries(entries)
+
+    def _set_entries(self, entries: list[_Entry]) -> None:
+        self._entries = entries
+        self._by_key = {f"{e.version}:{e.chunk.id}": i for i, e in enumerate(entries)}
+        self._by_chunk = {e.chunk.id: i for i, e in enumerate(entries)}
+        self._by_doc = {}
+        for i, e in enumerate(entries):
+            self._by_doc.setdefault(e.chunk.doc_id, []).append(i)
+        self._bm25 = None
+        self._synthetic = None
+
+    def _lexical(self) -> tuple[LexicalIndex, LexicalIndex]:
+        if self._bm25 is None or self._synthetic is None:
+            self._bm25 = LexicalIndex([e.tokens for e in self._entries])
+            owner: list[int] = []
+            texts: list[str] = []
+            q_tokens: list[list[str]] = []
+            for i, e in enumerate(self._entries):
+                for q, toks in zip(e.queries, e.query_tokens, strict=True):
+                    owner.append(i)
+                    texts.append(q)
+                    q_tokens.append(toks)
+            self._query_owner, self._query_text = owner, texts
+            self._synthetic = LexicalIndex(q_tokens)
+        return self._bm25, self._synthetic
+
+    def documents(self) -> list[str]:
+        return list(self._manifest.docs)
+
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        return [self._entries[i].chunk for i in self._by_doc.get(doc_id, [])]
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        try:
+            return self._entries[self._by_chunk[chunk_id]].chunk
+        except KeyError:
+            raise KeyError(f"no chunk {chunk_id!r} in the index") from None
+
+    def vector_count(self) -> int:
+        """Vectors in the dense store (equals len(self) when no update is in flight)."""
+        return self._dense.count()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # ---------------------------------------------------------------- update
+    def _chunk_docs(self, docs: Sequence[Document]) -> list[Chunk]:
+        c = self.chunking
+        out: list[Chunk] = []
+        for doc in docs:
+            out.extend(
+                chunk_document(
+                    doc,
+                    turns_per_chunk=c.turns_per_chunk,
+                    overlap=c.overlap,
+                    comments_per_chunk=c.comments_per_chunk,
+                    max_chars=c.max_chars,
+                )
+            )
+        return out
+
+    def update(
+        self, docs: Sequence[Document], *, remove_missing: bool = True, batch_size: int = 256
+    ) -> UpdateStats:
+        """Bring the index in line with `docs`; only new or changed documents are embedded."""
+        seen: set[str] = set()
+        for doc in docs:
+            if doc.id in seen:
+                raise UserInputError(
+                    f"document id {doc.id!r} appears twice in the update; ids must be unique."
+                )
+            seen.add(doc.id)
+        config = self.config_key
+        old = self._manifest
+        reuse = old.config_key == config
+        stats = UpdateStats()
+        self._cleanup_pending()
+
+        new_docs: dict[str, DocEntry] = {}
+        todo: list[Document] = []
+        for doc in docs:
+            prev = old.docs.get(doc.id) if reuse else None
+            h = doc.content_hash
+            if prev is not None and prev.content_hash == h:
+                new_docs[doc.id] = prev
+                stats.unchanged_docs += 1
+                continue
+            if doc.id in old.docs:
+                stats.changed_docs += 1
+            else:
+                stats.added_docs += 1
+            todo.append(doc)
+        if not remove_missing:
+            for doc_id, entry in old.docs.items():
+                if doc_id not in seen and reuse:
+                    new_docs[doc_id] = entry
+        removed = [d for d in old.docs if d not in new_docs and d not in seen]
+        stats.removed_docs = len(removed)
+        if not todo and not removed and reuse and old.docs.keys() == new_docs.keys():
+            return stats
+
+        fresh: list[_Entry] = []
+        pending: list[str] = []
+        self._embedded = 0
+        for start in range(0, len(todo), max(1, batch_size // 8)):
+            batch_docs = todo[start : start + max(1, batch_size // 8)]
+            fresh.extend(self._index_batch(batch_docs, config, new_docs, pending, batch_size))
+        stats.added_chunks = len(fresh)
+        stats.embedded_chunks = self._embedded
+
+        kept = [e for e in self._entries if e.version in {v.key for v in new_docs.values()}]
+        stale = [e for e in self._entries if e.version not in {v.key for v in new_docs.values()}]
+        stats.removed_chunks = len(stale)
+        manifest = Manifest(config_key=config, docs=new_docs, generation=old.generation + 1)
+        self._store.commit(manifest)  # the commit point
+        self._manifest = manifest
+        self._set_entries(kept + fresh)
+        self._dense.delete([f"{e.version}:{e.chunk.id}" for e in stale])
+        self._store.clear_pending()
+        self._store.collect_garbage({e.key for e in new_docs.values()})
+        return stats
+
+    def _index_batch(
+        self,
+        docs: list[Document],
+        config: str,
+        new_docs: dict[str, DocEntry],
+        pending: list[str],
+        batch_size: int,
+    ) -> list[_Entry]:
+        chunks = self._chunk_docs(docs)
+        texts = [search_text(c) for c in chunks]
+        queries = self.generator.generate(chunks, self.queries_per_chunk) if chunks else []
+        if len(queries) != len(chunks):
+            raise IndexStateError(
+                f"query generator {self.generator.name!r} returned {len(queries)} lists for {len(chunks)} chunks"
+            )
+        vectors, computed = embed_with_cache(
+            lambda xs: self.embedder.encode(xs, batch_size=min(batch_size, 64)),
+            self._cache,
+            texts,
+            int(getattr(self.embedder, "dimension", 384)),
+        )
+        self._embedded += computed
+        by_doc: dict[str, list[int]] = {}
+        for i, c in enumerate(chunks):
+            by_doc.setdefault(c.doc_id, []).append(i)
+        entries: list[_Entry] = []
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        for doc in docs:
+            key = version_key(doc.id, doc.content_hash, config)
+            rows = by_doc.get(doc.id, [])
+            doc_entries = []
+            for i in rows:
+                qs = [q for q in queries[i] if q.strip()]
+                doc_entries.append(
+                    _Entry(chunks[i], key, tokenize(texts[i]), qs, [tokenize(q) for q in qs])
+                )
+            self._store.write_record(
+                key,
+                {
+                    "doc_id": doc.id,
+                    "content_hash": doc.content_hash,
+                    "chunks": [e.chunk.model_dump(mode="json") for e in doc_entries],
+                    "tokens": [e.tokens for e in doc_entries],
+                    "queries": [e.queries for e in doc_entries],
+                    "query_tokens": [e.query_tokens for e in doc_entries],
+                },
+            )
+            new_docs[doc.id] = DocEntry(content_hash=doc.content_hash, key=key, n_chunks=len(rows))
+            for e in doc_entries:
+                ids.append(f"{key}:{e.chunk.id}")
+                metas.append(_chroma_metadata(e.chunk, key))
+            entries.extend(doc_entries)
+        if ids:
+            order = [i for doc in docs for i in by_doc.get(doc.id, [])]
+            pending.extend(ids)
+            self._store.write_pending(pending)
+            self._dense.add(ids, vectors[order], metas)
+        return entries
+
+    def _cleanup_pending(self) -> None:
+        """Delete vectors of an update that crashed before its commit."""
+        pending = self._store.read_pending()
+        if pending:
+            live = set(self._by_key)
+            self._dense.delete([p for p in pending if p not in live])
+            self._store.clear_pending()
+
+    # ---------------------------------------------------------------- search
+    def _allowed(
+        self, doc_ids: list[str] | None, where: dict[str, Any] | None
+    ) -> np.ndarray | None:
+        if doc_ids is None and not where:
+            return None
+        mask = np.zeros(len(self._entries), dtype=bool)
+        rows = (
+            [i for d in doc_ids for i in self._by_doc.get(d, [])]
+            if doc_ids is not None
+            else range(len(self._entries))
+        )
+        for i in rows:
+            if not where or matches(self._entries[i].chunk.metadata, where):
+                mask[i] = True
+        return mask
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        doc_ids: list[str] | None = None,
+        where: dict[str, Any] | None = None,
+        retrievers: Sequence[str] = RETRIEVERS,
+        dedupe: str | None = None,
+        depth: int | None = None,
+    ) -> list[Hit]:
+        """Top-k chunks for `query`, fused by reciprocal rank fusion.
+
+        `doc_ids` restricts the search to those documents; `where` filters on chunk
+        metadata (Chroma syntax, see `retrieval.filters`); `dedupe="document"` keeps the
+        best chunk of each document. Each hit's `ranks` says which retrievers found it at
+        which rank; `matched_queries` lists the synthetic queries that matched.
+        """
+        if dedupe not in (None, "document"):
+            raise UserInputError("dedupe must be None or 'document'")
+        ranked, matched = self.ranked(
+            query,
+            depth=depth or max(50, 4 * k),
+            doc_ids=doc_ids,
+            where=where,
+            retrievers=retrievers,
+        )
+        rows = {name: [r for r, _ in pairs] for name, pairs in ranked.items()}
+        return self._fuse(rows, matched, k, dedupe)
+
+    def ranked(
+        self,
+        query: str,
+        *,
+        depth: int,
+        doc_ids: list[str] | None = None,
+        where: dict[str, Any] | None = None,
+        retrievers: Sequence[str] = RETRIEVERS,
+    ) -> tuple[dict[str, list[tuple[int, float]]], dict[int, list[str]]]:
+        """Each retriever's ranked (row, score) list before fusion, and matched synthetic queries.
+
+        Rows index `self.entry_chunk(row)`; scores are the retriever's own (BM25 score,
+        cosine similarity, best synthetic-query BM25 score).
+        """
+        unknown = [r for r in retrievers if r not in RETRIEVERS]
+        if unknown or not retrievers:
+            raise UserInputError(f"unknown retrievers {unknown}; choose from {list(RETRIEVERS)}")
+        if where:
+            validate_where(where)
+        ranked: dict[str, list[tuple[int, float]]] = {}
+        matched: dict[int, list[str]] = {}
+        if not self._entries or not query.strip():
+            return ranked, matched
+        mask = self._allowed(doc_ids, where)
+        if mask is not None and not mask.any():
+            return ranked, matched
+        q_tokens = tokenize(query)
+        if "bm25" in retrievers or "synthetic" in retrievers:
+            bm25, synth = self._lexical()
+            if "bm25" in retrievers:
+                ranked["bm25"] = bm25.top_scored(q_tokens, depth, mask)
+            if "synthetic" in retrievers:
+                qmask = mask[self._query_owner] if mask is not None and self._query_owner else None
+                order: list[tuple[int, float]] = []
+                for r, score in synth.top_scored(q_tokens, depth * 4, qmask):
+                    owner = self._query_owner[r]
+                    if owner not in matched:
+                        matched[owner] = []
+                        order.append((owner, score))
+                    if len(matched[owner]) < 3:
+                        matched[owner].append(self._query_text[r])
+                ranked["synthetic"] = order[:depth]
+        if "dense" in retrievers:
+            vector = self._query_vector(query)
+            found = self._dense.query(vector, depth, combine(doc_ids, where))
+            ranked["dense"] = [(self._by_key[i], s) for i, s in found if i in self._by_key]
+        return ranked, matched
+
+    def entry_chunk(self, row: int) -> Chunk:
+        return self._entries[row].chunk
+
+    def rank_documents(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        doc_ids: list[str] | None = None,
+        where: dict[str, Any] | None = None,
+        retrievers: Sequence[str] = RETRIEVERS,
+        options: DocumentRanking | None = None,
+    ) -> list[Hit]:
+        """Documents (files) ranked for `query`: one hit per document, its best chunk.
+
+        See `retrieval.docrank` for the aggregation (several matching chunks count) and
+        the code-navigation prior (implementation files before their tests).
+        """
+        from retrieval.docrank import rank_documents
+
+        return rank_documents(
+            self, query, k=k, doc_ids=doc_ids, where=where, retrievers=retrievers, options=options
+        )
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        vector = self._qcache.get(query)
+        if vector is None:
+            vector = self.embedder.encode([query])[0]
+            if len(self._qcache) >= 1024:
+                self._qcache.pop(next(iter(self._qcache)))
+            self._qcache[query] = vector
+        return vector
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+
+    def _fuse(
+        self,
+        ranked: dict[str, list[int]],
+        matched: dict[int, list[str]],
+        k: int,
+        dedupe: str | None,
+    ) -> list[Hit]:
+        rrf_k = 60.0
+        scores: dict[int, float] = {}
+        ranks: dict[int, dict[str, int]] = {}
+        for name, rows in ranked.items():
+            weight = self.weights.get(name, 1.0)
+            for rank, row in enumerate(rows, start=1):
+                scores[row] = scores.get(row, 0.0) + weight / (rrf_k + rank)
+                ranks.setdefault(row, {})[name] = rank
+        order = sorted(scores, key=lambda r: (-scores[r], min(ranks[r].values())))
+        hits: list[Hit] = []
+        seen_docs: set[str] = set()
+        for row in order:
+            chunk = self._entries[row].chunk
+            if dedupe == "document":
+                if chunk.doc_id in seen_docs:
+                    continue
+                seen_docs.add(chunk.doc_id)
+            hits.append(
+                Hit(
+                    chunk_id=chunk.id,
+                    doc_id=chunk.doc_id,
+                    score=scores[row],
+                    text=chunk.text,
+                    segment_ids=chunk.segment_ids,
+                    ranks=ranks[row],
+                    matched_queries=matched.get(row, []) if "synthetic" in ranks[row] else [],
+                    metadata=chunk.metadata,
+                )
+            )
+            if len(hits) >= k:
+                break
+        return hits

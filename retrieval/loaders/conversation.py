@@ -1,0 +1,280 @@
+"""Loaders for conversations: meeting/interview transcripts with speakers and timestamps.
+
+Formats: plain-text transcripts ("Speaker: text", optional [hh:mm:ss] timestamps),
+WebVTT (with <v Name> voice tags), SRT, JSON turns (QMSum/AMI `meeting_transcripts`,
+or any list of turn objects through a field map) and .docx transcripts.
+Each speaker turn becomes one Segment; the document text is "Speaker: text" lines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from retrieval.errors import UserInputError
+from retrieval.loaders._build import Part, build_document, scalar_metadata
+from retrieval.types import Document
+
+_TS = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
+_SPEAKER_LINE = re.compile(
+    rf"^\s*(?:[\[(](?P<ts1>{_TS})[\])]\s*)?"
+    rf"(?P<speaker>[A-Za-z][\w .'\-]{{0,40}}?)\s*"
+    rf"(?:[\[(](?P<ts2>{_TS})[\])])?\s*:\s+(?P<text>\S.*)$"
+)
+_CUE_TIME = re.compile(rf"^\s*(?P<a>{_TS})\s*-->\s*(?P<b>{_TS})")
+_VOICE = re.compile(r"<v(?:\.[\w.]+)?\s+(?P<name>[^>]+)>")
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_MEETING_ID = re.compile(r"^(?P<series>[A-Z]{2}\d{4})(?P<part>[a-z])$")
+
+
+def parse_timestamp(value: str) -> float:
+    value = value.replace(",", ".")
+    parts = [float(p) for p in value.split(":")]
+    seconds = 0.0
+    for p in parts:
+        seconds = seconds * 60 + p
+    return seconds
+
+
+def speaker_line_ratio(text: str) -> tuple[int, float]:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return 0, 0.0
+    hits = sum(1 for ln in lines if _SPEAKER_LINE.match(ln))
+    return hits, hits / len(lines)
+
+
+def is_transcript_text(text: str) -> bool:
+    hits, ratio = speaker_line_ratio(text)
+    return hits >= 2 and ratio >= 0.4
+
+
+def load_transcript_text(
+    text: str, *, doc_id: str, title: str, source_path: str, media_path: str | None = None
+) -> Document:
+    parts: list[Part] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = _SPEAKER_LINE.match(line)
+        if m:
+            ts = m.group("ts1") or m.group("ts2")
+            start = parse_timestamp(ts) if ts else None
+            if parts and start is not None and parts[-1].start_time is not None:
+                parts[-1].end_time = start
+            parts.append(
+                Part(
+                    text=m.group("text").strip(),
+                    prefix=f"{m.group('speaker').strip()}: ",
+                    speaker=m.group("speaker").strip(),
+                    start_time=start,
+                )
+            )
+        elif parts:
+            parts[-1].text += " " + line.strip()
+        else:
+            parts.append(Part(text=line.strip()))
+    return build_document(
+        doc_id=doc_id,
+        kind="conversation",
+        title=title,
+        source_path=source_path,
+        parts=parts,
+        media_path=media_path,
+    )
+
+
+def _cue_parts(text: str, display: str) -> list[Part]:
+    """Cues of WebVTT or SRT: a timing line, then text lines until a blank line."""
+    parts: list[Part] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = _CUE_TIME.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        start, end = parse_timestamp(m.group("a")), parse_timestamp(m.group("b"))
+        i += 1
+        body: list[str] = []
+        while i < len(lines) and lines[i].strip():
+            body.append(lines[i].strip())
+            i += 1
+        raw = " ".join(body)
+        voice = _VOICE.search(raw)
+        speaker = voice.group("name").strip() if voice else None
+        content = _TAG.sub("", raw).strip()
+        if speaker is None:
+            sm = _SPEAKER_LINE.match(content)
+            if sm and not (sm.group("ts1") or sm.group("ts2")):
+                speaker, content = sm.group("speaker").strip(), sm.group("text").strip()
+        if not content:
+            continue
+        # consecutive cues of the same speaker stay separate segments: they carry their own times
+        parts.append(
+            Part(
+                text=content,
+                prefix=f"{speaker}: " if speaker else "",
+                speaker=speaker,
+                start_time=start,
+                end_time=end,
+            )
+        )
+    if not parts:
+        raise UserInputError(f"{display}: no subtitle cues found (expected 'start --> end' lines).")
+    return parts
+
+
+def load_cues(
+    text: str, *, doc_id: str, title: str, source_path: str, media_path: str | None
+) -> Document:
+    return build_document(
+        doc_id=doc_id,
+        kind="conversation",
+        title=title,
+        source_path=source_path,
+        parts=_cue_parts(text, source_path),
+        media_path=media_path,
+    )
+
+
+TURN_LIST_KEYS = (
+    "meeting_transcripts",
+    "transcript",
+    "turns",
+    "utterances",
+    "segments",
+    "messages",
+)
+SPEAKER_KEYS = ("speaker", "speaker_name", "name", "role", "author", "user")
+TEXT_KEYS = ("content", "text", "utterance", "body", "message")
+START_KEYS = ("start", "start_time", "begin", "timestamp")
+END_KEYS = ("end", "end_time")
+
+
+def _pick(record: dict[str, Any], explicit: str | None, candidates: tuple[str, ...]) -> str | None:
+    if explicit is not None:
+        return explicit
+    return next((k for k in candidates if k in record), None)
+
+
+def find_turns(data: Any, field_map: dict[str, str]) -> list[dict[str, Any]] | None:
+    """The list of turn objects in a JSON value, or None when it holds no turns."""
+    key = field_map.get("turns")
+    if isinstance(data, dict):
+        if key is not None:
+            value = data.get(key)
+            return value if isinstance(value, list) else None
+        for k in TURN_LIST_KEYS:
+            value = data.get(k)
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                return value
+        return None
+    if isinstance(data, list) and data and all(isinstance(x, dict) for x in data[:20]):
+        text_key = field_map.get("text")
+        first = data[0]
+        if (text_key and text_key in first) or any(k in first for k in TEXT_KEYS):
+            return data
+    return None
+
+
+def _time(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            return parse_timestamp(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def load_json_turns(
+    data: Any,
+    turns: list[dict[str, Any]],
+    *,
+    doc_id: str,
+    title: str,
+    source_path: str,
+    field_map: dict[str, str],
+) -> Document:
+    first = turns[0]
+    speaker_key = _pick(first, field_map.get("speaker"), SPEAKER_KEYS)
+    text_key = _pick(first, field_map.get("text"), TEXT_KEYS)
+    start_key = _pick(first, field_map.get("start"), START_KEYS)
+    end_key = _pick(first, field_map.get("end"), END_KEYS)
+    if text_key is None:
+        raise UserInputError(
+            f"{source_path}: turn objects have no text field (looked for {', '.join(TEXT_KEYS)}); "
+            'pass field_map={"text": "<your field>"}.'
+        )
+    used = {k for k in (speaker_key, text_key, start_key, end_key) if k}
+    parts: list[Part] = []
+    for n, turn in enumerate(turns):
+        if not isinstance(turn, dict):
+            raise UserInputError(f"{source_path}: turn {n} is not an object.")
+        speaker = turn.get(speaker_key) if speaker_key else None
+        speaker = str(speaker).strip() if speaker not in (None, "") else None
+        content = str(turn.get(text_key) or "").strip()
+        # every turn stays a segment (even an empty one) so segment index == turn index
+        parts.append(
+            Part(
+                text=content,
+                prefix=f"{speaker}: " if speaker else "",
+                speaker=speaker,
+                start_time=_time(turn.get(start_key)) if start_key else None,
+                end_time=_time(turn.get(end_key)) if end_key else None,
+                attrs=scalar_metadata(turn, used),
+            )
+        )
+    metadata: dict[str, Any] = {}
+    if isinstance(data, dict):
+        metadata.update(scalar_metadata(data, set()))
+    m = _MEETING_ID.match(doc_id.rsplit("/", 1)[-1])
+    if m:  # AMI-style meeting ids: series (team) and the meeting's letter in the series
+        metadata.setdefault("series", m.group("series"))
+        metadata.setdefault("meeting_part", m.group("part"))
+    metadata["turns"] = len(parts)
+    return build_document(
+        doc_id=doc_id,
+        kind="conversation",
+        title=title,
+        source_path=source_path,
+        parts=parts,
+        metadata=metadata,
+    )
+
+
+def parse_json(text: str, display: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserInputError(
+            f"{display}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}. "
+            "Fix or remove the file."
+        ) from exc
+
+
+def load_docx(path: Path, *, doc_id: str, title: str, source_path: str) -> Document:
+    try:
+        import docx  # python-docx
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise UserInputError(
+            f"{source_path}: reading .docx needs the python-docx package (pip install python-docx)."
+        ) from exc
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:  # python-docx raises several unrelated types on bad files
+        raise UserInputError(f"{source_path}: not a readable .docx file ({exc}).") from exc
+    paragraphs = [p.text for p in document.paragraphs if p.text.strip()]
+    text = "\n".join(paragraphs)
+    if is_transcript_text(text):
+        return load_transcript_text(text, doc_id=doc_id, title=title, source_path=source_path)
+    parts = [Part(text=p.strip(), attrs={"paragraph": i}) for i, p in enumerate(paragraphs)]
+    return build_document(
+        doc_id=doc_id, kind="text", title=title, source_path=source_path, parts=parts
+    )
