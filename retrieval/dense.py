@@ -41,6 +41,7 @@ class DenseStore:
             self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
         self._max_batch = int(self._client.get_max_batch_size())
+        self._count = int(self._collection.count())
 
     def add(self, ids: list[str], vectors: np.ndarray, metadatas: list[dict[str, Any]]) -> None:
         for start in range(0, len(ids), self._max_batch):
@@ -48,15 +49,17 @@ class DenseStore:
             self._collection.upsert(
                 ids=ids[start:end], embeddings=vectors[start:end], metadatas=metadatas[start:end]
             )
+        self._count = int(self._collection.count())
 
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), self._max_batch):
             self._collection.delete(ids=ids[start : start + self._max_batch])
+        self._count = int(self._collection.count())
 
     def query(
         self, vector: np.ndarray, n: int, where: dict[str, Any] | None
     ) -> list[tuple[str, float]]:
-        count = self._collection.count()
+        count = self._count  # cached: a count() per query costs a round trip
         if count == 0:
             return []
         result = self._collection.query(
@@ -70,4 +73,5 @@ class DenseStore:
         return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
 
     def count(self) -> int:
-        return int(self._collection.count())
+        self._count = int(self._collection.count())
+        return self._count

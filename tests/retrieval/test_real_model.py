@@ -13,14 +13,21 @@ from tests.retrieval.conftest import write
 @pytest.mark.slow
 def test_real_minilm_end_to_end(tmp_path: Path) -> None:
     embedder = Embedder()
-    vectors = embedder.encode(["the car would not start", "my automobile broke down", "a recipe for soup"])
+    vectors = embedder.encode(
+        ["the car would not start", "my automobile broke down", "a recipe for soup"]
+    )
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
     assert Embedder().model is embedder.model  # one model per process
 
-    write(tmp_path / "c" / "garage.txt", "Ann: My automobile broke down on the motorway.\nBen: Call a tow truck.\n")
-    write(tmp_path / "c" / "kitchen.txt", "Cat: This soup recipe needs more salt.\nDan: Add lemon.\n")
+    write(
+        tmp_path / "c" / "garage.txt",
+        "Ann: My automobile broke down on the motorway.\nBen: Call a tow truck.\n",
+    )
+    write(
+        tmp_path / "c" / "kitchen.txt", "Cat: This soup recipe needs more salt.\nDan: Add lemon.\n"
+    )
     index = HybridIndex(tmp_path / "idx", embedder)
     index.update(load_corpus(tmp_path / "c").documents)
     hits = index.search("vehicle failure", k=1, retrievers=("dense",))
