@@ -21,7 +21,8 @@ from workbench.corpus import Corpus
 def attach_clips(
     spec: ReportSpec, corpus: Corpus, run_dir: Path, *, warn: Callable[[str], None] = lambda _: None
 ) -> tuple[ReportSpec, dict[str, str]]:
-    """Cut clips for the spec's timed quotes; return the updated spec and what was written.
+    """Cut clips for the spec's timed quotes; return the updated spec and the outputs
+    written (name -> path relative to the run directory).
 
     A quote whose recording cannot be cut keeps no clip and a warning says why; the
     rest of the export goes on.
@@ -63,5 +64,4 @@ def attach_clips(
         reels=by_label,
     )
     written["clips_gallery"] = str(gallery.relative_to(run_dir))
-    written["clips"] = str(cut)
     return spec, written
