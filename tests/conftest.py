@@ -30,7 +30,9 @@ def repo_root() -> Path:
 def shared_dir() -> Path:
     path = Path(os.environ.get("WORKBENCH_SHARED", REPO.parent / "shared"))
     if not (path / "corpora").is_dir():
-        pytest.fail(f"the shared corpora are missing: expected {path}/corpora (set WORKBENCH_SHARED)")
+        pytest.fail(
+            f"the shared corpora are missing: expected {path}/corpora (set WORKBENCH_SHARED)"
+        )
     return path
 
 

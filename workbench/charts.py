@@ -44,9 +44,7 @@ def chart_data(
     ctx: RunContext, findings: Sequence[Finding], synthesis: Synthesis
 ) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(chart id, kind, title, data) for every chart this run can support."""
-    from workbench.pipeline import ENGINE_SHORT
-
-    note = ENGINE_SHORT[ctx.engine]
+    note = ctx.engine_short
     noun = ctx.corpus.noun
     themes = synthesis.themes
     out: list[tuple[str, str, str, dict[str, Any]]] = []

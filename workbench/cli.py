@@ -1,7 +1,10 @@
 """The `workbench` command line.
 
-    workbench analyze <path> -q "<question>" [--project DIR] [--json]
+    workbench analyze <path> -q "<question>" [--project DIR] [--recipe NAME|auto]
+                      [--engine offline|model] [--executor asyncio|ray] [--batch]
+                      [--steer-file FILE] [--max-usd X] [--max-tasks N] [--json]
     workbench runs [--project DIR]
+    workbench steer <run-dir> "<message>"      (or /pause, /resume, /cancel)
     workbench eval retrieval <bench.json> <corpus> [--json]
 
 Progress goes to stderr; with --json, stdout carries exactly one JSON object.
@@ -62,13 +65,33 @@ def main() -> None:
     show_default=True,
     help="Project directory (settings, index and runs live in DIR/.workbench).",
 )
-@click.option("--recipe", default="themes", show_default=True, help="Which recipe to run.")
+@click.option(
+    "--recipe",
+    default="themes",
+    show_default=True,
+    help="themes, triage, repo-map, compare-segments, or auto (the planner writes the plan).",
+)
 @click.option(
     "--engine",
     type=click.Choice(["offline", "model"]),
     default=None,
-    help="offline (no model) or model; default: the project's setting, else offline.",
+    help="offline (no model) or model; default: the model when ANTHROPIC_API_KEY is set.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["asyncio", "ray"]),
+    default=None,
+    help="Where fan-out tasks run (ray: a local cluster, or RAY_ADDRESS / ray_address).",
+)
+@click.option("--batch", is_flag=True, help="Model calls through the Message Batches API.")
+@click.option(
+    "--steer-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Lines appended to this file steer the run (/pause, /resume, /cancel too).",
+)
+@click.option("--max-usd", type=float, default=None, help="Stop the run at this cost.")
+@click.option("--max-tasks", type=int, default=None, help="Start at most this many tasks.")
 @click.option(
     "--new-run", is_flag=True, help="Start a new run even if an unfinished one can be resumed."
 )
@@ -80,11 +103,17 @@ def analyze(
     project_dir: Path,
     recipe: str,
     engine: str | None,
+    executor: str | None,
+    batch: bool,
+    steer_file: Path | None,
+    max_usd: float | None,
+    max_tasks: int | None,
     new_run: bool,
     as_json: bool,
 ) -> None:
     """Analyse the documents at PATH and write themes, charts, a deck and a report."""
     from workbench.project import Project
+    from workbench.settings import Settings
 
     if not path.exists():
         raise UserError(f"corpus path not found: {path}")
@@ -93,6 +122,23 @@ def analyze(
             'the question is empty; say what you want to learn, e.g. -q "What frustrates users?"'
         )
     project = Project(project_dir)
+    s = project.settings
+    updates: dict[str, Any] = {}
+    if executor:
+        updates["executor"] = executor
+    if steer_file is not None:
+        updates["steering_file"] = str(steer_file)
+    if batch:
+        updates["models"] = s.models.model_copy(update={"batch": True})
+    if max_usd is not None or max_tasks is not None:
+        b = s.budgets.model_copy()
+        if max_usd is not None:
+            b.max_usd = max_usd
+        if max_tasks is not None:
+            b.max_tasks = max_tasks
+        updates["budgets"] = b
+    if updates:
+        project.settings = Settings.model_validate({**s.model_dump(), **_dump(updates)})
     run = project.analyze(path, question, recipe=recipe, engine=engine, resume=not new_run)
     summary = run.summary()
     if as_json:
@@ -131,6 +177,31 @@ def runs(project_dir: Path, as_json: bool) -> None:
         return
     for s in items:
         click.echo(f"{s['run_id']}  {s['status']:<11} {s['engine']:<8} {s['question']}")
+
+
+def _dump(updates: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in updates.items()}
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("message")
+@_guard
+def steer(run_dir: Path, message: str) -> None:
+    """Steer a running run from another shell: appends MESSAGE to its steering inbox.
+
+    The run reads the inbox before each planning step and each task; /pause, /resume
+    and /cancel are commands. Works for runs started with --steer-file or not.
+    """
+    from workbench.control import INBOX
+
+    if not (run_dir / "manifest.json").exists():
+        raise UserError(f"{run_dir} is not a run directory (no manifest.json)")
+    if not message.strip():
+        raise UserError("the steering message is empty")
+    with open(run_dir / INBOX, "a", encoding="utf-8") as f:
+        f.write(message.strip().replace("\n", " ") + "\n")
+    click.echo(f"queued for {run_dir.name}: {message.strip()}")
 
 
 @main.group(name="eval")

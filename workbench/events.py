@@ -10,7 +10,10 @@ from typing import Any, TextIO
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "stage_started" | "task_done" | "stage_done" | "note" | "warning" | "run_done"
+    # "run_started" | "stage_started" | "task_done" | "task_failed" | "stage_done" | "note"
+    # | "warning" | "plan_proposed" (data["plan"]) | "review_queued" | "run_done"; from a
+    # RunHandle also the control's "steer" | "steer_applied" | "pause" | "resume" | "cancel"
+    kind: str
     stage: str = ""
     message: str = ""
     done: int = 0

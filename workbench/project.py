@@ -7,12 +7,12 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.corpus import Corpus
-from workbench.errors import UserError, WorkbenchError
+from workbench.errors import BudgetExceededError, UserError, WorkbenchError
 from workbench.events import Event, Listener, LogPrinter
 from workbench.run import Run
 from workbench.settings import Settings
@@ -20,6 +20,11 @@ from workbench.store import RunStore, now_iso
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
+    from retrieval.synthetic_protocol import QueryGenerator
+    from subagents.models.messages import Model
+    from workbench.control import RunControl
+    from workbench.handle import RunHandle
+    from workbench.plans import Plan
 
 T = TypeVar("T")
 
@@ -47,9 +52,20 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
 
 class Project:
-    """Settings, indexes and runs for one piece of work, kept in `<directory>/.workbench/`."""
+    """Settings, indexes and runs for one piece of work, kept in `<directory>/.workbench/`.
 
-    def __init__(self, directory: str | Path = ".", settings: Settings | None = None) -> None:
+    `model` (optional) is the model the model engine uses instead of building an
+    `AnthropicModel` from the settings: a `FunctionModel` for a demo, an `AnthropicModel`
+    with its own `base_url`, or a zero-argument factory returning one (called per run).
+    """
+
+    def __init__(
+        self,
+        directory: str | Path = ".",
+        settings: Settings | None = None,
+        *,
+        model: Model | Callable[[], Model] | None = None,
+    ) -> None:
         self.dir = Path(directory).expanduser().resolve()
         if self.dir.exists() and not self.dir.is_dir():
             raise UserError(f"project path {self.dir} is a file; give a folder")
@@ -58,6 +74,7 @@ class Project:
         self.runs_dir = self.wb_dir / "runs"
         self.runs_dir.mkdir(exist_ok=True)
         self.settings = settings or Settings.load(self.wb_dir / "config.toml")
+        self.model = model
 
     def __repr__(self) -> str:
         return f"Project({str(self.dir)!r})"
@@ -66,11 +83,21 @@ class Project:
     def corpus(self, path: str | Path) -> Corpus:
         return Corpus.load(path)
 
-    def index_for(self, corpus: Corpus) -> HybridIndex:
+    def index_for(
+        self, corpus: Corpus, *, query_generator: QueryGenerator | None = None
+    ) -> HybridIndex:
+        """The corpus's index; with a model-backed query generator, a separate one."""
         from retrieval import Embedder, HybridIndex
 
         tag = hashlib.sha256(str(corpus.path.resolve()).encode()).hexdigest()[:10]
-        return HybridIndex(self.wb_dir / "index" / f"{corpus.name[:40]}-{tag}", embedder=Embedder())
+        name = f"{corpus.name[:40]}-{tag}"
+        if query_generator is not None:
+            base = self.wb_dir / "index" / name / "embeddings.sqlite"
+            name += "-" + hashlib.sha256(query_generator.name.encode()).hexdigest()[:8]
+            _seed_embeddings(base, self.wb_dir / "index" / name / "embeddings.sqlite")
+        return HybridIndex(
+            self.wb_dir / "index" / name, embedder=Embedder(), query_generator=query_generator
+        )
 
     # runs ----------------------------------------------------------------------------
     def runs(self) -> list[Run]:
@@ -82,7 +109,11 @@ class Project:
 
     def _resumable(self, input_key: str) -> RunStore | None:
         for d in sorted(self.runs_dir.iterdir(), reverse=True):
-            store = RunStore(d)
+            store = RunStore(
+                d,
+                durable=self.settings.fsync_tasks,
+                journal=self.settings.task_store == "journal",
+            )
             try:
                 m = store.read_manifest()
             except UserError:
@@ -90,6 +121,22 @@ class Project:
             if m.get("input_key") == input_key and m.get("status") != "complete":
                 return store
         return None
+
+    def resolve_engine(self, engine: str | None) -> str:
+        chosen = engine or self.settings.engine
+        if chosen is None:
+            chosen = "model" if self.model is not None else self.settings.resolved_engine()
+        if chosen not in ("offline", "model"):
+            raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
+        if chosen == "model" and self.model is None:
+            import os
+
+            if not os.environ.get("ANTHROPIC_API_KEY"):
+                raise UserError(
+                    "the model engine needs an API key: set ANTHROPIC_API_KEY (or pass "
+                    "Project(model=...)); without one, use --engine offline"
+                )
+        return chosen
 
     def analyze(
         self,
@@ -100,12 +147,16 @@ class Project:
         engine: str | None = None,
         resume: bool = True,
         on_event: Listener | None = None,
+        control: RunControl | None = None,
+        plan: Plan | dict[str, Any] | None = None,
     ) -> Run:
-        """Run a recipe over a corpus and return the finished Run.
+        """Run a recipe (or a given plan) over a corpus and return the finished Run.
 
-        An unfinished run with the same inputs (corpus content, question, recipe,
-        settings) is resumed: its finished tasks are not run again.
+        An unfinished run with the same inputs (corpus content, question, recipe, engine,
+        settings) is resumed: its finished tasks are not run again. `control` steers,
+        pauses or cancels it from another thread (see `start` for a background run).
         """
+        from workbench.control import RunControl
         from workbench.pipeline import RECIPES
 
         question = (question or "").strip()
@@ -115,15 +166,17 @@ class Project:
             )
         if recipe not in RECIPES:
             raise UserError(f"unknown recipe {recipe!r}; available: {', '.join(RECIPES)}")
-        chosen = engine or self.settings.engine or "offline"
-        if chosen not in ("offline", "model"):
-            raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
-        if chosen == "model":
-            raise UserError(
-                "the model engine is not available in this version of research-workbench; "
-                "use --engine offline"
-            )
+        chosen = self.resolve_engine(engine)
         emit = on_event or LogPrinter()
+        control = control or RunControl(steering_file=self.settings.steering_file)
+        if on_event is None:  # plain and CLI runs: say when steering arrives and applies
+
+            def say(kind: str, data: dict[str, Any]) -> None:
+                text = str(data.get("text") or data.get("reason") or "")
+                where = f" (at {data['where']})" if data.get("where") else ""
+                emit(Event("note", "steering", f"{kind}: {text}{where}".rstrip(": ")))
+
+            control.listeners.append(say)
         t0 = time.perf_counter()
         if not isinstance(corpus, Corpus):
             corpus = Corpus.load(corpus)
@@ -152,105 +205,87 @@ class Project:
             )
         else:
             store = RunStore.create(self.runs_dir, question)
+            store.durable = self.settings.fsync_tasks
+            store.journal = self.settings.task_store == "journal"
             store.update_manifest(
                 **self._manifest(store, recipe, question, corpus, chosen, input_key)
             )
-        try:
-            return self._execute(store, corpus, question, recipe, chosen, emit, t_load, t0)
-        except BaseException as e:
-            status = (
-                "interrupted"
-                if isinstance(e, KeyboardInterrupt | asyncio.CancelledError)
-                else "failed"
-            )
-            store.update_manifest(status=status, error=f"{type(e).__name__}: {e}")
-            if isinstance(e, WorkbenchError | KeyboardInterrupt):
-                raise
-            raise WorkbenchError(f"run {store.run_id} failed: {type(e).__name__}: {e}") from e
+        emit(Event("run_started", "", f"run {store.run_id}", data={"run_dir": str(store.dir)}))
+        from workbench.orchestrate import RunRequest, execute
 
-    def _execute(
-        self,
-        store: RunStore,
-        corpus: Corpus,
-        question: str,
-        recipe: str,
-        engine: str,
-        emit: Listener,
-        t_load: float,
-        t0: float,
-    ) -> Run:
-        from retrieval import Embedder
-        from workbench.pipeline import ENGINE_NOTES, RunContext, plan_for, run_themes
-        from workbench.tracing import make_tracer
-
-        store.write_json(
-            "plan.json",
-            {
-                "approved_at": now_iso(),
-                "autonomy": self.settings.autonomy,
-                "plans": [plan_for(recipe, corpus)],
-            },
-        )
-        t1 = time.perf_counter()
-        index = self.index_for(corpus)
-        emit(Event("stage_started", "index", f"indexing {len(corpus)} {corpus.noun}"))
-        stats = index.update(corpus.documents)
-        t_index = time.perf_counter() - t1
-        emit(Event("stage_done", "index", f"{_fmt_stats(stats)} in {t_index:.1f}s"))
-        tracer, provider = make_tracer(store.dir / "trace.jsonl")
-        ctx = RunContext(
+        request = RunRequest(
+            project=self,
             store=store,
             corpus=corpus,
             question=question,
-            settings=self.settings,
-            index=index,
-            embedder=Embedder(),
+            recipe=recipe,
+            engine=chosen,
             emit=emit,
-            tracer=tracer,
-            engine=engine,
+            control=control,
+            plan=plan,
+            t0=t0,
+            t_load=t_load,
         )
-        t2 = time.perf_counter()
-        with tracer.start_as_current_span(f"run {recipe}") as span:
-            span.set_attribute("workbench.run_id", store.run_id)
-            span.set_attribute("workbench.engine", engine)
-            result = run_sync(run_themes(ctx))
-        provider.shutdown()
-        t_total = time.perf_counter() - t0
-        store.update_manifest(
-            status="complete",
-            finished_at=now_iso(),
-            findings=result["findings"],
-            themes=result["themes"],
-            outputs=result["outputs"],
-            cost_usd=0.0,
-            tokens={"input": 0, "output": 0},
-            tasks=result["analyze"],
-            timings_s={
-                "load": round(t_load, 3),
-                "index": round(t_index, 3),
-                "analysis_and_exports": round(time.perf_counter() - t2, 3),
-                "total": round(t_total, 3),
-            },
-            index=_jsonable(stats),
-        )
-        emit(
-            Event(
-                "run_done", "", f"run written to {store.dir} ({ENGINE_NOTES[engine].split(':')[0]})"
-            )
-        )
+        try:
+            run_sync(execute(request))
+        except BaseException as e:
+            from workbench.control import RunCancelledError
+
+            status = "failed"
+            if isinstance(e, KeyboardInterrupt | asyncio.CancelledError):
+                status = "interrupted"
+            elif isinstance(e, RunCancelledError):
+                status = "cancelled"
+            fields: dict[str, Any] = {"status": status, "error": f"{type(e).__name__}: {e}"}
+            if isinstance(e, BudgetExceededError) and request.tracker is not None:
+                fields["stopped_by"] = request.tracker.stopped_by or {"cap": "max_tasks"}
+            store.update_manifest(**fields)
+            if isinstance(e, WorkbenchError | KeyboardInterrupt):
+                raise
+            raise WorkbenchError(f"run {store.run_id} failed: {type(e).__name__}: {e}") from e
         return Run(store.dir)
 
-    def _input_key(self, recipe: str, question: str, corpus: Corpus, engine: str) -> str:
-        blob = json.dumps(
-            {
-                "recipe": recipe,
-                "question": question,
-                "corpus": corpus.content_hash,
-                "engine": engine,
-                "analysis": self.settings.analysis.model_dump(),
-            },
-            sort_keys=True,
+    def start(
+        self,
+        corpus: Corpus | str | Path,
+        question: str,
+        *,
+        recipe: str = "themes",
+        engine: str | None = None,
+        resume: bool = True,
+        on_event: Listener | None = None,
+        plan: Plan | dict[str, Any] | None = None,
+    ) -> RunHandle:
+        """Start `analyze` in the background; steer, pause, review and `wait()` on the handle."""
+        from workbench.control import RunControl
+        from workbench.handle import RunHandle
+
+        handle = RunHandle(RunControl(steering_file=self.settings.steering_file), on_event)
+        handle._start(
+            lambda: self.analyze(
+                corpus,
+                question,
+                recipe=recipe,
+                engine=engine,
+                resume=resume,
+                on_event=handle._on_event,
+                control=handle.control,
+                plan=plan,
+            )
         )
+        return handle
+
+    def _input_key(self, recipe: str, question: str, corpus: Corpus, engine: str) -> str:
+        data: dict[str, Any] = {
+            "recipe": recipe,
+            "question": question,
+            "corpus": corpus.content_hash,
+            "engine": engine,
+            "analysis": self.settings.analysis.model_dump(),
+        }
+        if engine == "model":
+            data["models"] = self.settings.models.model_dump()
+        blob = json.dumps(data, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _manifest(
@@ -275,7 +310,7 @@ class Project:
             "recipe": recipe,
             "question": question,
             "engine": engine,
-            "engine_note": ENGINE_NOTES[engine],
+            "engine_note": ENGINE_NOTES.get(engine, "Produced by the model engine."),
             "models": {},
             "input_key": input_key,
             "corpus": {"path": str(corpus.path), "name": corpus.name, "hash": corpus.content_hash},
@@ -288,20 +323,21 @@ class Project:
         }
 
 
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
+def _seed_embeddings(source: Path, target: Path) -> None:
+    """A new index of a corpus starts from the embeddings its other index already has.
 
-        return dataclasses.asdict(obj)
-    if isinstance(obj, dict):
-        return obj
-    return str(obj)
+    The cache is content-addressed (model + text), so the same chunks are not embedded
+    twice just because their synthetic queries come from another generator.
+    """
+    import sqlite3
 
-
-def _fmt_stats(stats: Any) -> str:
-    data = _jsonable(stats)
-    if isinstance(data, dict):
-        return ", ".join(f"{k} {v}" for k, v in data.items() if isinstance(v, int | float))
-    return str(data)
+    if target.exists() or not source.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(str(source))
+    dst = sqlite3.connect(str(target))
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()

@@ -42,9 +42,9 @@ def quote_spec(ev: Evidence, doc: Document, confidence: float | None) -> QuoteSp
 def build_spec(
     ctx: RunContext, findings: Sequence[Finding], synthesis: Synthesis, charts: Sequence[ChartSpec]
 ) -> ReportSpec:
-    from workbench.pipeline import ENGINE_NOTES
-
     docs = ctx.corpus.by_id()
+    note = ctx.engine_note
+    cost = ctx.cost_usd()
     fmap = {f.id: f for f in findings}
     noun = ctx.corpus.noun
     n_docs = len(ctx.corpus.documents)
@@ -103,12 +103,12 @@ def build_spec(
         summary.append(
             f"{len(synthesis.unassigned_doc_ids)} of {n_docs} {noun} fit no theme; they are listed, not forced in."
         )
-    summary.append(ENGINE_NOTES[ctx.engine])
+    summary.append(note)
     return ReportSpec(
         title=f"{ctx.corpus.name}: {ctx.question}",
         question=ctx.question,
         engine=ctx.engine,
-        engine_note=ENGINE_NOTES[ctx.engine],
+        engine_note=note,
         created_at=now_iso(),
         run_id=ctx.store.run_id,
         corpus_name=ctx.corpus.name,
@@ -125,7 +125,7 @@ def build_spec(
             "Synthesis": synthesis.method,
             "Quote check": "every quote verified verbatim against its source segment",
         },
-        cost_usd=0.0,
+        cost_usd=float(cost),
     )
 
 

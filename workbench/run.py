@@ -61,6 +61,11 @@ class Run:
 
     @cached_property
     def findings(self) -> list[Finding]:
+        """The run's findings after the gates and reviews (all analyst results if unfinished)."""
+        final = self.dir / "findings.json"
+        if final.exists() and self.status == "complete":
+            data = json.loads(final.read_text(encoding="utf-8"))
+            return sorted((Finding.model_validate(f) for f in data), key=lambda f: (f.doc_id, f.id))
         out: list[Finding] = []
         for key in sorted(self.store.finished_tasks()):
             if key.startswith("analyze-"):

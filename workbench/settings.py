@@ -19,11 +19,18 @@ Engine = Literal["offline", "model"]
 
 
 class Budgets(BaseModel):
+    """Hard caps. Per run: USD, tokens, wall time, tasks. Per task: USD, tokens, steps."""
+
     model_config = ConfigDict(extra="forbid")
     max_usd: float | None = Field(default=None, ge=0)
     max_tokens: int | None = Field(default=None, ge=0)
     max_seconds: float | None = Field(default=None, gt=0)
     max_tasks: int | None = Field(default=None, ge=0)
+    max_usd_per_task: float | None = Field(default=None, gt=0)
+    max_tokens_per_task: int | None = Field(default=None, ge=1000)
+    max_steps_per_task: int | None = Field(default=None, ge=1, le=100)
+    # circuit breaker: this many model calls failing in a row (after retries) stops the run
+    max_consecutive_failures: int = Field(default=5, ge=1)
 
 
 class AnalysisSettings(BaseModel):
@@ -32,6 +39,31 @@ class AnalysisSettings(BaseModel):
     max_themes: int = Field(default=8, ge=1, le=50)
     min_theme_share: float = Field(default=0.1, gt=0, le=1)
     cluster_distance: float = Field(default=0.72, gt=0, lt=2)
+    batch_size: int = Field(default=10, ge=1, le=500)  # documents per task for per-batch stages
+
+
+class ModelSettings(BaseModel):
+    """The model engine: which model for each tier, where the API is, how calls are made."""
+
+    model_config = ConfigDict(extra="forbid")
+    lead: str = "claude-opus-4-6"
+    worker: str = "claude-sonnet-4-6"
+    fast: str = "claude-haiku-4-5"
+    base_url: str | None = None  # default: the SDK's (or ANTHROPIC_BASE_URL)
+    cache: bool = True  # content-addressed response cache in .workbench/cache.sqlite
+    synthetic_queries: bool = True  # the fast model writes the index's synthetic queries
+    batch: bool = False  # send calls through the Message Batches API (half price, slower)
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    batch_window_s: float = Field(default=0.05, ge=0)
+
+
+class ReviewSettings(BaseModel):
+    """Findings scoring under `threshold` go to the review queue; `policy` decides in batch."""
+
+    model_config = ConfigDict(extra="forbid")
+    threshold: float = Field(default=0.3, ge=0, le=1)
+    # accept / reject: decided by policy (batch); wait: a person decides (notebook)
+    policy: Literal["accept", "reject", "wait"] = "accept"
 
 
 class Settings(BaseModel):
@@ -39,12 +71,24 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     engine: Engine | None = None  # None: the model engine when a key is configured, else offline
-    concurrency: int = Field(default=2, ge=1, le=256)
+    concurrency: int = Field(default=2, ge=1, le=4096)
     autonomy: Literal["auto", "review-plan"] = "auto"
     budgets: Budgets = Field(default_factory=Budgets)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     sandbox: Literal["local", "e2b", "auto"] = "auto"
     turns_per_chunk: int = Field(default=6, ge=1, le=200)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    executor: Literal["asyncio", "ray"] = "asyncio"
+    ray_address: str | None = None  # None: a local Ray cluster
+    tasks_per_second: float | None = Field(default=None, gt=0)  # token bucket on task starts
+    max_replans: int = Field(default=1, ge=0, le=10)
+    min_coverage: float = Field(default=0.5, ge=0, le=1)  # share of documents with a result
+    steering_file: str | None = None  # batch steering: lines appended to this file are applied
+    fsync_tasks: bool = False  # fsync every task result (power-loss safe, ~4 ms per task)
+    # files: tasks/<key>.json, one per task; journal: tasks/journal.jsonl, one line per task
+    # (no file creation per task: for fan-outs of many thousands of tasks)
+    task_store: Literal["files", "journal"] = "files"
 
     def resolved_engine(self) -> Engine:
         if self.engine is not None:

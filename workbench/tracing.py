@@ -58,3 +58,59 @@ def make_tracer(trace_path: Path) -> tuple[Tracer, TracerProvider]:
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider.get_tracer("research-workbench"), provider
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    i = min(len(s) - 1, max(0, round(q * (len(s) - 1))))
+    return round(s[i], 4)
+
+
+def summarize(trace_path: Path, ledger: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The per-run summary: tasks, tokens, cost, p50/p95 latency, failures, retries."""
+    tasks: list[float] = []
+    calls: list[float] = []
+    failures = 0
+    retries = 0
+    stages: dict[str, dict[str, int]] = {}
+    if trace_path.exists():
+        with open(trace_path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a kill
+                if rec.get("event") == "task_failed":
+                    failures += 1
+                elif rec.get("event") == "stage_done":
+                    stages[rec["stage"]] = {"executed": rec["executed"], "reused": rec["reused"]}
+                elif rec.get("event") == "span" and rec.get("end_ns") and rec.get("start_ns"):
+                    seconds = (rec["end_ns"] - rec["start_ns"]) / 1e9
+                    name = str(rec.get("name", ""))
+                    attrs = rec.get("attributes", {})
+                    if name.startswith("task "):
+                        tasks.append(seconds)
+                    elif attrs.get("gen_ai.operation.name") == "chat":
+                        calls.append(seconds)
+                        retries += max(0, int(attrs.get("workbench.attempts", 1)) - 1)
+    led = ledger or {}
+    return {
+        "tasks": {
+            "executed": sum(s["executed"] for s in stages.values()),
+            "reused": sum(s["reused"] for s in stages.values()),
+            "failed": failures,
+            "by_stage": stages,
+        },
+        "task_latency_s": {"p50": _pct(tasks, 0.5), "p95": _pct(tasks, 0.95), "n": len(tasks)},
+        "model_calls": {
+            "n": max(len(calls), int(led.get("calls", 0))),
+            "p50_s": _pct(calls, 0.5),
+            "p95_s": _pct(calls, 0.95),
+            "retries": max(retries, int(led.get("retries", 0))),
+            "failures": int(led.get("failures", 0)),
+        },
+        "tokens": led.get("tokens", {"input": 0, "output": 0}),
+        "cost_usd": led.get("cost_usd", "0"),
+    }
