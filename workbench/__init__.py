@@ -22,6 +22,9 @@ _LAZY = {
     "Run": "workbench.run",
     "Settings": "workbench.settings",
     "WorkbenchError": "workbench.errors",
+    "RunHandle": "workbench.handle",
+    "RunControl": "workbench.control",
+    "Plan": "workbench.plans",
     "open_bundle": "workbench.bundle",
     "make_run_bundle": "workbench.bundle",
     "UserError": "workbench.errors",
@@ -30,9 +33,12 @@ _LAZY = {
 
 __all__ = [
     "Corpus",
+    "Plan",
     "Project",
     "Run",
+    "RunControl",
     "RunError",
+    "RunHandle",
     "Settings",
     "UserError",
     "WorkbenchError",
@@ -43,8 +49,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from workbench.bundle import make_run_bundle, open_bundle
+    from workbench.control import RunControl
     from workbench.corpus import Corpus
     from workbench.errors import RunError, UserError, WorkbenchError
+    from workbench.handle import RunHandle
+    from workbench.plans import Plan
     from workbench.project import Project
     from workbench.run import Run
     from workbench.settings import Settings

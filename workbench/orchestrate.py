@@ -187,6 +187,11 @@ async def execute(req: RunRequest) -> None:
         },
         index=_jsonable(stats),
     )
+    # the shareable bundle is made last, so it carries the finished manifest
+    from workbench.bundle import make_run_bundle
+
+    bundle = make_run_bundle(store.dir)
+    store.update_manifest(outputs={**result["outputs"], "bundle": bundle.name})
     emit(Event("run_done", "", f"run written to {store.dir} ({note.split(':')[0]})"))
 
 

@@ -150,12 +150,18 @@ def write_exports(
 ) -> dict[str, str]:
     from exports.deck import build_deck
     from exports.report import write_html, write_markdown
+    from workbench.events import Event
+    from workbench.media import attach_clips
 
     spec = build_spec(ctx, findings, synthesis, charts)
     verify_spec(spec, ctx.corpus.by_id())
     run_dir = ctx.store.dir
+    # quotes from timed transcripts with a recording beside them get playable clips
+    spec, clip_outputs = attach_clips(
+        spec, ctx.corpus, run_dir, warn=lambda m: ctx.emit(Event("warning", "export", m))
+    )
     ctx.store.write_json("report_spec.json", spec.model_dump(mode="json"))
     deck = build_deck(spec, run_dir, run_dir / "deck.pptx")
     html = write_html(spec, run_dir, run_dir / "report.html")
     md = write_markdown(spec, run_dir, run_dir / "report.md")
-    return {"deck": deck.name, "report_html": html.name, "report_md": md.name}
+    return {"deck": deck.name, "report_html": html.name, "report_md": md.name, **clip_outputs}

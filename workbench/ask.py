@@ -1,0 +1,538 @@
+"""Ask the corpus one question; get an answer whose every sentence cites verbatim evidence.
+
+    answer = ask(project, "What did they decide about the battery?", corpus=corpus,
+                 scope=["ES2002c"])          # or scope={"where": {"speaker": "Marketing"}}
+    print(answer.markdown())                  # sentences with [n] markers + the evidence list
+
+Two engines, one result type (`Answer`):
+
+- offline (no model): hybrid retrieval for the question and its sub-queries, then
+  extractive composition: the relevant turns are scored (retrieval rank + embedding
+  similarity to the question), deduplicated (MMR), trimmed to their best sentences,
+  put back in document order and cut to a word budget. Each answer sentence is a
+  cleaned rendering of one quote (markup removed), so it states nothing the quote
+  does not say.
+- model (`workbench.ask_model`): the planner decomposes the question, analysts
+  search in parallel, a lead writes the answer, a citation pass keeps only
+  sentences whose quotes are verbatim.
+
+Either way every quote is checked against its segment before the answer is returned
+(`subagents.verify.check_evidence`); a sentence whose evidence fails is dropped. When
+nothing relevant is found the answer says so and has no sentences; it never
+invents one.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from workbench.errors import UserError
+
+if TYPE_CHECKING:
+    from retrieval import Document, HybridIndex
+    from subagents.models.messages import Model
+    from workbench.corpus import Corpus
+    from workbench.project import Project
+
+ASK_VERSION = "ask/1"
+NO_EVIDENCE = "I found no evidence for this in {where}, so I cannot answer it from the corpus."
+ENGINE_NOTES = {
+    "offline": "offline engine: extractive answer (retrieved turns quoted verbatim); no model used",
+    "model": "model engine: planner, parallel searchers, lead writer, citation check",
+}
+
+
+class Scope(BaseModel):
+    """Where to look: the whole corpus (default), some documents, and/or a metadata filter."""
+
+    doc_ids: list[str] | None = None
+    where: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, scope: Scope | str | Sequence[str] | Mapping[str, Any] | None) -> Scope:
+        """Accepts a Scope, a document id, a list of ids, {"doc_ids": [...], "where": {...}},
+        or a bare metadata filter such as {"speaker": "Marketing"}."""
+        if scope is None:
+            return cls()
+        if isinstance(scope, Scope):
+            return scope
+        if isinstance(scope, str):
+            return cls(doc_ids=[scope])
+        if isinstance(scope, Mapping):
+            if set(scope) <= {"doc_ids", "where"}:
+                return cls.model_validate(dict(scope))
+            return cls(where=dict(scope))
+        ids = [str(s) for s in scope]
+        return cls(doc_ids=ids or None)
+
+    def describe(self) -> str:
+        parts = []
+        if self.doc_ids:
+            parts.append(
+                "documents "
+                + ", ".join(self.doc_ids[:5])
+                + (" ..." if len(self.doc_ids) > 5 else "")
+            )
+        if self.where:
+            parts.append(f"filter {self.where}")
+        return " with ".join(parts) or "the whole corpus"
+
+
+class Citation(BaseModel):
+    """One piece of evidence: a verbatim quote of a segment, numbered as cited in the text."""
+
+    n: int  # the [n] marker used in the answer
+    doc_id: str
+    segment_id: str
+    quote: str  # verbatim substring of the segment text
+    speaker: str | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    start_char: int | None = None  # offsets of the quote in the document text
+    end_char: int | None = None
+    chunk_id: str | None = None
+    score: float = 0.0
+
+
+class AnswerSentence(BaseModel):
+    text: str
+    citations: list[int] = Field(default_factory=list)  # Citation.n values
+
+
+class Answer(BaseModel):
+    """A cited answer. `text` is the prose with [n] markers; `evidence` the numbered quotes."""
+
+    question: str
+    scope: Scope = Field(default_factory=Scope)
+    engine: Literal["offline", "model"] = "offline"
+    engine_note: str = ENGINE_NOTES["offline"]
+    found: bool = True
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+    evidence: list[Citation] = Field(default_factory=list)
+    cost_usd: float = 0.0
+    tokens: dict[str, int] = Field(default_factory=lambda: {"input": 0, "output": 0})
+    latency_s: float = 0.0
+    notes: list[str] = Field(default_factory=list)
+    version: str = ASK_VERSION
+
+    @property
+    def text(self) -> str:
+        if not self.found:
+            return NO_EVIDENCE.format(where=self.scope.describe())
+        return " ".join(
+            s.text + ("" if not s.citations else " " + "".join(f"[{n}]" for n in s.citations))
+            for s in self.sentences
+        )
+
+    @property
+    def plain_text(self) -> str:
+        """The answer without citation markers (what ROUGE compares)."""
+        if not self.found:
+            return self.text
+        return " ".join(s.text for s in self.sentences)
+
+    def markdown(self) -> str:
+        lines = [f"**Q:** {self.question}", "", self.text, ""]
+        if self.evidence:
+            lines.append("Evidence:")
+            for c in self.evidence:
+                lines.append(f"[{c.n}] {_where(c)}: \u201c{c.quote}\u201d")
+        lines += ["", f"_{self.engine_note}_"]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.markdown()
+
+    def _repr_html_(self) -> str:
+        ev = "".join(
+            f"<li id='ev{c.n}'><b>[{c.n}]</b> {html.escape(_where(c))}: "
+            f"<q>{html.escape(c.quote)}</q></li>"
+            for c in self.evidence
+        )
+        return (
+            f"<div><p><b>Q:</b> {html.escape(self.question)}</p><p>{html.escape(self.text)}</p>"
+            f"<ol style='list-style:none'>{ev}</ol><p><i>{html.escape(self.engine_note)}</i></p></div>"
+        )
+
+
+def _where(c: Citation) -> str:
+    out = (
+        f"{c.doc_id}, turn {c.segment_id.rsplit('#', 1)[-1]}"
+        if "#" in c.segment_id
+        else c.segment_id
+    )
+    if c.speaker:
+        out += f", {c.speaker}"
+    if c.start_time is not None:
+        out += f", {_clock(c.start_time)}"
+    return out
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+# -- public entry point ----------------------------------------------------------------
+
+
+def ask(
+    project: Project,
+    question: str,
+    *,
+    corpus: Corpus | str | Any,
+    scope: Scope | str | Sequence[str] | Mapping[str, Any] | None = None,
+    engine: str | None = None,
+    index: HybridIndex | None = None,
+    settings: OfflineAskSettings | None = None,
+    model: Model | None = None,
+) -> Answer:
+    """Answer `question` from `corpus` (a Corpus or a path) within `scope`; see the module doc.
+
+    `index` reuses an index already built for the corpus (else the project's is updated);
+    `model` is the Messages-API model for the model engine (tests pass a ScriptedModel).
+    """
+    from workbench.corpus import Corpus
+
+    question = (question or "").strip()
+    if not question:
+        raise UserError(
+            'the question is empty; ask something, e.g. "What did they decide about the price?"'
+        )
+    chosen = engine or project.settings.engine or ("model" if model is not None else "offline")
+    if chosen not in ENGINE_NOTES:
+        raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
+    if not isinstance(corpus, Corpus):
+        corpus = Corpus.load(corpus)
+    sc = Scope.of(scope)
+    docs = corpus.by_id()
+    if sc.doc_ids:
+        unknown = [d for d in sc.doc_ids if d not in docs]
+        if unknown:
+            known = ", ".join(sorted(docs)[:8])
+            raise UserError(
+                f"scope names documents not in the corpus: {unknown}; known ids include {known}"
+            )
+    if index is None:
+        index = project.index_for(corpus)
+        index.update(corpus.documents)
+    t0 = time.perf_counter()
+    if chosen == "model":
+        from workbench.ask_model import ask_with_model
+
+        if model is None:
+            model = _configured_model(project)
+        answer = ask_with_model(question, sc, docs, index, model, project_dir=project.dir)
+    else:
+        cache = project.wb_dir / "ask-embeddings.sqlite"
+        asker = OfflineAsker(index, docs, settings, cache_path=cache)
+        try:
+            answer = asker.ask(question, sc)
+        finally:
+            asker.close()
+    answer = verify_answer(answer, docs)
+    answer.latency_s = round(time.perf_counter() - t0, 3)
+    return answer
+
+
+def _configured_model(project: Project) -> Model:
+    """The project's model stack (settings.models, response cache), as the model engine uses."""
+    import os
+
+    if not os.environ.get("ANTHROPIC_API_KEY"):
+        raise UserError(
+            "the model engine needs ANTHROPIC_API_KEY in the environment; "
+            "set it or use --engine offline"
+        )
+    from workbench.engine_model import build_model
+
+    return build_model(project.settings, project.wb_dir / "cache.sqlite")
+
+
+def verify_answer(answer: Answer, docs: Mapping[str, Document]) -> Answer:
+    """The citation gate: drop evidence that is not verbatim, then sentences left uncited."""
+    from subagents.findings import Evidence
+    from subagents.verify import check_evidence
+
+    good: dict[int, Citation] = {}
+    for c in answer.evidence:
+        ev = Evidence(
+            doc_id=c.doc_id,
+            segment_id=c.segment_id,
+            quote=c.quote,
+            start_char=c.start_char,
+            end_char=c.end_char,
+        )
+        problem = check_evidence(ev, docs)
+        if problem is None:
+            good[c.n] = c
+        else:
+            answer.notes.append(f"dropped evidence [{c.n}] ({c.segment_id}): {problem}")
+    sentences = []
+    for s in answer.sentences:
+        cites = [n for n in s.citations if n in good]
+        if cites:
+            sentences.append(AnswerSentence(text=s.text, citations=cites))
+        else:
+            answer.notes.append(f"dropped a sentence without verified evidence: {s.text[:80]!r}")
+    # renumber in order of first citation so the markers read 1, 2, 3 ...
+    order: list[int] = []
+    for s in sentences:
+        order.extend(n for n in s.citations if n not in order)
+    renum = {old: i for i, old in enumerate(order, start=1)}
+    answer.evidence = [good[old].model_copy(update={"n": renum[old]}) for old in order]
+    answer.sentences = [
+        AnswerSentence(text=s.text, citations=[renum[n] for n in s.citations]) for s in sentences
+    ]
+    answer.found = bool(answer.sentences)
+    return answer
+
+
+# -- the offline engine ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfflineAskSettings:
+    max_words: int = 200  # length budget of the answer
+    hits_per_query: int = 15
+    max_quote_words: int = 15  # a long turn is trimmed to its best sentences up to this
+    min_similarity: float = 0.25  # below this for every candidate: "found no evidence"
+    min_content_words: int = 3  # turns with fewer content words ("Yeah, okay.") are skipped
+    diversity: float = 0.75  # MMR lambda: 1 = relevance only
+    spread: int = 15  # first take the best turn of each of the top `spread` passages
+    sim_weight: float = 0.6  # turn score = sim_weight * similarity + rest * retrieval
+
+
+_DIM = 384
+_VECTORS: weakref.WeakKeyDictionary[Any, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class _Turn:
+    doc_id: str
+    segment_id: str
+    index: int
+    speaker: str | None
+    start_time: float | None
+    end_time: float | None
+    seg_start: int  # offset of the segment in the document text
+    text: str
+    chunk_id: str
+    retrieval: float
+    rank: int  # best rank of a passage holding this turn, over all sub-queries
+
+
+class OfflineAsker:
+    """Retrieval plus extractive composition; deterministic, no model."""
+
+    def __init__(
+        self,
+        index: HybridIndex,
+        docs: Mapping[str, Document],
+        settings: OfflineAskSettings | None = None,
+        *,
+        cache_path: Path | None = None,
+    ) -> None:
+        self.index = index
+        self.docs = docs
+        self.settings = settings or OfflineAskSettings()
+        # text -> vector, shared by every asker over the same index (turns recur across questions)
+        self._vectors = _VECTORS.setdefault(index, {})
+        self._cache: Any = None
+        if cache_path is not None:  # persistent, content-addressed: repeated asks skip encoding
+            from retrieval.embcache import EmbeddingCache
+
+            name = str(getattr(index.embedder, "name", type(index.embedder).__name__))
+            self._cache = EmbeddingCache(cache_path, name, _DIM)
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of `texts`; each distinct text is encoded once (memory, then disk cache)."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            if self._cache is not None:
+                from retrieval.embcache import embed_with_cache
+
+                vecs, _ = embed_with_cache(self.index.embedder.encode, self._cache, missing, _DIM)
+            else:
+                vecs = np.asarray(self.index.embedder.encode(missing), dtype=np.float32)
+            if len(self._vectors) > 50_000:
+                self._vectors.clear()
+            self._vectors.update(zip(missing, vecs, strict=True))
+        if not texts:
+            return np.zeros((0, _DIM), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts])
+
+    def ask(self, question: str, scope: Scope) -> Answer:
+        from subagents.offline.analyst import sub_queries
+
+        s = self.settings
+        queries = sub_queries(question)
+        turns = self._candidates(queries, scope)
+        answer = Answer(question=question, scope=scope, engine="offline")
+        if not turns:
+            answer.found = False
+            return answer
+        texts = [_clean(t.text) for t in turns]
+        tvecs = self.encode(texts)
+        qvecs = self.encode(queries)
+        sim = (tvecs @ qvecs.T).max(axis=1)
+        retr = np.array([t.retrieval for t in turns])
+        retr = retr / retr.max() if retr.max() > 0 else retr
+        score = s.sim_weight * sim + (1 - s.sim_weight) * retr
+        eligible = sim >= s.min_similarity
+        if not eligible.any():
+            answer.found = False
+            answer.notes.append(
+                f"best match similarity {float(sim.max()):.2f} < {s.min_similarity}: treated as no evidence"
+            )
+            return answer
+        chosen: list[tuple[int, tuple[int, int]]] = []
+        words = 0
+        picked: list[int] = []
+
+        def take(i: int) -> None:
+            nonlocal words
+            span = self._best_span(turns[i], qvecs)
+            picked.append(i)
+            if span is not None:
+                chosen.append((i, span))
+                words += len(turns[i].text[span[0] : span[1]].split())
+
+        # First the best turn of each of the top-ranked passages, so the evidence covers
+        # every region the retrievers agree on; then the best remaining turns (MMR).
+        for rank in range(1, s.spread + 1):
+            for chunk in dict.fromkeys(t.chunk_id for t in turns if t.rank == rank):
+                group = [
+                    i
+                    for i, t in enumerate(turns)
+                    if t.chunk_id == chunk and eligible[i] and i not in picked
+                ]
+                if group and words < s.max_words:
+                    take(max(group, key=lambda i: score[i]))
+        pool = [i for i in range(len(turns)) if eligible[i] and i not in picked]
+        while pool and words < s.max_words:
+            red = (tvecs[pool] @ tvecs[picked].T).max(axis=1) if picked else np.zeros(len(pool))
+            mmr = s.diversity * score[pool] - (1 - s.diversity) * red
+            best = pool[int(np.argmax(mmr))]
+            pool.remove(best)
+            take(best)
+        chosen.sort(key=lambda c: (turns[c[0]].doc_id, turns[c[0]].index))
+        for n, (i, (a, b)) in enumerate(chosen, start=1):
+            t = turns[i]
+            quote = t.text[a:b]
+            answer.evidence.append(
+                Citation(
+                    n=n,
+                    doc_id=t.doc_id,
+                    segment_id=t.segment_id,
+                    quote=quote,
+                    speaker=t.speaker,
+                    start_time=t.start_time,
+                    end_time=t.end_time,
+                    start_char=t.seg_start + a,
+                    end_char=t.seg_start + b,
+                    chunk_id=t.chunk_id,
+                    score=round(float(score[i]), 4),
+                )
+            )
+            said = _clean(quote)
+            said = said[0].upper() + said[1:] if said else said
+            if said and said[-1] not in ".?!":
+                said += "."
+            prefix = f"{t.speaker}: " if t.speaker else ""
+            answer.sentences.append(AnswerSentence(text=prefix + said, citations=[n]))
+        answer.found = bool(answer.sentences)
+        return answer
+
+    def _candidates(self, queries: list[str], scope: Scope) -> list[_Turn]:
+        from subagents.offline.text import content_words
+
+        s = self.settings
+        seg_score: dict[str, float] = {}
+        seg_chunk: dict[str, tuple[str, str]] = {}
+        seg_rank: dict[str, int] = {}
+        for qi, q in enumerate(queries):
+            weight = 1.0 if qi == 0 else 0.5
+            hits = self.index.search(
+                q, k=s.hits_per_query, doc_ids=scope.doc_ids, where=scope.where
+            )
+            for rank, hit in enumerate(hits, start=1):
+                for sid in hit.segment_ids:
+                    seg_score[sid] = seg_score.get(sid, 0.0) + weight / (5 + rank)
+                    if rank < seg_rank.get(sid, 1 << 30):
+                        seg_rank[sid] = rank
+                        seg_chunk[sid] = (hit.doc_id, hit.chunk_id)
+        out: list[_Turn] = []
+        for sid, sc in seg_score.items():
+            doc_id, chunk_id = seg_chunk[sid]
+            doc = self.docs.get(doc_id)
+            if doc is None:
+                continue
+            try:
+                seg = doc.segment(sid)
+            except KeyError:
+                continue
+            if len(content_words(seg.text)) < s.min_content_words:
+                continue
+            out.append(
+                _Turn(
+                    doc_id=doc_id,
+                    segment_id=sid,
+                    index=seg.index,
+                    speaker=seg.speaker,
+                    start_time=seg.start_time,
+                    end_time=seg.end_time,
+                    seg_start=seg.start_char,
+                    text=seg.text,
+                    chunk_id=chunk_id,
+                    retrieval=sc,
+                    rank=seg_rank[sid],
+                )
+            )
+        out.sort(key=lambda t: (t.doc_id, t.index))
+        return out
+
+    def _best_span(self, turn: _Turn, qvecs: np.ndarray) -> tuple[int, int] | None:
+        """The turn itself, or for a long turn the window of sentences closest to the question."""
+        from subagents.offline.text import sentence_spans
+
+        spans = sentence_spans(turn.text)
+        if not spans:
+            return None
+        if len(turn.text[spans[0].start : spans[-1].end].split()) <= self.settings.max_quote_words:
+            return spans[0].start, spans[-1].end
+        vecs = self.encode([_clean(sp.text) for sp in spans])
+        rel = (vecs @ qvecs.T).max(axis=1)
+        best: tuple[float, int, int] | None = None
+        for i in range(len(spans)):
+            n_words = 0
+            for j in range(i, len(spans)):
+                n_words += len(spans[j].text.split())
+                if n_words > self.settings.max_quote_words and j > i:
+                    break
+                val = float(rel[i : j + 1].mean()) + 0.02 * (j - i)
+                if best is None or val > best[0]:
+                    best = (val, spans[i].start, spans[j].end)
+        assert best is not None
+        return best[1], best[2]
+
+
+def _clean(text: str) -> str:
+    from subagents.offline.text import clean
+
+    return clean(text)
