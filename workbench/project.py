@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from retrieval import HybridIndex
     from retrieval.synthetic_protocol import QueryGenerator
     from subagents.models.messages import Model
+    from workbench.ask import Answer
     from workbench.control import RunControl
     from workbench.handle import RunHandle
     from workbench.plans import Plan
@@ -137,6 +138,23 @@ class Project:
                     "Project(model=...)); without one, use --engine offline"
                 )
         return chosen
+
+    def ask(
+        self,
+        question: str,
+        *,
+        corpus: Corpus | str | Path,
+        scope: Any = None,
+        engine: str | None = None,
+        **kwargs: Any,
+    ) -> Answer:
+        """One question -> an answer whose every sentence cites verbatim evidence.
+
+        `scope`: a document id, a list of ids, or a metadata filter. See `workbench.ask`.
+        """
+        from workbench.ask import ask
+
+        return ask(self, question, corpus=corpus, scope=scope, engine=engine, **kwargs)
 
     def analyze(
         self,
