@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -124,9 +125,16 @@ def test_quickstart_panel_in_jupyterlab(lab: str, tmp_path: Path, nb_project: Pa
         news = page.get_by_role("alert").get_by_role("button", name="No")
         if news.count():  # "Would you like to get notified about official Jupyter news?"
             news.click()
-        page.locator(".jp-Notebook .jp-Cell").first.click()
-        for _ in range(5):  # intro, parameters, imports, text, start: the panel appears
+        # intro, parameters, imports, text, start: run each cell explicitly and, for code
+        # cells, wait for its execution count, so a late popup cannot skip a cell
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        for i in range(5):
+            cell = cells.nth(i)
+            cell.locator(".jp-InputArea-prompt").click()
+            page.keyboard.press("Escape")
             page.keyboard.press("Shift+Enter")
+            if "jp-CodeCell" in (cell.get_attribute("class") or ""):
+                expect(cell.locator(".jp-InputArea-prompt")).to_have_text(re.compile(r"\[\d+\]"))
         panel = page.locator(".wb-panel-root")
         expect(panel).to_be_visible()
         approve = page.locator("button.wb-approve")
