@@ -217,14 +217,17 @@ class KernelSession:
                 dirs = [self.work_dir] + ([self._kdir] if self._kdir else [])
                 used = sum([await asyncio.to_thread(_dir_size, d, disk_cap) for d in dirs])
                 if used > disk_cap:
-                    _kill_sandbox(pid)  # stop the writer before cleaning up
-                    removed = await asyncio.to_thread(_shrink, dirs, disk_cap // 2)
+                    # record why before the kill: the waiting execution must not see a plain
+                    # kernel death first
                     self.violation = Violation(
                         "DiskQuotaError",
                         f"the work dir grew past its {self.limits.disk_mb} MiB quota; the kernel "
                         f"was restarted and its state lost, and the largest files were removed "
-                        f"to get back under half the quota: {removed}",
+                        f"to get back under half the quota",
                     )
+                    _kill_sandbox(pid)  # stop the writer before cleaning up
+                    removed = await asyncio.to_thread(_shrink, dirs, disk_cap // 2)
+                    log.warning("sandbox disk quota: removed %s", removed)
             if self.violation is not None:
                 log.warning("sandbox limit hit: %s", self.violation.value)
                 _kill_sandbox(pid)
