@@ -239,21 +239,14 @@ def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
             )
 
 
-def _register_optional_commands() -> None:
-    """Commands that live in their own modules (ask, eval analysis, ...) register here."""
-    import importlib
+def _register_commands() -> None:
+    """Commands that live in their own modules (ask, eval analysis, eval compare)."""
+    from workbench import cli_ask
 
-    for module in ("workbench.cli_ask",):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        mod.register(main, eval_group)
+    cli_ask.register(main, eval_group)
 
 
-_register_optional_commands()
+_register_commands()
 
 if __name__ == "__main__":
     main()

@@ -7,31 +7,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pptx import Presentation
 
 from subagents.models.anthropic import AnthropicModel
 from subagents.models.messages import Usage
 from subagents.models.pricing import PriceTable
+from tests.helpers import deck_text
 from workbench.corpus import Corpus
 from workbench.settings import ModelSettings, Settings
 
 from .conftest import QUESTION
 from .modelish import ModelLike
 from .servers import fake_server
-
-
-def _deck_text(path: Path) -> str:
-    prs = Presentation(str(path))
-    parts = []
-    for slide in prs.slides:
-        for shape in slide.shapes:
-            if shape.has_text_frame:
-                parts.append(shape.text_frame.text)
-            if shape.has_table:
-                parts.extend(c.text for row in shape.table.rows for c in row.cells)
-        if slide.has_notes_slide:
-            parts.append(slide.notes_slide.notes_text_frame.text)
-    return "\n".join(parts)
 
 
 @pytest.mark.slow
@@ -73,7 +59,7 @@ def test_whole_flow_through_the_fake_messages_api(project_dir: Path, corpus3: Pa
             assert docs[f.doc_id].text[ev.start_char : ev.end_char] == ev.quote
     labels = [t.label for t in run.themes]
     assert labels == ["What the remote should do", "Worries about the project"]
-    deck = _deck_text(run.dir / "deck.pptx")
+    deck = deck_text(run.dir / "deck.pptx")
     assert "What the remote should do" in deck
     assert any(q["text"] in deck for t in spec["themes"] for q in t["quotes"])
 

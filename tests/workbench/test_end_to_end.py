@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 from pptx import Presentation
 
+from tests.helpers import deck_text
 from workbench.corpus import Corpus
 
 from .conftest import QUESTION
@@ -28,20 +29,6 @@ def _workbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
         timeout=900,
         check=False,
     )
-
-
-def _deck_text(path: Path) -> str:
-    prs = Presentation(str(path))
-    parts = []
-    for slide in prs.slides:
-        for shape in slide.shapes:
-            if shape.has_text_frame:
-                parts.append(shape.text_frame.text)
-            if shape.has_table:
-                parts.extend(c.text for row in shape.table.rows for c in row.cells)
-        if slide.has_notes_slide:
-            parts.append(slide.notes_slide.notes_text_frame.text)
-    return "\n".join(parts)
 
 
 def test_run_layout_and_summary(analysed) -> None:  # type: ignore[no-untyped-def]
@@ -97,7 +84,7 @@ def test_every_quote_in_every_output_is_verbatim_in_its_source(
     assert quotes
     report = (run.dir / "report.html").read_text()
     markdown = (run.dir / "report.md").read_text()
-    deck = _deck_text(run.dir / "deck.pptx")
+    deck = deck_text(run.dir / "deck.pptx")
     for doc_id, seg_id, text in quotes:
         assert text in docs[doc_id].segment(seg_id).text
         assert html.escape(text, quote=False) in report or html.escape(text) in report
