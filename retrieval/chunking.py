@@ -136,8 +136,8 @@ def _text(doc: Document, max_chars: int) -> list[list[Segment]]:
 def chunk_document(
     doc: Document,
     *,
-    turns_per_chunk: int = 6,
-    overlap: int = 2,
+    turns_per_chunk: int = 4,
+    overlap: int = 1,
     comments_per_chunk: int = 3,
     max_chars: int = 1500,
 ) -> list[Chunk]:
@@ -157,8 +157,8 @@ def chunk_document(
 def chunk_documents(
     docs: list[Document],
     *,
-    turns_per_chunk: int = 6,
-    overlap: int = 2,
+    turns_per_chunk: int = 4,
+    overlap: int = 1,
     comments_per_chunk: int = 3,
     max_chars: int = 1500,
 ) -> list[Chunk]:

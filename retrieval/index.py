@@ -46,10 +46,31 @@ DEFAULT_WEIGHTS = {"bm25": 1.0, "dense": 1.0, "synthetic": 0.5}
 
 @dataclass(frozen=True)
 class ChunkingConfig:
-    turns_per_chunk: int = 6
-    overlap: int = 2
+    turns_per_chunk: int = 4
+    overlap: int = 1
     comments_per_chunk: int = 3
     max_chars: int = 1500
+
+
+@dataclass(frozen=True)
+class PassageRanking:
+    """How conversation hits are ordered after fusion (`HybridIndex.search`).
+
+    - `context`: a window's fused score gains this share of its neighbours' (the
+      `context_windows` windows on each side, nearer ones weighing more). A topic runs
+      over many turns, so a window whose neighbours also match is likelier on topic than
+      one lone match (an agenda turn naming every topic of the meeting, say).
+    - `distinct`: the first `distinct` hits are distinct passages: a window within
+      `gap_turns` turns of a hit already taken waits until after them, so the first page
+      of results covers that many places of the conversation instead of one place in
+      overlapping windows. The rest follow by score, extending the best passages.
+    Other kinds of chunk (code, tickets, text) are ordered by the fused score alone.
+    """
+
+    context: float = 1.0
+    context_windows: int = 2
+    distinct: int = 10
+    gap_turns: int = 4
 
 
 @dataclass
@@ -98,12 +119,14 @@ class HybridIndex:
         weights: dict[str, float] | None = None,
         chroma_client: Any = None,
         embedding_cache: bool = True,
+        passages: PassageRanking | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.embedder = embedder or Embedder()
         self.generator: QueryGenerator = query_generator or OfflineQueryGenerator()
         self.queries_per_chunk = queries_per_chunk
         self.chunking = chunking or ChunkingConfig()
+        self.passages = passages or PassageRanking()
         # a generator may say how much its queries should count in the fusion: the offline
         # one only re-words the chunk's own text, so it gets a small weight by default
         generator_weight = getattr(self.generator, "fusion_weight", None)
@@ -130,6 +153,7 @@ class HybridIndex:
         self._by_key: dict[str, int] = {}
         self._by_chunk: dict[str, int] = {}
         self._by_doc: dict[str, list[int]] = {}
+        self._doc_pos: list[int] = []  # row -> its position among its document's chunks
         self._bm25: LexicalIndex | None = None
         self._synthetic: LexicalIndex | None = None
         self._query_owner: list[int] = []
@@ -175,8 +199,11 @@ class HybridIndex:
         self._by_key = {f"{e.version}:{e.chunk.id}": i for i, e in enumerate(entries)}
         self._by_chunk = {e.chunk.id: i for i, e in enumerate(entries)}
         self._by_doc = {}
+        self._doc_pos = [0] * len(entries)
         for i, e in enumerate(entries):
-            self._by_doc.setdefault(e.chunk.doc_id, []).append(i)
+            rows = self._by_doc.setdefault(e.chunk.doc_id, [])
+            self._doc_pos[i] = len(rows)
+            rows.append(i)
         self._bm25 = None
         self._synthetic = None
 
@@ -391,8 +418,10 @@ class HybridIndex:
 
         `doc_ids` restricts the search to those documents; `where` filters on chunk
         metadata (Chroma syntax, see `retrieval.filters`); `dedupe="document"` keeps the
-        best chunk of each document. Each hit's `ranks` says which retrievers found it at
-        which rank; `matched_queries` lists the synthetic queries that matched.
+        best chunk of each document. Conversation windows are ordered as passages
+        (`PassageRanking`): scored with their neighbours, the first ten hits from distinct
+        places. Each hit's `ranks` says which retrievers found it at which rank;
+        `matched_queries` lists the synthetic queries that matched.
         """
         if dedupe not in (None, "document"):
             raise UserInputError("dedupe must be None or 'document'")
@@ -487,6 +516,51 @@ class HybridIndex:
             self._qcache[query] = vector
         return vector
 
+    def _is_turn_window(self, row: int) -> bool:
+        return self._entries[row].chunk.metadata.get("kind") == "conversation"
+
+    def _with_context(self, scores: dict[int, float]) -> dict[int, float]:
+        """Conversation windows gain a share of their neighbours' scores (`PassageRanking`)."""
+        p = self.passages
+        if p.context <= 0 or p.context_windows < 1:
+            return scores
+        out = dict(scores)
+        for row, own in scores.items():
+            if not self._is_turn_window(row):
+                continue
+            rows = self._by_doc[self._entries[row].chunk.doc_id]
+            at = self._doc_pos[row]
+            extra = 0.0
+            for d in range(1, p.context_windows + 1):
+                near = [rows[j] for j in (at - d, at + d) if 0 <= j < len(rows)]
+                if near:
+                    extra += sum(scores.get(n, 0.0) for n in near) / len(near) / d
+            out[row] = own + p.context * extra
+        return out
+
+    def _distinct_first(self, order: list[int]) -> list[int]:
+        """The first `distinct` conversation hits from distinct passages, then the rest."""
+        p = self.passages
+        if p.distinct <= 0:
+            return order
+        first: list[int] = []
+        later: list[int] = []
+        taken: dict[str, list[tuple[int, int]]] = {}
+        for row in order:
+            chunk = self._entries[row].chunk
+            if len(first) >= p.distinct or not self._is_turn_window(row):
+                (first if len(first) < p.distinct else later).append(row)
+                continue
+            a = int(chunk.metadata.get("first_segment", 0))
+            b = int(chunk.metadata.get("last_segment", a))
+            spans = taken.setdefault(chunk.doc_id, [])
+            if any(max(a - y, x - b, 0) <= p.gap_turns for x, y in spans):
+                later.append(row)
+            else:
+                spans.append((a, b))
+                first.append(row)
+        return first + later
+
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
@@ -506,7 +580,10 @@ class HybridIndex:
             for rank, row in enumerate(rows, start=1):
                 scores[row] = scores.get(row, 0.0) + weight / (rrf_k + rank)
                 ranks.setdefault(row, {})[name] = rank
+        scores = self._with_context(scores)
         order = sorted(scores, key=lambda r: (-scores[r], min(ranks[r].values())))
+        if dedupe is None:
+            order = self._distinct_first(order)
         hits: list[Hit] = []
         seen_docs: set[str] = set()
         for row in order:

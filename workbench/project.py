@@ -89,6 +89,7 @@ class Project:
     ) -> HybridIndex:
         """The corpus's index; with a model-backed query generator, a separate one."""
         from retrieval import Embedder, HybridIndex
+        from retrieval.index import ChunkingConfig
 
         tag = hashlib.sha256(str(corpus.path.resolve()).encode()).hexdigest()[:10]
         name = f"{corpus.name[:40]}-{tag}"
@@ -96,8 +97,15 @@ class Project:
             base = self.wb_dir / "index" / name / "embeddings.sqlite"
             name += "-" + hashlib.sha256(query_generator.name.encode()).hexdigest()[:8]
             _seed_embeddings(base, self.wb_dir / "index" / name / "embeddings.sqlite")
+        turns = self.settings.turns_per_chunk
+        chunking = ChunkingConfig(
+            turns_per_chunk=turns, overlap=min(self.settings.chunk_overlap, turns - 1)
+        )
         return HybridIndex(
-            self.wb_dir / "index" / name, embedder=Embedder(), query_generator=query_generator
+            self.wb_dir / "index" / name,
+            embedder=Embedder(),
+            query_generator=query_generator,
+            chunking=chunking,
         )
 
     # runs ----------------------------------------------------------------------------

@@ -76,7 +76,9 @@ class Settings(BaseModel):
     budgets: Budgets = Field(default_factory=Budgets)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     sandbox: Literal["local", "e2b", "auto"] = "auto"
-    turns_per_chunk: int = Field(default=6, ge=1, le=200)
+    # conversation chunking: windows of this many speaker turns, sharing `chunk_overlap`
+    turns_per_chunk: int = Field(default=4, ge=1, le=200)
+    chunk_overlap: int = Field(default=1, ge=0, le=199)
     models: ModelSettings = Field(default_factory=ModelSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     executor: Literal["asyncio", "ray"] = "asyncio"

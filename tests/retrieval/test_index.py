@@ -140,3 +140,52 @@ def test_duplicate_ids_in_update_rejected(tmp_path: Path, fake_embedder: Hashing
     docs = corpus(tmp_path)
     with pytest.raises(UserInputError, match="twice"):
         HybridIndex(tmp_path / "idx", fake_embedder).update([docs[0], docs[0]])
+
+
+def _meeting(tmp_path: Path) -> list[Document]:
+    """An agenda turn naming the topic, small talk, then a long discussion of it."""
+    lines = ["Pat: Today we cover the battery, the casing and the price."]
+    lines += [f"Sam: Unrelated remark number {i} about lunch plans." for i in range(20)]
+    lines += [
+        f"Kim: The battery should last a year, point {i}, and charging the battery is slow."
+        for i in range(24)
+    ]
+    lines += [f"Sam: Another aside {i} on the weather." for i in range(20)]
+    write(tmp_path / "m" / "meeting.txt", "\n".join(lines) + "\n")
+    return load_corpus(tmp_path / "m").documents
+
+
+def _turns(hit: object) -> tuple[int, int]:
+    ids = [int(s.rsplit("#", 1)[1]) for s in hit.segment_ids]  # type: ignore[attr-defined]
+    return min(ids), max(ids)
+
+
+def test_conversation_hits_are_distinct_passages_first(
+    tmp_path: Path, fake_embedder: HashingEmbedder
+) -> None:
+    from retrieval.index import PassageRanking
+
+    docs = _meeting(tmp_path)
+    index = HybridIndex(tmp_path / "idx", fake_embedder)
+    index.update(docs)
+    hits = index.search("battery charging", k=12, retrievers=("bm25",))
+    spans = [_turns(h) for h in hits]
+    gap = index.passages.gap_turns
+    repeat = [
+        any(max(a - y, x - b, 0) <= gap for x, y in spans[:i]) for i, (a, b) in enumerate(spans)
+    ]
+    assert repeat.count(False) >= 3  # the agenda and two places of the discussion
+    # a window near one already shown never comes before a new place
+    assert repeat == sorted(repeat)
+    # the discussion itself comes first, not the agenda turn that only names the topic
+    assert 21 <= _turns(hits[0])[0] <= 44
+    # without passage ordering the same query returns overlapping windows of one place
+    plain = HybridIndex(
+        tmp_path / "idx", fake_embedder, passages=PassageRanking(context=0.0, distinct=0)
+    )
+    top = [_turns(h) for h in plain.search("battery charging", k=4, retrievers=("bm25",))]
+    assert any(max(a - y, x - b, 0) <= 4 for i, (a, b) in enumerate(top) for x, y in top[:i])
+    # every hit is still returned exactly once, the same set as without the ordering
+    everything = plain.search("battery charging", k=50, retrievers=("bm25",))
+    assert {h.chunk_id for h in hits} == {h.chunk_id for h in everything}
+    assert len({h.chunk_id for h in hits}) == len(hits)
