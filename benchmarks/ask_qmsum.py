@@ -13,9 +13,8 @@ every query with the offline engine scoped to its meeting, and prints one JSON o
 - baseline_random: the same metrics for random turns of the same meeting filling the
   same word budget (seeded), measured in the same run, and `ratio_vs_random`.
 
-The QMSum paper (Zhong et al., NAACL 2021) reports ROUGE for its locate-then-summarize
-pipelines on the test split; its tables are not reproduced here because they could not
-be verified from a source available to this project (see `paper_comparison`).
+`paper_comparison` puts the QMSum paper's baselines next to these figures (see
+PAPER_BASELINES for where the numbers come from and why they compare only loosely).
 """
 
 from __future__ import annotations
@@ -30,6 +29,33 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+# ROUGE F1 (R-1/R-2/R-L) of the QMSum paper's baselines (Zhong et al., NAACL 2021) on the
+# QMSum test split, all three domains, general and specific queries together. The paper's
+# own table is an image; these rows are as tabulated from it in Liu & Xu, "Learning to
+# Rank Utterances for Query-Focused Meeting Summarization" (2023), Table 1. The
+# extract-then-summarize rows are the paper's Locator + generator pipelines. Not like for
+# like: the test split vs our dev part (train+val specific queries of the Product domain),
+# abstractive generators trained on QMSum vs an untrained extractive answer, and the
+# paper's ROUGE tooling vs rouge-score (settings in `rouge_settings`).
+PAPER_BASELINES = {
+    "source": "QMSum paper baselines as tabulated in Liu & Xu 2023, Table 1 (QMSum test split)",
+    "scale": "percent (this benchmark's rouge1/rouge2/rougeL are fractions: 0.25 = 25.0)",
+    "extract_then_summarize": {
+        "Locator + PGNet": {"rouge1": 31.37, "rouge2": 8.47, "rougeL": 27.08},
+        "Locator + BART": {"rouge1": 31.74, "rouge2": 8.53, "rougeL": 28.21},
+    },
+    "other": {
+        "TextRank (extractive)": {"rouge1": 16.27, "rouge2": 2.69, "rougeL": 15.41},
+        "PGNet": {"rouge1": 28.74, "rouge2": 5.98, "rougeL": 25.13},
+        "BART": {"rouge1": 29.20, "rouge2": 6.37, "rougeL": 25.49},
+        "HMNet": {"rouge1": 32.29, "rouge2": 8.67, "rougeL": 28.17},
+    },
+    "caveat": (
+        "test split, all domains, trained abstractive generators, the paper's ROUGE tooling; "
+        "ours: dev part of the Product domain, untrained extractive answers, rouge-score"
+    ),
+}
 
 
 def main() -> int:
@@ -136,12 +162,7 @@ def main() -> int:
             k: round((o.get(k) or 0) / baseline[k], 3) if baseline.get(k) else None
             for k in ("evidence_hit", "rouge1", "rouge2", "rougeL")
         },
-        "paper_comparison": (
-            "QMSum paper (Zhong et al., NAACL 2021) extract-then-summarize baselines: not "
-            "reproduced; its result tables could not be verified from a source available here. "
-            "Note: the paper reports on the test split with its own ROUGE tooling; these numbers "
-            "are on the dev part (train+val queries), extractive, with the settings above."
-        ),
+        "paper_comparison": PAPER_BASELINES,
     }
     if args.json:
         print(json.dumps(out))
