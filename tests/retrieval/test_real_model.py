@@ -34,6 +34,21 @@ def test_real_minilm_end_to_end(tmp_path: Path) -> None:
     assert hits[0].doc_id == "garage" and hits[0].ranks == {"dense": 1}
 
 
+@pytest.mark.slow
+def test_small_batches_encode_on_one_thread_with_the_same_vectors() -> None:
+    import torch
+
+    from retrieval.embedder import SMALL_BATCH
+
+    embedder = Embedder()
+    texts = [f"what did the team decide about option {i}" for i in range(SMALL_BATCH + 4)]
+    before = torch.get_num_threads()
+    batch = embedder.encode(texts)  # a large batch: the default thread pool
+    single = np.stack([embedder.encode([t])[0] for t in texts])  # one thread each
+    assert torch.get_num_threads() == before  # restored after each small call
+    assert np.allclose(batch, single, atol=1e-5)
+
+
 def test_checksum_mismatch_is_refused(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").write_bytes(b"not the weights")
     with pytest.raises(ModelIntegrityError, match="does not match"):
