@@ -79,6 +79,11 @@ def verify_weights(directory: Path, expected: str = MODEL_SHA256) -> None:
 
 
 def _load(directory: Path, device: str | None) -> Any:
+    # Idle OpenMP threads sleep instead of spinning. With spinning, a batch encoded while
+    # other processes keep the cores busy ran 4x slower here (14.3 s against 3.4 s for
+    # five batches of 40 texts on 2 loaded cores). Read when torch starts: no effect if
+    # the caller imported torch first, and a value set by the user wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
