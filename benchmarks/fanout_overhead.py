@@ -11,12 +11,17 @@ Measures, in one run on this machine:
   `Send` to a node making the same model call (LangGraph persists nothing here, so the
   comparison favours it);
 - `resume_ratio`: a run is started in a child process and killed with SIGKILL once half
-  of its results are on disk; resuming it (which skips every finished task) takes this
-  fraction of a full run's time.
+  of its results are on disk; resuming it takes this fraction of a full run's time. The
+  resume is timed from the executor's start to its end: it lists the finished results,
+  reads and parses every one of them, runs the rest, and must return the same results,
+  in task order, as an uninterrupted run (checked, outside the timing).
 
-The headline figures use `task_store="journal"` (one appended line per task); the
-default per-file store (`tasks/<key>.json`, one file created per task) is reported
-under `files`. Each timing is the best of 3, since the machine may be shared.
+The headline figures use the default task store, `task_store="files"`: one atomic file
+per task (`tasks/<key>.json`, the run layout of DESIGN.md). `task_store="journal"` (one
+appended line per task) is reported under `journal` for comparison. Each timing is the
+best of 3; full runs and resumes alternate, so that both see the same machine: it may be
+shared, and on it the cost of creating a file has been seen to vary tenfold over minutes
+(`full_s` and `resume_s` list every run).
 """
 
 from __future__ import annotations
@@ -77,13 +82,13 @@ def make_work() -> Any:
     return work
 
 
-async def ours(store: RunStore, tasks: list[Task]) -> float:
-    """One fan-out of `tasks` into `store`; seconds."""
+async def ours(store: RunStore, tasks: list[Task]) -> tuple[float, list[dict[str, Any]], int]:
+    """One fan-out of `tasks` into `store`: seconds, the results, how many were reused."""
     control = RunControl()
     control.attach(store)
     control.bind_loop()
     t0 = time.perf_counter()
-    results, _stats = await fan_out(
+    results, stats = await fan_out(
         tasks,
         make_work(),
         store,
@@ -93,8 +98,9 @@ async def ours(store: RunStore, tasks: list[Task]) -> float:
     )
     elapsed = time.perf_counter() - t0
     store.close()
-    assert len(results) == len(tasks) and results[-1]["i"] == len(tasks) - 1
-    return elapsed
+    assert [r["i"] for r in results] == [t.payload for t in tasks]
+    assert stats.reused + stats.executed == len(tasks)
+    return elapsed, results, stats.reused
 
 
 async def langgraph(n: int) -> float:
@@ -136,7 +142,8 @@ def _finished(run_dir: Path, journal: bool) -> int:
     return sum(1 for _ in os.scandir(run_dir / "tasks"))
 
 
-def resume_ratio(root: Path, full_s: float, journal: bool) -> tuple[float, float]:
+def killed_run(root: Path, journal: bool) -> Path:
+    """A full run in a child process, killed with SIGKILL once half of it is on disk."""
     run_dir = root / f"killed-{'journal' if journal else 'files'}"
     (run_dir / "tasks").mkdir(parents=True)
     cmd = [sys.executable, __file__, "--child", str(run_dir)]
@@ -149,16 +156,32 @@ def resume_ratio(root: Path, full_s: float, journal: bool) -> tuple[float, float
             time.sleep(0.005)  # polling the filesystem for observable progress
     finally:
         proc.wait()
-    done = len(RunStore(run_dir, journal=journal).finished_tasks())
-    # Timed like the full run: from the executor's start (which scans what is finished
-    # and loads those results) to its end. The machine is shared: best of REPEATS resumes,
-    # each from its own copy of the killed run.
-    times = []
+    return run_dir
+
+
+def measure(root: Path, journal: bool, lg_s: float) -> dict[str, Any]:
+    """Full runs and resumes of the killed run, alternating; best of REPEATS each."""
+    tasks = make_tasks(N)
+    killed = killed_run(root, journal)
+    done = len(RunStore(killed, journal=journal).finished_tasks())
+    full, resumed = [], []
     for i in range(REPEATS):
-        copy = root / f"{run_dir.name}-{i}"
-        shutil.copytree(run_dir, copy)
-        times.append(asyncio.run(ours(RunStore(copy, journal=journal), make_tasks(N))))
-    return min(times) / full_s, done / N
+        store = RunStore.create(root, f"{'journal' if journal else 'files'}{i}", journal=journal)
+        full_s, reference, _ = asyncio.run(ours(store, tasks))
+        full.append(full_s)
+        copy = root / f"{killed.name}-{i}"  # each resume from its own copy of the killed run
+        shutil.copytree(killed, copy)
+        resume_s, results, reused = asyncio.run(ours(RunStore(copy, journal=journal), tasks))
+        resumed.append(resume_s)
+        assert reused == done and results == reference  # every finished result, as it was
+    return {
+        "tasks_per_s": round(N / min(full), 1),
+        "langgraph_ratio": round(lg_s / min(full), 2),
+        "resume_ratio": round(min(resumed) / min(full), 3),
+        "done_at_kill": round(done / N, 3),
+        "full_s": [round(x, 3) for x in full],
+        "resume_s": [round(x, 3) for x in resumed],
+    }
 
 
 def main() -> None:
@@ -172,32 +195,17 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="wb-fanout-") as tmp:
         root = Path(tmp)
-        # best of REPEATS, for each contender (the machine may be shared)
-        tasks = make_tasks(N)
-        journal_s = min(
-            asyncio.run(ours(RunStore.create(root, f"journal{i}", journal=True), tasks))
-            for i in range(REPEATS)
-        )
-        files_s = min(
-            asyncio.run(ours(RunStore.create(root, f"files{i}"), tasks)) for i in range(REPEATS)
-        )
         lg_s = min(asyncio.run(langgraph(N)) for _ in range(REPEATS))
-        ratio, done_at_kill = resume_ratio(root, journal_s, journal=True)
-        ratio_files, done_files = resume_ratio(root, files_s, journal=False)
+        files = measure(root, journal=False, lg_s=lg_s)
+        journal = measure(root, journal=True, lg_s=lg_s)
     result = {
         "tasks": N,
-        "tasks_per_s": round(N / journal_s, 1),
-        "langgraph_ratio": round(lg_s / journal_s, 2),
-        "resume_ratio": round(ratio, 3),
-        "persistence": "task_store='journal': one appended line per task, before it counts",
-        "done_at_kill": round(done_at_kill, 3),
+        **files,
+        "persistence": "task_store='files' (default): one atomic file per task, before it counts",
         "langgraph_tasks_per_s": round(N / lg_s, 1),
-        "files": {
-            "persistence": "task_store='files' (default): one atomic file per task",
-            "tasks_per_s": round(N / files_s, 1),
-            "langgraph_ratio": round(lg_s / files_s, 2),
-            "resume_ratio": round(ratio_files, 3),
-            "done_at_kill": round(done_files, 3),
+        "journal": {
+            "persistence": "task_store='journal': one appended line per task, before it counts",
+            **journal,
         },
         "concurrency": CONCURRENCY,
         "load_average_1m": round(os.getloadavg()[0], 2),

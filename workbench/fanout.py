@@ -124,11 +124,14 @@ async def fan_out(
     stats = FanOutStats(total=len(tasks))
     results: list[dict[str, Any] | None] = [None] * len(tasks)
     todo: list[int] = []
-    finished = store.finished_tasks()
+    finished = store.finished_tasks()  # names only
+    reuse = [i for i, t in enumerate(tasks) if t.key in finished]
+    # one batch read: on a resume of thousands of tasks, the reads are the resume's cost
+    for i, stored in zip(reuse, store.load_tasks(tasks[i].key for i in reuse), strict=True):
+        results[i] = stored  # None: unreadable, removed by the store; the task runs again
     for i, t in enumerate(tasks):
-        done = store.load_task(t.key) if t.key in finished else None
+        done = results[i]
         if done is not None:
-            results[i] = done
             stats.reused += 1
             if on_done:
                 on_done(t, done, stats)

@@ -19,7 +19,7 @@ from subagents.testing.models import FunctionModel
 from workbench.budgets import BudgetTracker, MeteredModel, ModelStopError
 from workbench.control import INBOX, RunCancelledError, RunControl
 from workbench.errors import BudgetExceededError, UserError
-from workbench.fanout import Task, TokenBucket, fan_out, idempotency_key
+from workbench.fanout import FanOutStats, Task, TokenBucket, fan_out, idempotency_key
 from workbench.plans import RECIPES, Plan, Stage, plan_from_planner
 from workbench.settings import Budgets
 from workbench.store import RunStore
@@ -270,6 +270,43 @@ def test_journal_store_survives_a_cut_line_and_resumes(tmp_path: Path) -> None:
     assert sorted(ran) == [3, 4, 5] and stats.reused == 3
     assert [r["i"] for r in results] == list(range(6))
     assert len(RunStore(store.dir, journal=True).finished_tasks()) == 6
+
+
+def test_a_resume_reruns_exactly_the_tasks_whose_stored_results_are_unreadable(
+    tmp_path: Path,
+) -> None:
+    tasks = _tasks(6)
+
+    async def work(t: Task) -> dict[str, Any]:
+        return {"i": t.payload, "text": f"result {t.payload}"}
+
+    reference, _ = asyncio.run(fan_out(tasks, work, RunStore.create(tmp_path), concurrency=2))
+    store = RunStore.create(tmp_path)
+    asyncio.run(fan_out(tasks[:4], work, store, concurrency=2))
+    # a disk that lied: a cut result and one that is not text; and a temp file that a
+    # kill left in the middle of writing task 5 (not a result)
+    store.task_path(tasks[1].key).write_bytes(b'{"i": 1, "te')
+    store.task_path(tasks[2].key).write_bytes(b"\xff\xfe{}")
+    (store.tasks_dir / f".{tasks[5].key}.json.x1y2z3.tmp").write_bytes(b'{"i"')
+    again = RunStore(store.dir)
+    ran: list[int] = []
+    reported: dict[int, tuple[dict[str, Any] | None, int]] = {}
+
+    async def count(t: Task) -> dict[str, Any]:
+        ran.append(t.payload)
+        return await work(t)
+
+    def on_done(t: Task, result: dict[str, Any] | None, st: FanOutStats) -> None:
+        assert t.payload not in reported  # each task reported once
+        reported[t.payload] = (result, st.reused)
+
+    results, stats = asyncio.run(fan_out(tasks, count, again, concurrency=2, on_done=on_done))
+    assert sorted(ran) == [1, 2, 4, 5]
+    assert (stats.reused, stats.executed, stats.failed, stats.unstarted) == (2, 4, 0, 0)
+    assert results == reference  # every result, in task order, as an uninterrupted run
+    assert {i: r for i, (r, _) in reported.items()} == dict(enumerate(reference))
+    assert sorted(reported[i][1] for i in (0, 3)) == [1, 2]  # each reuse counted as reported
+    assert [RunStore(store.dir).load_task(t.key) for t in tasks] == reference  # rewritten
 
 
 def test_cli_steer_appends_to_the_run_inbox(tmp_path: Path) -> None:
