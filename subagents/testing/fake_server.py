@@ -139,6 +139,16 @@ def _error(status: int, etype: str, message: str, code: str | None = None) -> di
     return {"type": "error", "error": err, "request_id": f"req_{uuid.uuid4().hex[:16]}"}
 
 
+def _api_key(request: web.Request) -> str | None:
+    """The key as the SDK sends it: `x-api-key`, or `Authorization: Bearer` (anthropic 2.x)."""
+    key = request.headers.get("x-api-key")
+    if key is None:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            key = auth[7:].strip()
+    return key
+
+
 class FakeAnthropicServer:
     """See the module docstring. Use as `async with FakeAnthropicServer(...) as server:`."""
 
@@ -286,7 +296,7 @@ class FakeAnthropicServer:
     # -- handlers --------------------------------------------------------------------------
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
-        key = request.headers.get("x-api-key")
+        key = _api_key(request)
         body = await request.json()
         model = str(body.get("model", ""))
         self.requests_seen.append(body)
@@ -302,7 +312,7 @@ class FakeAnthropicServer:
             return web.json_response(payload, status=status, headers=headers)
 
         if self.config.api_key is not None and key != self.config.api_key:
-            return reply(401, _error(401, "authentication_error", "invalid x-api-key"), {}, None)
+            return reply(401, _error(401, "authentication_error", "invalid API key"), {}, None)
         if self.config.spend_limit_reached:
             return reply(
                 429,

@@ -111,6 +111,16 @@ def test_non_retryable_errors_are_not_retried(setting: str) -> None:
     asyncio.run(main())
 
 
+def test_the_right_key_passes_the_key_check() -> None:
+    async def main() -> None:
+        async with FakeAnthropicServer(FakeServerConfig(api_key="right-key")) as server:
+            async with AnthropicModel(api_key="right-key", base_url=server.base_url) as model:
+                response = await model.complete(_request())
+            assert response.text and [r.status for r in server.records] == [200]
+
+    asyncio.run(main())
+
+
 def test_hung_response_times_out_and_is_retried() -> None:
     async def main() -> None:
         async with FakeAnthropicServer(FakeServerConfig(hang_s=20)) as server:
