@@ -131,7 +131,9 @@ class ModelRequest(BaseModel):
         if self.tool_choice is not None:
             body["tool_choice"] = self.tool_choice
         if self.temperature is not None:
-            body["temperature"] = self.temperature
+            # the pinned SDK (anthropic 2.x) has no `temperature` argument: sent in the body
+            # as is, so the API, not a TypeError in the client, says whether it applies
+            body["extra_body"] = {"temperature": self.temperature}
         return body
 
 

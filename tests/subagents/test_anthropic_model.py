@@ -121,6 +121,16 @@ def test_the_right_key_passes_the_key_check() -> None:
     asyncio.run(main())
 
 
+def test_a_spec_temperature_reaches_the_api_through_the_pinned_sdk() -> None:
+    async def main() -> None:
+        async with FakeAnthropicServer() as server:
+            async with AnthropicModel(api_key="k", base_url=server.base_url) as model:
+                await model.complete(_request(temperature=0.2))
+            assert server.requests_seen[-1]["temperature"] == 0.2
+
+    asyncio.run(main())
+
+
 def test_hung_response_times_out_and_is_retried() -> None:
     async def main() -> None:
         async with FakeAnthropicServer(FakeServerConfig(hang_s=20)) as server:
