@@ -5,6 +5,8 @@
     store = RegressionStore(project_dir / ".workbench" / "evals")
     store.save(report, version="0.3.0")
     diff = compare(store.load("0.2.0"), report)              # per-item changes, bootstrap CIs
+    report = evaluate_analysis(golden, corpus_path, judge=RubricJudge(model))
+    report = calibrate_report(report, load_human_labels("labels.json"))  # judge_trusted
 
 Submodules load lazily: `import workbench.evaluation` stays cheap.
 """
@@ -16,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from workbench.evaluation.golden import GoldenItem, GoldenSet, GoldSpan, load_golden
-    from workbench.evaluation.judge import Calibration, RubricJudge, calibrate
+    from workbench.evaluation.judge import (
+        Calibration,
+        RubricJudge,
+        calibrate,
+        calibrate_report,
+        load_human_labels,
+        propose_questions,
+    )
     from workbench.evaluation.metrics import evidence_metrics, quote_faithfulness, rouge
     from workbench.evaluation.regression import Comparison, RegressionStore, compare
     from workbench.evaluation.runner import EvalReport, evaluate_analysis
@@ -29,6 +38,9 @@ _LAZY = {
     "Calibration": "judge",
     "RubricJudge": "judge",
     "calibrate": "judge",
+    "calibrate_report": "judge",
+    "load_human_labels": "judge",
+    "propose_questions": "judge",
     "evidence_metrics": "metrics",
     "quote_faithfulness": "metrics",
     "rouge": "metrics",
@@ -49,10 +61,13 @@ __all__ = [
     "RegressionStore",
     "RubricJudge",
     "calibrate",
+    "calibrate_report",
     "compare",
     "evaluate_analysis",
     "evidence_metrics",
     "load_golden",
+    "load_human_labels",
+    "propose_questions",
     "quote_faithfulness",
     "rouge",
 ]

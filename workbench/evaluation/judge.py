@@ -9,13 +9,17 @@ is its system prompt.
 Calibration: on a sample with human scores, Spearman's rho between judge and human
 scores and Cohen's kappa on pass/fail (score >= threshold). A judge below the set
 agreement is flagged `trusted=False`; its scores are then reported but never gate.
+`calibrate_report` does this for a finished `EvalReport`: an item's judge score is the
+mean of its five criteria, compared with the person's one score for that item.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from subagents.models.messages import Model
     from workbench.ask import Answer
     from workbench.evaluation.golden import GoldenItem
+    from workbench.evaluation.runner import EvalReport
 
 CRITERIA = (
     "factual_accuracy",
@@ -68,6 +73,9 @@ class ProposedQuestions(BaseModel):
     items: list[ProposedQuestion]
 
 
+# No `temperature` in the spec: the anthropic SDK this project pins (2.x) has no sampling
+# parameters on `messages.create` and rejects the call. Reruns of the same answers get the
+# same scores from the project's response cache instead.
 JUDGE_SPEC = """---
 name: rubric-judge
 description: Grades one cited answer against a reference answer with a five-criterion rubric.
@@ -78,7 +86,6 @@ output: rubric-scores
 max_steps: 3
 max_tokens: 40000
 max_output_tokens: 1024
-temperature: 0
 ---
 You grade an answer to a question about a corpus. You get the question, a reference
 answer written by a person, and the answer to grade with its numbered evidence quotes.
@@ -120,24 +127,52 @@ def _register() -> None:
 
 
 class RubricJudge:
-    """Scores answers with a model; see the module docstring."""
+    """Scores answers with a model; see the module docstring.
+
+    The judge reads the question, the person's reference answer and the answer with its
+    quotes; it does not read the corpus, so it cannot tell a quote taken out of context.
+    """
 
     criteria = CRITERIA
 
     def __init__(self, model: Model) -> None:
-        from subagents.agent import Agent
         from subagents.spec_loader import parse_spec
 
         _register()
         self.spec = parse_spec(JUDGE_SPEC, source="workbench:rubric-judge")
-        self.agent = Agent(self.spec, model)
+        self.model = model
 
     def score(
-        self, item: GoldenItem, answer: Answer, docs: Mapping[str, Document]
+        self, item: GoldenItem, answer: Answer, docs: Mapping[str, Document] | None = None
     ) -> dict[str, float] | None:
         """Criterion -> score, or None when the judge abstained or failed to answer."""
-        from subagents.agent import AgentTask, ContextDocument
         from workbench.project import run_sync
+
+        return run_sync(self.ascore(item, answer))
+
+    def score_all(
+        self, pairs: Sequence[tuple[GoldenItem, Answer]], *, concurrency: int = 4
+    ) -> list[dict[str, float] | None]:
+        """`score` for many answers, in order, on one event loop.
+
+        One loop for the whole batch matters: a model client keeps its connections on
+        the loop it first ran on, and a new loop per item would find them stale.
+        """
+        from workbench.project import run_sync
+
+        async def run_all() -> list[dict[str, float] | None]:
+            gate = asyncio.Semaphore(concurrency)
+
+            async def one(item: GoldenItem, answer: Answer) -> dict[str, float] | None:
+                async with gate:
+                    return await self.ascore(item, answer)
+
+            return list(await asyncio.gather(*(one(i, a) for i, a in pairs)))
+
+        return run_sync(run_all())
+
+    async def ascore(self, item: GoldenItem, answer: Answer) -> dict[str, float] | None:
+        from subagents.agent import Agent, AgentTask, ContextDocument
 
         evidence = "\n".join(f"[{c.n}] ({c.segment_id}) {c.quote}" for c in answer.evidence)
         task = AgentTask(
@@ -148,7 +183,7 @@ class RubricJudge:
                 ContextDocument(id="evidence", title="its evidence", text=evidence or "(none)"),
             ],
         )
-        result = run_sync(self.agent.run(task))
+        result = await Agent(self.spec, self.model).run(task)  # one Agent per concurrent run
         if result.status != "ok" or not isinstance(result.output, RubricScores):
             return None
         out = result.output.model_dump()
@@ -164,6 +199,12 @@ class Calibration(BaseModel):
     min_kappa: float
     trusted: bool
     reason: str
+    unmatched: list[str] = Field(default_factory=list)  # labelled ids with no judge score
+
+
+def judge_score(scores: Mapping[str, float]) -> float:
+    """One number per judged item: the mean of the rubric's criteria."""
+    return sum(scores[c] for c in CRITERIA) / len(CRITERIA)
 
 
 def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
@@ -231,19 +272,57 @@ def _fmt(v: float | None) -> str:
     return "undefined" if v is None else f"{v:.3f}"
 
 
-def load_human_labels(path: str) -> dict[str, float]:
-    """`{"item id": score in [0, 1], ...}` or `[{"id": ..., "score": ...}, ...]`."""
-    from pathlib import Path
-
+def load_human_labels(path: str | Path) -> dict[str, float]:
+    """Human scores per item, from JSON: `{"item id": score, ...}` or
+    `[{"id": "item id", "score": score}, ...]`; each score in [0, 1]."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise UserError(f"cannot read human labels {path}: {e}") from e
-    if isinstance(data, list):
-        data = {str(d["id"]): float(d["score"]) for d in data}
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: human labels are a map of item id to a score in [0, 1]")
-    return {str(k): float(v) for k, v in data.items()}
+    try:
+        if isinstance(data, list):
+            data = {str(d["id"]): d["score"] for d in data}
+        if not isinstance(data, dict):
+            raise TypeError("not a map")
+        labels = {str(k): float(v) for k, v in data.items()}
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(
+            f"{path}: human labels are a map of item id to a score in [0, 1], or a list of "
+            f'{{"id": ..., "score": ...}} objects ({type(e).__name__}: {e})'
+        ) from e
+    bad = sorted(k for k, v in labels.items() if not 0.0 <= v <= 1.0)
+    if bad:
+        raise UserError(f"{path}: human scores must lie in [0, 1]; out of range: {bad[:5]}")
+    return labels
+
+
+def calibrate_report(
+    report: EvalReport,
+    human: Mapping[str, float],
+    *,
+    threshold: float = 0.5,
+    min_spearman: float = 0.5,
+    min_kappa: float = 0.4,
+    min_items: int = 10,
+) -> EvalReport:
+    """The report with its judge calibrated on the items the people labelled.
+
+    Items the judge did not score (it abstained) and labels for items not in the report
+    are left out; the latter are listed in `Calibration.unmatched`. The report's
+    `judge_trusted` becomes the calibration's verdict.
+    """
+    judged = {i.id: judge_score(i.judge) for i in report.items if i.judge is not None}
+    ids = [i for i in human if i in judged]
+    cal = calibrate(
+        [judged[i] for i in ids],
+        [human[i] for i in ids],
+        threshold=threshold,
+        min_spearman=min_spearman,
+        min_kappa=min_kappa,
+        min_items=min_items,
+    )
+    cal.unmatched = sorted(i for i in human if i not in judged)
+    return report.model_copy(update={"judge_trusted": cal.trusted, "judge_calibration": cal})
 
 
 def propose_questions(

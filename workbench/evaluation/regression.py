@@ -11,6 +11,10 @@ paired bootstrap percentile interval of the change of the mean (resampling items
 regresses when the whole interval lies below zero (it got worse and the drop is not
 explainable by which items happened to be in the set). Quote faithfulness is a hard
 gate instead: any value below 1.0 in the new run is a regression.
+
+The rubric judge's scores (`judge_*`) gate only when both reports carry a judge that
+was calibrated against human labels and trusted (`EvalReport.judge_trusted is True`);
+an uncalibrated or untrusted judge's changes are reported, never gated.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from workbench.errors import UserError
-from workbench.evaluation.runner import EvalReport
+from workbench.evaluation.runner import EvalReport, ItemResult
 
 HIGHER_IS_BETTER = (
     "evidence_hit",
@@ -68,6 +72,7 @@ class Comparison(BaseModel):
     items: list[ItemChange] = Field(default_factory=list)
     only_in_a: list[str] = Field(default_factory=list)
     only_in_b: list[str] = Field(default_factory=list)
+    judge_note: str | None = None  # why the judge's scores do not gate, when they do not
 
     @property
     def regressions(self) -> list[MetricChange]:
@@ -97,6 +102,8 @@ class Comparison(BaseModel):
             lines.append(
                 f"items only in A: {len(self.only_in_a)}, only in B: {len(self.only_in_b)}"
             )
+        if self.judge_note:
+            lines.append(f"judge scores are not gated: {self.judge_note}")
         return "\n".join(lines)
 
 
@@ -130,33 +137,37 @@ def compare(
     seed: int = 0,
 ) -> Comparison:
     """Per-metric change from `a` (baseline) to `b` with paired bootstrap intervals."""
+    label_a = label_a or f"{a.golden}@{a.version}"
+    label_b = label_b or f"{b.golden}@{b.version}"
     items_a = {i.id: i for i in a.items}
     items_b = {i.id: i for i in b.items}
     common = [i for i in items_a if i in items_b]
     names = [n for n in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER) if n in a.overall or n in b.overall]
     extra = sorted({k for r in (a, b) for k in r.overall if k.startswith("judge_")})
+    judge_note = _judge_note(a, b, label_a, label_b) if extra else None
     changes: list[MetricChange] = []
     for name in [*names, *extra]:
         pairs = [
             (va, vb)
             for i in common
-            if (va := items_a[i].metrics.get(name)) is not None
-            and (vb := items_b[i].metrics.get(name)) is not None
+            if (va := _item_value(items_a[i], name)) is not None
+            and (vb := _item_value(items_b[i], name)) is not None
         ]
         ma, mb = a.overall.get(name), b.overall.get(name)
+        gated = name in HIGHER_IS_BETTER or (name in extra and judge_note is None)
         change = MetricChange(
             metric=name,
             a=ma,
             b=mb,
             delta=round(mb - ma, 4) if ma is not None and mb is not None else None,
             n=len(pairs),
-            gated=name in HIGHER_IS_BETTER,
+            gated=gated,
         )
         if pairs:
             diffs = np.array([vb - va for va, vb in pairs], dtype=float)
             lo, hi = bootstrap_ci(diffs, n_boot=n_boot, confidence=confidence, seed=seed)
             change.ci_low, change.ci_high = round(lo, 4), round(hi, 4)
-            if name in HIGHER_IS_BETTER:
+            if gated:
                 change.regression = hi < 0
         gate = HARD_GATES.get(name)
         if gate is not None and mb is not None and mb < gate:
@@ -171,14 +182,35 @@ def compare(
             if va != vb and (va is None or vb is None or abs(va - vb) > 1e-9):
                 item_changes.append(ItemChange(id=i, metric=name, a=va, b=vb))
     return Comparison(
-        a=label_a or f"{a.golden}@{a.version}",
-        b=label_b or f"{b.golden}@{b.version}",
+        a=label_a,
+        b=label_b,
         confidence=confidence,
         metrics=changes,
         items=item_changes,
         only_in_a=[i for i in items_a if i not in items_b],
         only_in_b=[i for i in items_b if i not in items_a],
+        judge_note=judge_note,
     )
+
+
+def _item_value(item: ItemResult, name: str) -> float | None:
+    if name.startswith("judge_"):
+        return (item.judge or {}).get(name.removeprefix("judge_"))
+    return item.metrics.get(name)
+
+
+def _judge_note(a: EvalReport, b: EvalReport, label_a: str, label_b: str) -> str | None:
+    """None when the judge gates (trusted in both reports), else why it does not."""
+    problems = []
+    for label, r in ((label_a, a), (label_b, b)):
+        if not any(k.startswith("judge_") for k in r.overall):
+            problems.append(f"{label} has no judge scores")
+        elif r.judge_trusted is False:
+            reason = r.judge_calibration.reason if r.judge_calibration else "below agreement"
+            problems.append(f"{label}'s judge is untrusted ({reason})")
+        elif r.judge_trusted is None:
+            problems.append(f"{label}'s judge is not calibrated against human labels")
+    return "; ".join(problems) or None
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from workbench.errors import UserError
 from workbench.evaluation.golden import GoldenSet
+from workbench.evaluation.judge import Calibration
 from workbench.evaluation.metrics import (
     ROUGE_SETTINGS,
     evidence_metrics,
@@ -67,7 +68,10 @@ class EvalReport(BaseModel):
     rouge_settings: str = ROUGE_SETTINGS
     items: list[ItemResult]
     overall: dict[str, float | None]
-    judge_trusted: bool | None = None  # None: no judge; False: below calibration, not a gate
+    # None: no judge, or a judge not calibrated; False: below the agreement set. Only a
+    # judge calibrated and trusted (True) in both reports gates a comparison.
+    judge_trusted: bool | None = None
+    judge_calibration: Calibration | None = None
 
     def metric_values(self, name: str) -> dict[str, float]:
         return {i.id: v for i in self.items if (v := i.metrics.get(name)) is not None}
@@ -127,6 +131,7 @@ def evaluate_analysis(
             say(f"indexed in {time.perf_counter() - t0:.1f}s")
         say(f"asking {len(items)} questions")
         results = []
+        answers = []
         for n, item in enumerate(items, start=1):
             answer = ask(
                 project,
@@ -147,9 +152,7 @@ def evaluate_analysis(
                 m["theme_coverage"] = theme_coverage(answer.plain_text, item.expected_themes)
             m["latency_s"] = answer.latency_s
             m["cost_usd"] = answer.cost_usd
-            scores = None
-            if judge is not None:
-                scores = judge.score(item, answer, docs)
+            answers.append(answer)
             results.append(
                 ItemResult(
                     id=item.id,
@@ -157,7 +160,6 @@ def evaluate_analysis(
                     metrics=m,
                     answer=answer.text,
                     evidence=[c.segment_id for c in answer.evidence],
-                    judge=scores,
                     notes=answer.notes,
                 )
             )
@@ -165,6 +167,11 @@ def evaluate_analysis(
                 say(f"{n}/{len(items)} answered")
         if own_index:
             index.close()
+    if judge is not None:
+        say(f"judging {len(answers)} answers")
+        scored = judge.score_all(list(zip(items, answers, strict=True)))
+        for r, scores in zip(results, scored, strict=True):
+            r.judge = scores
     names = list(dict.fromkeys([*METRICS, *(k for r in results for k in r.metrics)]))
     overall = {k: mean([r.metrics.get(k) for r in results]) for k in names}
     if judge is not None:
