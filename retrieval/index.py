@@ -413,14 +413,15 @@ class HybridIndex:
         retrievers: Sequence[str] = RETRIEVERS,
         dedupe: str | None = None,
         depth: int | None = None,
+        distinct: int | None = None,
     ) -> list[Hit]:
         """Top-k chunks for `query`, fused by reciprocal rank fusion.
 
         `doc_ids` restricts the search to those documents; `where` filters on chunk
         metadata (Chroma syntax, see `retrieval.filters`); `dedupe="document"` keeps the
         best chunk of each document. Conversation windows are ordered as passages
-        (`PassageRanking`): scored with their neighbours, the first ten hits from distinct
-        places. Each hit's `ranks` says which retrievers found it at which rank;
+        (`PassageRanking`): scored with their neighbours, the first ten hits (`distinct`
+        overrides) from distinct places. Each hit's `ranks` says which retrievers found it at which rank;
         `matched_queries` lists the synthetic queries that matched.
         """
         if dedupe not in (None, "document"):
@@ -433,7 +434,7 @@ class HybridIndex:
             retrievers=retrievers,
         )
         rows = {name: [r for r, _ in pairs] for name, pairs in ranked.items()}
-        return self._fuse(rows, matched, k, dedupe)
+        return self._fuse(rows, matched, k, dedupe, distinct)
 
     def ranked(
         self,
@@ -538,18 +539,18 @@ class HybridIndex:
             out[row] = own + p.context * extra
         return out
 
-    def _distinct_first(self, order: list[int]) -> list[int]:
+    def _distinct_first(self, order: list[int], distinct: int) -> list[int]:
         """The first `distinct` conversation hits from distinct passages, then the rest."""
         p = self.passages
-        if p.distinct <= 0:
+        if distinct <= 0:
             return order
         first: list[int] = []
         later: list[int] = []
         taken: dict[str, list[tuple[int, int]]] = {}
         for row in order:
             chunk = self._entries[row].chunk
-            if len(first) >= p.distinct or not self._is_turn_window(row):
-                (first if len(first) < p.distinct else later).append(row)
+            if len(first) >= distinct or not self._is_turn_window(row):
+                (first if len(first) < distinct else later).append(row)
                 continue
             a = int(chunk.metadata.get("first_segment", 0))
             b = int(chunk.metadata.get("last_segment", a))
@@ -571,6 +572,7 @@ class HybridIndex:
         matched: dict[int, list[str]],
         k: int,
         dedupe: str | None,
+        distinct: int | None = None,
     ) -> list[Hit]:
         rrf_k = 60.0
         scores: dict[int, float] = {}
@@ -583,7 +585,9 @@ class HybridIndex:
         scores = self._with_context(scores)
         order = sorted(scores, key=lambda r: (-scores[r], min(ranks[r].values())))
         if dedupe is None:
-            order = self._distinct_first(order)
+            order = self._distinct_first(
+                order, self.passages.distinct if distinct is None else distinct
+            )
         hits: list[Hit] = []
         seen_docs: set[str] = set()
         for row in order:

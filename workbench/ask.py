@@ -7,9 +7,11 @@
 Two engines, one result type (`Answer`):
 
 - offline (no model): hybrid retrieval for the question and its sub-queries, then
-  extractive composition: the relevant turns are scored (retrieval rank + embedding
-  similarity to the question), deduplicated (MMR), trimmed to their best sentences,
-  put back in document order and cut to a word budget. Each answer sentence is a
+  extractive composition: the best turn of each of the top passages (distinct places
+  of the conversation) first, then the best remaining turns (MMR), each trimmed to its
+  best sentences or clauses, put back in document order and cut to a word budget.
+  Turns are scored by retrieval rank and embedding similarity to the question; the
+  answer abstains unless some turn reaches `min_similarity`. Each answer sentence is a
   cleaned rendering of one quote (markup removed), so it states nothing the quote
   does not say.
 - model (`workbench.ask_model`): the planner decomposes the question, analysts
@@ -25,6 +27,7 @@ invents one.
 from __future__ import annotations
 
 import html
+import re
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -304,9 +307,12 @@ def verify_answer(answer: Answer, docs: Mapping[str, Document]) -> Answer:
 @dataclass(frozen=True)
 class OfflineAskSettings:
     max_words: int = 200  # length budget of the answer
-    hits_per_query: int = 15
+    hits_per_query: int = 24  # windows per sub-query (4-turn windows: ~72 turns of candidates)
     max_quote_words: int = 15  # a long turn is trimmed to its best sentences up to this
     min_similarity: float = 0.25  # below this for every candidate: "found no evidence"
+    # once something clears min_similarity, supporting turns of the retrieved passages
+    # need only this much (the passages were retrieved for the question already)
+    min_turn_similarity: float = 0.1
     min_content_words: int = 3  # turns with fewer content words ("Yeah, okay.") are skipped
     diversity: float = 0.75  # MMR lambda: 1 = relevance only
     spread: int = 15  # first take the best turn of each of the top `spread` passages
@@ -394,8 +400,8 @@ class OfflineAsker:
         retr = np.array([t.retrieval for t in turns])
         retr = retr / retr.max() if retr.max() > 0 else retr
         score = s.sim_weight * sim + (1 - s.sim_weight) * retr
-        eligible = sim >= s.min_similarity
-        if not eligible.any():
+        eligible = sim >= min(s.min_turn_similarity, s.min_similarity)
+        if not (sim >= s.min_similarity).any():
             answer.found = False
             answer.notes.append(
                 f"best match similarity {float(sim.max()):.2f} < {s.min_similarity}: treated as no evidence"
@@ -469,7 +475,11 @@ class OfflineAsker:
         for qi, q in enumerate(queries):
             weight = 1.0 if qi == 0 else 0.5
             hits = self.index.search(
-                q, k=s.hits_per_query, doc_ids=scope.doc_ids, where=scope.where
+                q,
+                k=s.hits_per_query,
+                doc_ids=scope.doc_ids,
+                where=scope.where,
+                distinct=s.spread,  # the passages quoted first are distinct places
             )
             for rank, hit in enumerate(hits, start=1):
                 for sid in hit.segment_ids:
@@ -511,7 +521,7 @@ class OfflineAsker:
         """The turn itself, or for a long turn the window of sentences closest to the question."""
         from subagents.offline.text import sentence_spans
 
-        spans = sentence_spans(turn.text)
+        spans = _clauses(sentence_spans(turn.text), self.settings.max_quote_words)
         if not spans:
             return None
         if len(turn.text[spans[0].start : spans[-1].end].split()) <= self.settings.max_quote_words:
@@ -530,6 +540,34 @@ class OfflineAsker:
                     best = (val, spans[i].start, spans[j].end)
         assert best is not None
         return best[1], best[2]
+
+
+def _clauses(spans: list[Any], max_words: int) -> list[Any]:
+    """Sentences, with one longer than `max_words` cut at its commas and semicolons.
+
+    Transcribed speech runs on ("so we could, um, do the buttons, and then, ..."): one
+    sentence can fill a fifth of the answer. Its clauses are still verbatim spans of
+    the turn, and the quote window is then chosen among them like among sentences.
+    """
+    from subagents.offline.text import Span
+
+    out: list[Any] = []
+    for sp in spans:
+        if len(sp.text.split()) <= max_words:
+            out.append(sp)
+            continue
+        cut = sp.start
+        for m in _CLAUSE_END.finditer(sp.text):
+            end = sp.start + m.start() + 1
+            if sp.text[cut - sp.start : end - sp.start].strip(" ,;"):
+                out.append(Span(cut, end, sp.text[cut - sp.start : end - sp.start]))
+            cut = sp.start + m.end()
+        if sp.text[cut - sp.start :].strip(" ,;"):
+            out.append(Span(cut, sp.end, sp.text[cut - sp.start :]))
+    return out
+
+
+_CLAUSE_END = re.compile(r"[,;]\s+")
 
 
 def _clean(text: str) -> str:

@@ -11,6 +11,7 @@ from workbench.ask import (
     Answer,
     AnswerSentence,
     Citation,
+    OfflineAsker,
     OfflineAskSettings,
     Scope,
     ask,
@@ -117,3 +118,42 @@ def test_project_ask_delegates_with_scope(indexed: Indexed) -> None:
     )
     assert answer.found and answer.evidence
     assert {e.doc_id for e in answer.evidence} == {"ES2002a"}
+
+
+def test_run_on_sentences_are_quoted_by_the_clause() -> None:
+    from subagents.offline.text import sentence_spans
+    from workbench.ask import _clauses
+
+    turn = (
+        "So we could, um, do the buttons in rubber, and then the case in plastic, which would "
+        "be cheaper for everyone involved here. Yes."
+    )
+    spans = _clauses(sentence_spans(turn), max_words=8)
+    assert [s.text for s in spans] == [
+        "we could,",
+        "um,",
+        "do the buttons in rubber,",
+        "and then the case in plastic,",
+        "which would be cheaper for everyone involved here.",
+        "Yes.",
+    ]
+    assert all(turn[s.start : s.end] == s.text for s in spans)  # verbatim, offsets kept
+    short = sentence_spans("We keep the yellow case. It is cheap.")
+    assert _clauses(short, max_words=8) == short
+
+
+def test_supporting_turns_need_less_similarity_than_the_best_match(indexed: Indexed) -> None:
+    question = "What did they decide about the remote's buttons?"
+    strict = OfflineAsker(
+        indexed.index, indexed.corpus.by_id(), OfflineAskSettings(min_turn_similarity=0.25)
+    ).ask(question, Scope(doc_ids=["ES2002a"]))
+    loose = OfflineAsker(indexed.index, indexed.corpus.by_id(), OfflineAskSettings()).ask(
+        question, Scope(doc_ids=["ES2002a"])
+    )
+    assert strict.found and loose.found
+    assert len(loose.evidence) >= len(strict.evidence)
+    # abstention still needs one candidate at min_similarity: a floor of 0 changes nothing there
+    nothing = OfflineAsker(
+        indexed.index, indexed.corpus.by_id(), OfflineAskSettings(min_turn_similarity=0.0)
+    ).ask("quantum chromodynamics lattice gauge", Scope(doc_ids=["ES2002a"]))
+    assert not nothing.found and not nothing.evidence

@@ -185,6 +185,10 @@ def test_conversation_hits_are_distinct_passages_first(
     )
     top = [_turns(h) for h in plain.search("battery charging", k=4, retrievers=("bm25",))]
     assert any(max(a - y, x - b, 0) <= 4 for i, (a, b) in enumerate(top) for x, y in top[:i])
+    # `distinct=0` for one call: plain score order (with the neighbour context)
+    scored = index.search("battery charging", k=12, retrievers=("bm25",), distinct=0)
+    assert [h.score for h in scored] == sorted((h.score for h in scored), reverse=True)
+    assert {h.chunk_id for h in scored} == {h.chunk_id for h in hits}
     # every hit is still returned exactly once, the same set as without the ordering
     everything = plain.search("battery charging", k=50, retrievers=("bm25",))
     assert {h.chunk_id for h in hits} == {h.chunk_id for h in everything}
