@@ -217,14 +217,35 @@ def _ctfidf_labels(classes: list[list[tuple[str, str]]]) -> list[tuple[str, list
     for c in counts:
         total = sum(c.values()) or 1
         scored = []
+        # a label should be shared by at least two documents of the theme; when no phrase
+        # is, the theme's own best phrases still name it better than a placeholder
+        floor = 2 if any(n >= 2 for n in c.values()) else 1
         for p, n in c.items():
-            if n < 2:  # a label must be shared by at least two documents of the theme
+            if n < floor:
                 continue
             score = (n / total) * math.log(1 + avg / df[p]) * (1.0 + 0.5 * p.count(" "))
             scored.append((score, p))
         scored.sort(key=lambda x: (-x[0], x[1]))
         keywords = [p for _, p in scored[:8]]
         out.append((_label_from(keywords), keywords))
+    return _distinct_labels(out)
+
+
+def _distinct_labels(labelled: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """Two themes never share a label: a repeat takes its next keyword, else a number."""
+    seen: dict[str, int] = {}
+    out: list[tuple[str, list[str]]] = []
+    for label, keywords in labelled:
+        if label in seen:
+            used = {w for k in keywords[:2] for w in k.split()}
+            extra = next((k for k in keywords[2:] if not (set(k.split()) & used)), None)
+            candidate = f"{label}, {extra}" if extra else ""
+            if not candidate or candidate in seen:
+                candidate = f"{label} ({seen[label] + 1})"
+            seen[label] += 1
+            label = candidate
+        seen.setdefault(label, 1)
+        out.append((label, keywords))
     return out
 
 

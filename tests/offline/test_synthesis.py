@@ -64,3 +64,29 @@ def test_too_few_findings_gives_no_themes(embedder) -> None:  # type: ignore[no-
     result = ClusteringSynthesizer(embedder).synthesize([_f("a", 0, "one finding")], ["a", "b"])
     assert result.themes == []
     assert result.unassigned_doc_ids == ["a", "b"]
+
+
+def test_theme_labels_are_unique_and_never_a_bare_placeholder() -> None:
+    from subagents.offline.synthesis import _ctfidf_labels, _distinct_labels
+
+    # no phrase shared by two documents of the second theme: its own best phrase names it
+    labels = _ctfidf_labels(
+        [[("a", "zebra crossing"), ("b", "zebra crossing")], [("c", "apple pie"), ("d", "road")]]
+    )
+    assert labels[0][0] == "Zebra crossing" and labels[1][0] != "Miscellaneous remarks"
+    # repeats take their next distinct keyword, else a number
+    out = _distinct_labels(
+        [
+            ("Button and load", ["button", "load", "battery"]),
+            ("Button and load", ["button", "load", "battery"]),
+            ("Miscellaneous remarks", []),
+            ("Miscellaneous remarks", []),
+        ]
+    )
+    names = [label for label, _ in out]
+    assert names == [
+        "Button and load",
+        "Button and load, battery",
+        "Miscellaneous remarks",
+        "Miscellaneous remarks (2)",
+    ]
