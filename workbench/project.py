@@ -97,9 +97,8 @@ class Project:
             base = self.wb_dir / "index" / name / "embeddings.sqlite"
             name += "-" + hashlib.sha256(query_generator.name.encode()).hexdigest()[:8]
             _seed_embeddings(base, self.wb_dir / "index" / name / "embeddings.sqlite")
-        turns = self.settings.turns_per_chunk
         chunking = ChunkingConfig(
-            turns_per_chunk=turns, overlap=min(self.settings.chunk_overlap, turns - 1)
+            turns_per_chunk=self.settings.turns_per_chunk, overlap=self.settings.chunk_overlap
         )
         return HybridIndex(
             self.wb_dir / "index" / name,

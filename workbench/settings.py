@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from workbench.errors import UserError
 
@@ -91,6 +91,15 @@ class Settings(BaseModel):
     # files: tasks/<key>.json, one per task; journal: tasks/journal.jsonl, one line per task
     # (no file creation per task: for fan-outs of many thousands of tasks)
     task_store: Literal["files", "journal"] = "files"
+
+    @model_validator(mode="after")
+    def _overlap_below_window(self) -> Settings:
+        if self.chunk_overlap >= self.turns_per_chunk:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than turns_per_chunk "
+                f"({self.turns_per_chunk})"
+            )
+        return self
 
     def resolved_engine(self) -> Engine:
         if self.engine is not None:

@@ -33,3 +33,13 @@ def test_nested_settings_load(tmp_path: Path) -> None:
     cfg.write_text('engine = "offline"\n[analysis]\nmax_themes = 5\n')
     s = Settings.load(cfg)
     assert s.analysis.max_themes == 5 and s.engine == "offline"
+
+
+def test_chunk_overlap_must_be_smaller_than_the_window(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("turns_per_chunk = 3\nchunk_overlap = 3\n")
+    with pytest.raises(UserError, match=r"chunk_overlap \(3\) must be smaller"):
+        Settings.load(cfg)
+    cfg.write_text("turns_per_chunk = 6\nchunk_overlap = 2\n")
+    s = Settings.load(cfg)
+    assert (s.turns_per_chunk, s.chunk_overlap) == (6, 2)
