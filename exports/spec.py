@@ -55,6 +55,7 @@ class ChartSpec(BaseModel):
     code_path: str | None = None  # the code that drew it, kept beside it
     data_path: str | None = None  # the numbers it was drawn from
     alt_text: str = ""
+    caption: str = ""  # how to read it, one sentence shown under it
 
 
 class CodeSpec(BaseModel):
@@ -121,6 +122,7 @@ class ReportSpec(BaseModel):
     run_id: str
     corpus_name: str
     n_documents: int
+    noun: str = "documents"  # what the documents are called: "conversations", "tickets" ...
     executive_summary: list[str]  # bullet sentences
     themes: list[ThemeSpec]
     unassigned: list[str] = Field(default_factory=list)  # titles of documents that fit no theme
