@@ -247,12 +247,15 @@ def add_table_slides(
     name: str,
     header: bool,
     size: float,
+    glyph: float = 0.44,
 ) -> None:
-    """Native tables, paginated by estimated row height, header repeated on every page."""
+    """Native tables, paginated by estimated row height, header repeated on every page.
+
+    `glyph`: average glyph width (em) the pagination assumes; table text is small and
+    dense, and rows grow to fit their text if it is short (see below)."""
     c = content
     widths = [int(c.width * f) for f in fractions]
     pad = int(Inches(0.08))
-    glyph = 0.44  # table text is small and dense; rows grow if this is short (see below)
     heights = [
         max(
             text_height([(cell, size)], wd - pad, glyph_em=glyph)

@@ -230,6 +230,7 @@ def build_spec(
         run_id=ctx.store.run_id,
         corpus_name=ctx.corpus.name,
         n_documents=n_docs,
+        noun=noun,
         executive_summary=summary,
         themes=themes,
         unassigned=[docs[d].title for d in synthesis.unassigned_doc_ids],
