@@ -410,43 +410,23 @@ class _Deck:
         )
 
     def unassigned_slides(self) -> None:
+        """The documents outside the themes, each with why: those that fit no theme, then
+        those not analysed (another language). None: said in the method table instead."""
         s = self.spec
         docs = s.unassigned
-        title = f"Documents that fit no theme: {len(docs)} of {s.n_documents}"
         if not docs and not s.not_analysed:
-            return  # said in the method table
-        if not docs:
-            self.bullet_slides(
-                title, [f"Every one of the {s.noun} analysed fits a theme."], [title]
-            )
             return
-        reasons = s.unassigned_reasons
-        if any(reasons.get(d) for d in docs):
-            rows = [[d, reasons.get(d, "")] for d in docs]
-            self.table_slides(
-                title,
-                ["Document", "Why it fits no theme"],
-                rows,
-                [0.3, 0.7],
-                name="Unassigned table",
-                header=True,
-                size=14,
-            )
-            return
-        self.bullet_slides(title, docs, [title, *docs])
-
-    def not_analysed_slides(self) -> None:
-        s = self.spec
-        if not s.not_analysed:
-            return
-        title = f"Not analysed: {len(s.not_analysed)} of {s.n_documents} {s.noun}"
-        rows = [[d, why] for d, why in s.not_analysed.items()]
+        title = f"Documents that fit no theme: {len(docs)} of {s.n_documents}"
+        if s.not_analysed:
+            title += f"; not analysed: {len(s.not_analysed)}"
+        rows = [[d, s.unassigned_reasons.get(d) or "fits no theme"] for d in docs]
+        rows += [[d, f"not analysed: {why}"] for d, why in s.not_analysed.items()]
         self.table_slides(
             title,
-            ["Document", "Why it was not analysed"],
+            ["Document", "Why it is outside the themes"],
             rows,
             [0.3, 0.7],
-            name="Not analysed table",
+            name="Outside table",
             header=True,
             size=14,
         )
@@ -473,7 +453,6 @@ def build_deck(
     for theme in spec.themes:
         deck.themes.slides(theme)
     deck.unassigned_slides()
-    deck.not_analysed_slides()
     deck.method_slides()
     deck.appendix_slides()
     out_path.parent.mkdir(parents=True, exist_ok=True)

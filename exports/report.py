@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import html
 import mimetypes
+import re
 from pathlib import Path
 
 from exports.errors import ExportInputError
@@ -70,7 +71,7 @@ details { margin-top: .4rem; } summary { cursor: pointer; color: var(--accent); 
 .excerpt { background: #fff; border: 1px solid var(--rule); padding: .5rem .75rem; white-space: pre-wrap; }
 .excerpt mark { background: #cfe6f7; }
 .excerpt p.turn { margin: .25rem 0; white-space: normal; } .excerpt p.own { font-weight: 500; }
-.who { font-weight: 700; margin-right: .4rem; } .turn .who::after { content: ":"; }
+.who { font-weight: 700; }
 .prompt { color: var(--muted); font-size: .9rem; margin-bottom: .2rem; }
 .description { font-size: 1.1rem; }
 .flags { background: #fdf0e4; border-left: 4px solid #B45F06; padding: .4rem .8rem; color: #7a3f00; }
@@ -159,7 +160,7 @@ def _source_html(q: QuoteSpec) -> str:
             body = f"{_e(t.text[:a])}<mark>{_e(t.text[a:b])}</mark>{_e(t.text[b:])}"
         else:
             body = _e(t.text)
-        who = f'<span class="who">{_e(t.speaker)}</span>' if t.speaker else ""
+        who = f'<span class="who">{_e(t.speaker)}:</span> ' if t.speaker else ""
         parts.append(f'<p class="turn{" own" if own else ""}">{who}{body}</p>')
     return "".join(parts)
 
@@ -407,8 +408,9 @@ def _md_quote(q: QuoteSpec, interviewers: dict[str, set[str]] | None = None) -> 
 
 
 def _md_escape(text: str) -> str:
-    """Corpus text inside the report's raw-HTML blocks: no tags, one line."""
-    return html.escape(" ".join(text.split()), quote=False)
+    """Corpus text inside the report's raw-HTML blocks: no tags, one line (the spaces at
+    its ends kept: a marked quote sits between the two halves of its turn)."""
+    return html.escape(re.sub(r"\s*\n\s*", " ", text), quote=False)
 
 
 def _md_theme(t: ThemeSpec, spec: ReportSpec, charts: dict[str, ChartSpec]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -92,6 +93,8 @@ def method_rows(spec: ReportSpec) -> list[tuple[str, str]]:
 # ---- what a theme, a quote and the appendix show ---------------------------------------------
 
 APPENDIX_PER_THEME = 8  # findings per theme in the deck's appendix (all of them in the CSV)
+APPENDIX_MIN = 3  # ... and at least this many, even when their quotes are long
+APPENDIX_LINES = 25.0  # about a slide of table lines at 10 pt, as the deck paginates them
 PROMPT_CHARS = 220  # the end of a long prompt is kept: the question is usually there
 APPENDIX_PROMPT_CHARS = 120
 
@@ -160,8 +163,8 @@ class AppendixGroup:
 
 def appendix_groups(spec: ReportSpec, per_theme: int = APPENDIX_PER_THEME) -> list[AppendixGroup]:
     """The deck's appendix: per theme (in the spec's order), then the findings with no
-    theme, at most `per_theme` each: the most confident first, one per document before a
-    document gets a second; shown in their table order."""
+    theme, at most `per_theme` each and about a slide's worth: the most confident first,
+    one per document before a document gets a second; shown in their table order."""
     labels = {t.id: t.label for t in spec.themes}
     order = [t.id for t in spec.themes]
     by_theme: dict[str | None, list[FindingRow]] = {}
@@ -183,11 +186,28 @@ def appendix_groups(spec: ReportSpec, per_theme: int = APPENDIX_PER_THEME) -> li
         for f in ranked:
             if len(picked) < per_theme and f not in picked:
                 picked.append(f)
+        picked = _within_a_page(picked)
         keep = {id(f) for f in picked}
         shown = [f for f in rows if id(f) in keep]
         title = labels[key] if key else "findings in no theme"
         groups.append(AppendixGroup(title, key, shown, len(rows)))
     return groups
+
+
+def _within_a_page(ranked: list[FindingRow]) -> list[FindingRow]:
+    """The leading rows that fill about one slide of the appendix table (at least
+    `APPENDIX_MIN`): long quotes make for fewer rows rather than a slide with one row."""
+    out: list[FindingRow] = []
+    used = 0.0
+    for f in ranked:
+        quote = len(f.display or f.quote)
+        prompt = min(len(f.prompt or ""), APPENDIX_PROMPT_CHARS)
+        lines = max(math.ceil(quote / 100), math.ceil(prompt / 44), 1) + 0.7
+        if len(out) >= APPENDIX_MIN and used + lines > APPENDIX_LINES:
+            break
+        out.append(f)
+        used += lines
+    return out
 
 
 def appendix_head(claims: bool, asked: bool = True) -> list[str]:

@@ -64,7 +64,7 @@ def test_html_quotes_show_the_prompt_and_their_turn_whole_with_speakers(
             assert f"<mark>{report_mod.html.escape(own.text)}</mark>" in block  # turn whole
             for turn in q.turns:  # the turns around it, each with its speaker
                 assert (
-                    f'<span class="who">{report_mod.html.escape(turn.speaker or "")}</span>'
+                    f'<span class="who">{report_mod.html.escape(turn.speaker or "")}:</span>'
                     in block
                 )
             if q.prompt and q.prompt_speaker == "Project Manager":
@@ -146,6 +146,13 @@ def test_markdown_has_the_same_content(ami: AmiRun) -> None:
     assert len(rows) == sum(len(g.rows) for g in appendix_groups(ami.spec))
     path = ami.run_dir / "report.md"
     assert len(markdown_quotes(path)) == sum(len(t.quotes) for t in ami.spec.themes)
+    # a quote inside its turn: the turn whole, the quote in bold, the words around it spaced
+    spec = ami.spec.model_copy(deep=True)
+    q = spec.themes[0].quotes[0]
+    own = next(x for x in q.turns if x.quote_start is not None)
+    own.text, own.quote_start, own.quote_end = f"Well, {q.display} Right.", 6, 6 + len(q.display)
+    other = write_markdown(spec, ami.run_dir, ami.run_dir / "other.md").read_text()
+    assert f"**{own.speaker}:** Well, **{q.display}** Right.  " in other
     assert_exports_ok(ami.spec, ami.sources, markdown=path)
     q = ami.spec.themes[2].quotes[0].display
     path.write_text(md.replace(f"> {q}", f"> {q[: len(q) // 2]} [sic] {q[len(q) // 2 :]}"))
