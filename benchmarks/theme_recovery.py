@@ -118,7 +118,12 @@ def run_bertopic(coded: Path, work: Path) -> tuple[Path, dict[str, Any]]:
     vecs = Embedder().encode(texts)
     model = BERTopic()
     topics, _ = model.fit_transform(texts, embeddings=vecs)
-    info = {int(t): name for t, name in zip(model.get_topic_info()["Topic"], model.get_topic_info()["Name"], strict=True)}
+    info = {
+        int(t): name
+        for t, name in zip(
+            model.get_topic_info()["Topic"], model.get_topic_info()["Name"], strict=True
+        )
+    }
     by_topic: dict[int, set[str]] = {}
     for i, (r, t) in enumerate(zip(rows, topics, strict=True)):
         r["id"] = str(i)
@@ -133,7 +138,9 @@ def run_bertopic(coded: Path, work: Path) -> tuple[Path, dict[str, Any]]:
         for t, d in sorted(by_topic.items())
     ]
     (run_dir / "themes.json").write_text(json.dumps({"themes": themes}))
-    return run_dir, {"themes": [{"label": t["label"], "n_documents": t["n_documents"]} for t in themes]}
+    return run_dir, {
+        "themes": [{"label": t["label"], "n_documents": t["n_documents"]} for t in themes]
+    }
 
 
 def main() -> None:
