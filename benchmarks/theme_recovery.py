@@ -69,13 +69,18 @@ def score(run_dir: Path, coded: Path) -> dict[str, Any]:
     return json.loads(buf.getvalue())
 
 
-def run_workbench(coded: Path, question: str, work: Path) -> tuple[Path, dict[str, Any]]:
+def run_workbench(
+    coded: Path, question: str, work: Path, engine: str = "offline"
+) -> tuple[Path, dict[str, Any]]:
     from workbench.project import Project
 
-    corpus = work / "transcripts"
+    corpus = work / f"transcripts-{engine}"
     shutil.copytree(coded / "transcripts", corpus)
-    project = Project(work / "project")
-    run = project.analyze(corpus, question, on_event=lambda _e: None)
+    if engine == "offline":
+        project = Project(work / "project")
+        run = project.analyze(corpus, question, on_event=lambda _e: None)
+    else:
+        run = _model_run(corpus, question, work)
     themes = json.loads((run.dir / "themes.json").read_text())
     summary = {
         "themes": [
@@ -95,6 +100,28 @@ def run_workbench(coded: Path, question: str, work: Path) -> tuple[Path, dict[st
         "speaker_roles": {r["doc_id"]: r["interviewers"] for r in themes.get("speaker_roles", [])},
     }
     return run.dir, summary
+
+
+def _model_run(corpus: Path, question: str, work: Path) -> Any:
+    """The model engine through the real AnthropicModel and the fake Messages API, answered
+    by the tests' scripted model (role-aware: it quotes [participant] lines and names the
+    [interviewer] question as context). Its figures measure the plumbing (roles reach the
+    analyst, the gates hold), not a language model's judgement."""
+    sys.path.insert(0, str(REPO))
+    from subagents.models.anthropic import AnthropicModel
+    from tests.orchestrator.modelish import ModelLike
+    from tests.orchestrator.servers import fake_server
+    from workbench.project import Project
+    from workbench.settings import ModelSettings, Settings
+
+    with fake_server(ModelLike()) as server:
+        model = AnthropicModel(api_key="bench-key", base_url=server.base_url, max_attempts=3)
+        project = Project(
+            work / "project-model",
+            settings=Settings(models=ModelSettings(cache=False)),
+            model=model,
+        )
+        return project.analyze(corpus, question, engine="model", on_event=lambda _e: None)
 
 
 def run_bertopic(coded: Path, work: Path) -> tuple[Path, dict[str, Any]]:
@@ -149,6 +176,11 @@ def main() -> None:
     ap.add_argument("--coded", type=Path, default=DEFAULT_CODED)
     ap.add_argument("--question", default=DEFAULT_QUESTION)
     ap.add_argument("--skip-bertopic", action="store_true")
+    ap.add_argument(
+        "--with-model",
+        action="store_true",
+        help="also run the model engine through the fake Messages API (scripted model)",
+    )
     args = ap.parse_args()
     if not (args.coded / "codes.json").exists():
         raise SystemExit(f"not a coded study (no codes.json): {args.coded}")
@@ -160,6 +192,12 @@ def main() -> None:
         scored = score(run_dir, args.coded)
         out["workbench"] = {**{k: scored[k] for k in KEYS}, "scorer": scored, **summary}
         out["seconds"] = {"workbench": round(time.perf_counter() - t0, 1)}
+        if args.with_model:
+            t2 = time.perf_counter()
+            m_dir, m_summary = run_workbench(args.coded, args.question, work, engine="model")
+            m = score(m_dir, args.coded)
+            out["model_scripted"] = {**{k: m[k] for k in KEYS}, "scorer": m, **m_summary}
+            out["seconds"]["model_scripted"] = round(time.perf_counter() - t2, 1)
         if not args.skip_bertopic:
             t1 = time.perf_counter()
             bt_dir, bt_summary = run_bertopic(args.coded, work)
