@@ -1,18 +1,25 @@
 """The report: one self-contained HTML file, and a Markdown version, from a `ReportSpec`.
 
-HTML: charts are embedded as PNG data URIs; every quote is a `<q class="verbatim">` that
-expands (a native `<details>`, no script) to show its source excerpt, the quote marked
-between its context before and after; clip players for quotes with a media clip. A
-Content-Security-Policy meta tag forbids every network request, so even a stray URL in
-the corpus text cannot make the file phone home. The engine note is the first thing on
-the page and is repeated in the footer.
+HTML: charts are embedded as PNG data URIs, each with a line saying how to read it.
+Per theme: its prevalence (with participants when known), description, the reviewer's
+flags, its own chart, its codes (each with its prevalence and quotes), and its quotes.
+Every quote is a `<q class="verbatim">` showing what was said as a reader sees it
+(transcript markup removed; the checks trace it to the verbatim text), the prompt that
+drew it ("Asked by Dan: …"), and a native `<details>` (no script) that shows the quote's
+own turn whole, the quote marked, with the turns around it and their speakers; clip
+players for quotes with a media clip. Then the documents outside the themes and why, the
+method with who was treated as interviewer and the reviewer's notes, and the full
+findings table, collapsed. A Content-Security-Policy meta tag forbids every network
+request, so even a stray URL in the corpus text cannot make the file phone home. The
+engine note is the first thing on the page and is repeated in the footer.
 
 Clips: embedded as data URIs when small (each up to `EMBED_MEDIA_MAX_BYTES`, all together
 up to `EMBED_MEDIA_TOTAL_BYTES`), so the file still works when mailed on its own; a clip
 over the limits is referenced by its path relative to the report (the run directory
 layout), and the player says so — a 50 MB video in base64 would make the page unusable.
 
-Markdown: the same content, charts and clips as relative links (it lives in the run dir).
+Markdown: the same content, charts and clips as relative links (it lives in the run dir);
+its appendix is bounded per theme like the deck's, the full table being the CSV beside it.
 """
 
 from __future__ import annotations
