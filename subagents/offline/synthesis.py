@@ -55,8 +55,8 @@ class SynthesisSettings:
     max_themes: int = 8
     min_doc_share: float = 0.1  # with 3 ln N, the significance floor (see the module doc)
     min_docs: int = 2
-    context_weight: float = 0.5  # weight of the prompt's embedding beside the finding's
-    section_weight: float = 0.6  # weight of the interview guide section's question
+    context_weight: float = 0.3  # weight of the prompt's embedding beside the finding's
+    section_weight: float = 1.0  # weight of the interview guide section's question
     neighbours: int = 10  # k of the k-nearest-neighbour graph
     outlier_similarity: float = 0.2  # below this cosine to every theme centre: fits none
     code_distance: float = 0.55  # average-linkage cosine distance at which codes stop merging
@@ -624,7 +624,29 @@ def name_groups(
         texts = [f.claim for f in groups[gi]]
         keywords = [_surface(names[i], texts) for i in picked]
         out.append((_label(keywords), keywords))
-    return _distinct(out)
+    return _distinct(_unshared_heads(out))
+
+
+def _stems(phrase: str) -> frozenset[str]:
+    return frozenset(stem(w.lower()) for w in phrase.split())
+
+
+def _unshared_heads(labelled: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """A group whose best phrase another group (earlier: larger) already leads with
+    ("Feature" beside "Features") leads with its own next phrase instead."""
+    used: list[frozenset[str]] = []
+    out: list[tuple[str, list[str]]] = []
+    for label, keywords in labelled:
+        if not keywords:
+            out.append((label, keywords))
+            continue
+        fresh = [k for k in keywords if not any(_stems(k) <= u or u <= _stems(k) for u in used)]
+        if fresh and fresh[0] != keywords[0]:
+            keywords = [*fresh, *(k for k in keywords if k not in fresh)]
+            label = _label(keywords)
+        used.append(_stems(keywords[0]))
+        out.append((label, keywords))
+    return out
 
 
 def _surface(phrase: str, texts: Sequence[str]) -> str:
