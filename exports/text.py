@@ -135,17 +135,17 @@ def interviewers_by_doc(spec: ReportSpec) -> dict[str, set[str]]:
 def prompt_line(
     q: QuoteSpec, interviewers: dict[str, set[str]], limit: int | None = PROMPT_CHARS
 ) -> str | None:
-    """What drew the quote: 'Asked by Dan: “…”' (an interviewer's turn or a question), or
-    'In reply to Marketing: “…”' (the turn it answers in a meeting); None without one."""
+    """What drew the quote: 'Asked by Dan: “…”' (an interviewer's turn or a question),
+    'In reply to Marketing: “…”' (the turn it answers in a meeting), 'Re: “…”' (what it
+    answers without a speaker: a ticket's title); None without one."""
     if not q.prompt:
         return None
     text = tail(q.prompt, limit) if limit else norm_ws(q.prompt)
     who = q.prompt_speaker
     asked = (who is not None and who in interviewers.get(q.doc_title, set())) or text.endswith("?")
-    verb = "Asked" if asked else "In reply to"
     if who:
-        return f"{verb} by {who}: “{text}”" if asked else f"{verb} {who}: “{text}”"
-    return f"{verb}: “{text}”"
+        return f"Asked by {who}: “{text}”" if asked else f"In reply to {who}: “{text}”"
+    return f"Asked: “{text}”" if asked else f"Re: “{text}”"
 
 
 def has_claims(spec: ReportSpec) -> bool:

@@ -228,3 +228,20 @@ def test_a_display_that_changes_words_or_a_quote_not_in_its_source_is_reported(
     spec = ami.spec.model_copy(deep=True)
     spec.findings[0].quote += " and something nobody said"
     assert any("not verbatim" in p.message for p in check_spec_quotes(spec, ami.sources))
+
+
+def test_the_prompt_line_says_who_asked_and_keeps_the_end_of_a_long_prompt() -> None:
+    from exports.spec import QuoteSpec
+    from exports.text import prompt_line
+
+    def line(prompt: str, who: str | None) -> str | None:
+        q = QuoteSpec(text="x", doc_id="d", doc_title="P1", segment_id="s", prompt=prompt)
+        return prompt_line(q.model_copy(update={"prompt_speaker": who}), {"P1": {"Dan"}})
+
+    assert line("So, tell me more.", "Dan") == "Asked by Dan: “So, tell me more.”"
+    assert line("Enough features?", "Marketing") == "Asked by Marketing: “Enough features?”"
+    assert line("I think so.", "Marketing") == "In reply to Marketing: “I think so.”"
+    assert line("Login fails after update", None) == "Re: “Login fails after update”"
+    long = line("Thanks for joining. " * 30 + "How do you pick the plots to look at?", "Dan")
+    assert long is not None and long.endswith("How do you pick the plots to look at?”")
+    assert long.startswith("Asked by Dan: “…") and len(long) < 260
