@@ -265,7 +265,7 @@ def test_spending_and_caps_are_read_from_the_run(handle: RunHandle, panel: RunPa
     assert "$0.7500 of $2" in panel.w_budget.value
 
 
-def test_results_play_media_clips(tmp_path: Path, shared_dir: Path) -> None:
+def test_results_play_media_clips(tmp_path: Path, sonnet_dir: Path) -> None:
     """A finished run with a cut audio clip: the Results tab holds a player for it."""
     import ipywidgets as w
 
@@ -277,7 +277,7 @@ def test_results_play_media_clips(tmp_path: Path, shared_dir: Path) -> None:
     store.update_manifest(status="complete", engine_note="Offline engine.", question="q")
     store.write_json("themes.json", {"themes": []})
     clip = cut_clip(
-        shared_dir / "corpora" / "sonnet-audio" / "sonnet001.wav",
+        sonnet_dir / "sonnet001.wav",
         2.0,
         4.0,
         run_dir / "clips" / "c1.wav",
