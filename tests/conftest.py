@@ -49,11 +49,9 @@ def sonnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("sonnet") / "sonnet-audio"
     shutil.copytree(DATA / "sonnet-audio", folder)
-    subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(folder / "sonnet001.mp3")]
-        + ["-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(folder / "sonnet001.wav")],
-        check=True,
-    )
+    mp3, wav = folder / "sonnet001.mp3", folder / "sonnet001.wav"
+    decode = ["-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le"]
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(mp3), *decode, str(wav)], check=True)
     return folder
 
 

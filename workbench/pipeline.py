@@ -190,7 +190,7 @@ async def _execute(
                     )
                     if task.steering:
                         tspan.set_attribute("workbench.steering", list(task.steering))
-                    result = await ctx.runner.analyze(task)
+                    result: dict[str, Any] = await ctx.runner.analyze(task)
                     tspan.set_attribute("workbench.findings", len(result["findings"]))
                     return result
 

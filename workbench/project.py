@@ -49,7 +49,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     t.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    value: T = box["value"]
+    return value
 
 
 class Project:

@@ -151,7 +151,7 @@ def _cluster(vecs: np.ndarray, threshold: float) -> np.ndarray:
     model = AgglomerativeClustering(
         n_clusters=None, metric="cosine", linkage="average", distance_threshold=threshold
     )
-    return model.fit_predict(vecs)
+    return np.asarray(model.fit_predict(vecs))
 
 
 def _coherence(vecs: np.ndarray, group: list[int]) -> float:

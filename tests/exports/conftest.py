@@ -25,4 +25,3 @@ def make_ami(tmp_path: Path) -> Callable[..., AmiRun]:
         return AmiRun(tmp_path, spec, sources)
 
     return make
-
