@@ -107,16 +107,6 @@ class BudgetTracker:
             )
             m["output"] += response.usage.output_tokens
 
-    def charge_dict(self, spent: dict[str, Any]) -> None:
-        """Charge usage reported by a remote worker (Ray) as plain data."""
-        if not spent:
-            return
-        with self._lock:
-            u = Usage(**spent.get("usage", {}))
-            self.ledger.usage = self.ledger.usage + u
-            self.ledger.cost_usd += Decimal(str(spent.get("cost_usd", "0")))
-            self.ledger.calls += int(spent.get("calls", 0))
-
     def failure(self, limit: int) -> bool:
         """Record a failed model call; True when the circuit breaker should open."""
         with self._lock:

@@ -73,10 +73,6 @@ class EvalReport(BaseModel):
     judge_trusted: bool | None = None
     judge_calibration: Calibration | None = None
 
-    def metric_values(self, name: str) -> dict[str, float]:
-        return {i.id: v for i in self.items if (v := i.metrics.get(name)) is not None}
-
-
 def evaluate_analysis(
     golden: GoldenSet,
     corpus: str | Path,
