@@ -17,12 +17,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from subagents.errors import ModelCallError, NonRetryableModelError
 from subagents.models.messages import Model, ModelRequest, ModelResponse, Usage
 from workbench.errors import BudgetExceededError, RunError
 from workbench.settings import Budgets
+from workbench.tracing import make_tracer
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -233,3 +235,14 @@ class MeteredModel:
             },
         )
         span.end()
+
+
+def metered(model: Model, budgets: Budgets, trace_path: Path) -> MeteredModel:
+    """`model` under its own budget tracker, with one span per call appended to `trace_path`.
+
+    For model work outside a run (`ask`, the judge): the same caps, ledger, circuit
+    breaker and GenAI spans as a run's model, without a run directory.
+    """
+    trace_path.parent.mkdir(parents=True, exist_ok=True)
+    tracer, _ = make_tracer(trace_path)
+    return MeteredModel(model, BudgetTracker(budgets), tracer=tracer)

@@ -9,7 +9,9 @@
 
 The rubric judge and the question proposer are models: they need ANTHROPIC_API_KEY and
 use the project's model stack (`settings.models`, the response cache), built by
-`workbench.ask._configured_model` exactly as the model engine of `ask` builds it.
+`workbench.ask._configured_model` exactly as the model engine of `ask` builds it, and
+metered like a run's model: `settings.budgets` cap it, each call is a span in
+`.workbench/traces/eval.jsonl`.
 
 Registered by `workbench.cli` through `register(main, eval_group)`.
 """
@@ -47,7 +49,7 @@ def _model(project_dir: Path | None, needs: str, fix: str) -> Model:
     from workbench.ask import _configured_model
     from workbench.project import Project
 
-    return _configured_model(Project(project_dir or Path(".")))
+    return _configured_model(Project(project_dir or Path(".")), trace="eval")
 
 
 def _print_judge(report: EvalReport) -> None:
@@ -162,7 +164,12 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         show_default=True,
         help="Project directory (the index lives in DIR/.workbench).",
     )
-    @click.option("--engine", type=click.Choice(["offline", "model"]), default=None)
+    @click.option(
+        "--engine",
+        type=click.Choice(["offline", "model"]),
+        default=None,
+        help="offline (no model) or model; default: the model when ANTHROPIC_API_KEY is set.",
+    )
     @click.option(
         "--max-words", type=click.IntRange(20, 2000), default=None, help="Answer length budget."
     )

@@ -89,12 +89,7 @@ async def execute(req: RunRequest) -> None:
             if req.engine == "model":
                 from workbench.engine_model import build_model
 
-                injected = (
-                    project.model()
-                    if callable(project.model) and not hasattr(project.model, "complete")
-                    else project.model
-                )
-                inner = build_model(s, project.wb_dir / "cache.sqlite", injected)  # type: ignore[arg-type]
+                inner = build_model(s, project.wb_dir / "cache.sqlite", project.injected_model())
                 model = MeteredModel(inner, tracker, run_id=store.run_id, tracer=tracer)
                 if s.models.synthetic_queries:
                     from subagents.query_writer import LLMQueryGenerator

@@ -131,13 +131,23 @@ class Project:
                 return store
         return None
 
-    def resolve_engine(self, engine: str | None) -> str:
+    def injected_model(self) -> Model | None:
+        """The model given as `Project(model=...)` (a factory is called), or None."""
+        m = self.model
+        if m is not None and callable(m) and not hasattr(m, "complete"):
+            return m()
+        return m  # type: ignore[return-value]
+
+    def resolve_engine(self, engine: str | None, *, model: Model | None = None) -> str:
+        """The engine a call runs on: `engine`, else the settings', else the model engine
+        when a model is at hand (`model`, `Project(model=...)`, or ANTHROPIC_API_KEY)."""
+        has_model = model is not None or self.model is not None
         chosen = engine or self.settings.engine
         if chosen is None:
-            chosen = "model" if self.model is not None else self.settings.resolved_engine()
+            chosen = "model" if has_model else self.settings.resolved_engine()
         if chosen not in ("offline", "model"):
             raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
-        if chosen == "model" and self.model is None:
+        if chosen == "model" and not has_model:
             import os
 
             if not os.environ.get("ANTHROPIC_API_KEY"):

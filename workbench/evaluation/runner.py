@@ -73,6 +73,7 @@ class EvalReport(BaseModel):
     judge_trusted: bool | None = None
     judge_calibration: Calibration | None = None
 
+
 def evaluate_analysis(
     golden: GoldenSet,
     corpus: str | Path,
