@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from retrieval import Document, HybridIndex
     from subagents.models.messages import Model
     from workbench.corpus import Corpus
+    from workbench.events import Listener
     from workbench.project import Project
 
 ASK_VERSION = "ask/1"
@@ -199,8 +200,12 @@ def ask(
     index: HybridIndex | None = None,
     settings: OfflineAskSettings | None = None,
     model: Model | None = None,
+    on_event: Listener | None = None,
 ) -> Answer:
     """Answer `question` from `corpus` (a Corpus or a path) within `scope`; see the module doc.
+
+    Progress (indexing, answering) goes to `on_event`, else to progress bars or log
+    lines on stderr (`workbench.progress`).
 
     `index` reuses an index already built for the corpus (else the project's is updated).
     The engine is chosen as `Project.analyze` chooses it (`Project.resolve_engine`). The
@@ -209,6 +214,8 @@ def ask(
     go through a `MeteredModel`: the project's budgets apply and every call is traced.
     """
     from workbench.corpus import Corpus
+    from workbench.events import Event
+    from workbench.progress import IndexProgress, progress_listener
 
     question = (question or "").strip()
     if not question:
@@ -227,10 +234,18 @@ def ask(
             raise UserError(
                 f"scope names documents not in the corpus: {unknown}; known ids include {known}"
             )
+    emit = on_event or progress_listener()
     if index is None:
+        t_index = time.perf_counter()
+        meter = IndexProgress(emit, f"{len(corpus)} {corpus.noun}").start()
         index = project.index_for(corpus)
-        index.update(corpus.documents)
+        stats = index.update(corpus.documents, progress=meter)
+        meter.finish(
+            f"{stats.added_chunks} chunks added, {stats.unchanged_docs} documents unchanged "
+            f"({time.perf_counter() - t_index:.1f}s)"
+        )
     t0 = time.perf_counter()
+    emit(Event("stage_started", "answer", f"the {chosen} engine answers from {sc.describe()}"))
     if chosen == "model":
         from workbench.ask_model import ask_with_model
 
@@ -245,6 +260,8 @@ def ask(
             asker.close()
     answer = verify_answer(answer, docs)
     answer.latency_s = round(time.perf_counter() - t0, 3)
+    said = f"{len(answer.sentences)} sentences citing {len(answer.evidence)} quotes"
+    emit(Event("stage_done", "answer", f"{said} in {answer.latency_s:.1f}s"))
     return answer
 
 

@@ -445,6 +445,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         """
         from workbench.corpus import Corpus
         from workbench.evaluation.judge import propose_questions
+        from workbench.progress import IndexProgress, progress_listener
         from workbench.project import Project
 
         if approve_all and interactive:
@@ -466,7 +467,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         index = project.index_for(full)
         try:
             click.echo(f"indexing {len(full)} documents", err=True)
-            index.update(full.documents)
+            index.update(full.documents, progress=IndexProgress(progress_listener()))
             click.echo(f"asking the model for {n} questions", err=True)
             proposed = propose_questions(
                 model, index=index, docs=docs, n=n, scope_doc_ids=list(doc_ids) or None

@@ -157,6 +157,7 @@ async def _execute(
             "stage_started",
             stage.id,
             f"{what}, {reused_before} already finished" if reused_before else what,
+            total=len(tasks),
         )
     )
     with ctx.tracer.start_as_current_span(f"stage {stage.id}") as span:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.corpus import Corpus
 from workbench.errors import BudgetExceededError, UserError, WorkbenchError
-from workbench.events import Event, Listener, LogPrinter
+from workbench.events import Event, Listener
+from workbench.progress import progress_listener
 from workbench.run import Run
 from workbench.settings import Settings
 from workbench.store import RunStore, now_iso
@@ -203,7 +204,7 @@ class Project:
         if recipe not in RECIPES:
             raise UserError(f"unknown recipe {recipe!r}; available: {', '.join(RECIPES)}")
         chosen = self.resolve_engine(engine)
-        emit = on_event or LogPrinter()
+        emit = on_event or progress_listener()
         control = control or RunControl(steering_file=self.settings.steering_file)
         if on_event is None:  # plain and CLI runs: say when steering arrives and applies
 

@@ -97,6 +97,7 @@ def evaluate_analysis(
     from workbench import __version__
     from workbench.ask import OfflineAskSettings, ask
     from workbench.corpus import Corpus
+    from workbench.progress import IndexProgress, progress_listener
     from workbench.project import Project
     from workbench.store import now_iso
 
@@ -124,7 +125,7 @@ def evaluate_analysis(
             index = project.index_for(full)
             t0 = time.perf_counter()
             say(f"indexing {len(full)} documents")
-            index.update(full.documents)
+            index.update(full.documents, progress=IndexProgress(progress_listener()))
             say(f"indexed in {time.perf_counter() - t0:.1f}s")
         say(f"asking {len(items)} questions")
         results = []
@@ -139,6 +140,7 @@ def evaluate_analysis(
                 index=index,
                 settings=settings,
                 model=model,
+                on_event=_quiet,  # items are reported here, one line per 25
             )
             m: dict[str, float | None] = dict(evidence_metrics(answer, item))
             m["quote_faithfulness"] = quote_faithfulness(answer, docs)
@@ -189,3 +191,7 @@ def evaluate_analysis(
         overall=overall,
         judge_trusted=judge_trusted if judge is not None else None,
     )
+
+
+def _quiet(ev: Any) -> None:
+    return None
