@@ -224,7 +224,7 @@ def ask(
         )
     chosen = project.resolve_engine(engine, model=model)
     if not isinstance(corpus, Corpus):
-        corpus = Corpus.load(corpus)
+        corpus = project.corpus(corpus)
     sc = Scope.of(scope)
     docs = corpus.by_id()
     if sc.doc_ids:
