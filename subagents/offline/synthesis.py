@@ -287,7 +287,7 @@ def _eigengap(affinity: object, max_k: int, min_k: int) -> int:
     from scipy.sparse.linalg import eigsh
 
     lap = laplacian(affinity, normed=True)
-    n = lap.shape[0]
+    n = int(lap.shape[0])
     m = min(max_k + 1, n - 1)
     if m <= min_k:
         return max(1, m - 1)
@@ -315,7 +315,7 @@ def cluster_themes(vecs: np.ndarray, s: SynthesisSettings) -> np.ndarray:
         model = AgglomerativeClustering(
             n_clusters=None, metric="cosine", linkage="average", distance_threshold=SMALL_DISTANCE
         )
-        return model.fit_predict(vecs)
+        return np.asarray(model.fit_predict(vecs))
     neighbours = min(s.neighbours, n // 3)
     rng = np.random.default_rng(s.seed)
     sample = (
@@ -329,7 +329,7 @@ def cluster_themes(vecs: np.ndarray, s: SynthesisSettings) -> np.ndarray:
     model = SpectralClustering(
         n_clusters=k, affinity="precomputed", random_state=s.seed, assign_labels="cluster_qr"
     )
-    sample_labels = model.fit_predict(affinity)
+    sample_labels = np.asarray(model.fit_predict(affinity))
     if len(sample) == n:
         return sample_labels
     return _extend(vecs, sample, sample_labels, neighbours)
@@ -384,7 +384,7 @@ def cluster_codes(vecs: np.ndarray, distance: float, sample_size: int, seed: int
     model = AgglomerativeClustering(
         n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
     )
-    labels = model.fit_predict(np.ascontiguousarray(vecs[sample]))
+    labels = np.asarray(model.fit_predict(np.ascontiguousarray(vecs[sample])))
     if len(sample) == n:
         return labels
     return _extend(vecs, sample, labels, 5)
