@@ -39,12 +39,13 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from workbench.errors import UserError
+from workbench.events import Event, Listener
+from workbench.progress import IndexProgress, progress_listener
 
 if TYPE_CHECKING:
     from retrieval import Document, HybridIndex
     from subagents.models.messages import Model
     from workbench.corpus import Corpus
-    from workbench.events import Listener
     from workbench.project import Project
 
 ASK_VERSION = "ask/1"
@@ -214,8 +215,6 @@ def ask(
     go through a `MeteredModel`: the project's budgets apply and every call is traced.
     """
     from workbench.corpus import Corpus
-    from workbench.events import Event
-    from workbench.progress import IndexProgress, progress_listener
 
     question = (question or "").strip()
     if not question:

@@ -9,9 +9,8 @@
 
 The rubric judge and the question proposer are models: they need ANTHROPIC_API_KEY and
 use the project's model stack (`settings.models`, the response cache), built by
-`workbench.ask._configured_model` exactly as the model engine of `ask` builds it, and
-metered like a run's model: `settings.budgets` cap it, each call is a span in
-`.workbench/traces/eval.jsonl`.
+`workbench.ask._configured_model` as `ask` builds it, metered: `settings.budgets` cap
+it, each call is a span in `.workbench/traces/eval.jsonl`.
 
 Registered by `workbench.cli` through `register(main, eval_group)`.
 """
@@ -40,6 +39,7 @@ HUMAN_LABELS_HELP = (
     '[{"id": "item id", "score": 0.8}, ...]. Calibrates the judge (its per-item score is '
     "the mean of its five criteria) on the items labelled."
 )
+ENGINE_HELP = "offline (no model) or model; default: the model when ANTHROPIC_API_KEY is set."
 
 
 def _model(project_dir: Path | None, needs: str, fix: str) -> Model:
@@ -164,12 +164,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         show_default=True,
         help="Project directory (the index lives in DIR/.workbench).",
     )
-    @click.option(
-        "--engine",
-        type=click.Choice(["offline", "model"]),
-        default=None,
-        help="offline (no model) or model; default: the model when ANTHROPIC_API_KEY is set.",
-    )
+    @click.option("--engine", type=click.Choice(["offline", "model"]), help=ENGINE_HELP)
     @click.option(
         "--max-words", type=click.IntRange(20, 2000), default=None, help="Answer length budget."
     )

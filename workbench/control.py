@@ -34,7 +34,6 @@ from workbench.errors import RunError, UserError
 from workbench.store import now_iso
 
 if TYPE_CHECKING:
-    from workbench.review import ReviewQueue
     from workbench.store import RunStore
 
 
@@ -78,7 +77,7 @@ class RunControl:
         self._poll_s = poll_s
         self._next_poll = 0.0
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
-        self.review: ReviewQueue | None = None  # the run's queue once it exists (for widgets)
+        self.review: Any = None  # the run's ReviewQueue once it exists (for widgets)
         # True when a person can answer (a RunHandle in a notebook): only then does the
         # run wait for plan approval or review decisions; otherwise the policy decides
         self.interactive = False

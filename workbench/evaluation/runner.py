@@ -27,6 +27,8 @@ from workbench.evaluation.metrics import (
     rouge,
     theme_coverage,
 )
+from workbench.events import Event
+from workbench.progress import IndexProgress, progress_listener
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
@@ -97,7 +99,6 @@ def evaluate_analysis(
     from workbench import __version__
     from workbench.ask import OfflineAskSettings, ask
     from workbench.corpus import Corpus
-    from workbench.progress import IndexProgress, progress_listener
     from workbench.project import Project
     from workbench.store import now_iso
 
@@ -193,5 +194,5 @@ def evaluate_analysis(
     )
 
 
-def _quiet(ev: Any) -> None:
+def _quiet(ev: Event) -> None:
     return None
