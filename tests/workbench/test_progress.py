@@ -119,7 +119,7 @@ def test_cli_ask_draws_bars_on_stderr_and_keeps_json_on_stdout(tmp_path: Path) -
     )
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)  # stdout is exactly the one JSON object
-    assert answer["found"] and answer["engine"] == "offline"
+    assert answer["engine"] == "offline" and answer["question"]
     screen = proc.stderr.replace("\r", "\n")
     total = re.search(r"\[index\] indexing 3 [a-z]+:   0%\|[^\n]*\| 0/(\d+) chunks", screen)
     assert total, screen[-2000:]
