@@ -2,9 +2,9 @@
 
 The numbers come from the findings and themes of the run; each chart keeps its data
 file and the exact program that drew it beside the PNG and SVG, so it can be checked
-and redrawn. The program runs in a sandbox (bubblewrap + Jupyter kernel locally, E2B
-when configured) with no network and no secrets, exactly as model-written chart code
-does.
+and redrawn. The program runs in a sandbox (bubblewrap + Jupyter kernel locally, or E2B: the
+project's `sandbox` setting, where "auto" means E2B when E2B_API_KEY is set) with no
+network and no secrets, exactly as model-written chart code does.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def make_charts(
     charts: list[ChartSpec] = []
     with (
         tempfile.TemporaryDirectory(prefix="wb-charts-") as tmp,
-        create_sandbox(work_dir=Path(tmp)) as sb,
+        create_sandbox(work_dir=Path(tmp), backend=ctx.settings.sandbox) as sb,
     ):
         for chart_id, kind, title, data in specs:
             data_name = f"{chart_id}.json"

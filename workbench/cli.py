@@ -249,12 +249,13 @@ def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
     """Recall@k, MRR, hit@k and turn recall@k for each retriever alone and fused."""
     from retrieval import RetrievalError
     from retrieval.eval import evaluate
+    from workbench.progress import IndexProgress, progress_listener
 
     for p in (bench, corpus):
         if not p.exists():
             raise UserError(f"not found: {p}")
     try:
-        result = evaluate(bench, corpus)
+        result = evaluate(bench, corpus, index_progress=IndexProgress(progress_listener()))
     except RetrievalError as e:
         raise UserError(str(e)) from e
     if as_json:

@@ -98,6 +98,7 @@ class Settings(BaseModel):
     budgets: Budgets = Field(default_factory=Budgets)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     roles: RolesSettings = Field(default_factory=RolesSettings)
+    # where chart code runs: local (bubblewrap), e2b, or auto (e2b when E2B_API_KEY is set)
     sandbox: Literal["local", "e2b", "auto"] = "auto"
     # conversation chunking: windows of this many speaker turns, sharing `chunk_overlap`
     turns_per_chunk: int = Field(default=4, ge=1, le=200)
