@@ -3,11 +3,11 @@
 Several linear views of a ticket each give class probabilities; a stacking model turns
 them into calibrated probabilities:
 
-- `embed`: MiniLM sentence embeddings of the title, of title + body and of the body
-  (through the injected `Encoder`; `retrieval.Embedder` in the product), with a
+- `embed`: MiniLM sentence embeddings of the title and of title + body (through the injected `Encoder`; `retrieval.Embedder` in the product), with a
   multinomial logistic regression;
-- `words`: TF-IDF of word unigrams and bigrams of the raw text (templates, headings and
-  all: an issue template is a strong sign of its category), logistic regression;
+- `words`: which word unigrams and bigrams the raw text has (templates, headings and all:
+  an issue template is a strong sign of its category), weighted by their naive-Bayes
+  log-count ratio per category, then logistic regression (NB-LR, Wang & Manning 2012);
 - `chars`: TF-IDF of character 2-5-grams of the cleaned text, logistic regression.
 
 With groups (say, one per repository), every view is fitted on all tickets and again on
@@ -48,11 +48,12 @@ class Encoder(Protocol):
 class ClassifierSettings:
     views: tuple[str, ...] = ("embed", "words", "chars")
     c_embed: float = 1.0
-    c_words: float = 30.0
+    c_words: float = 4.0
     c_chars: float = 10.0
-    c_stack: float = 1.0
+    c_stack: float = 0.1
     folds: int = 5
     per_group: bool = True
+    group_views: tuple[str, ...] = ("embed",)  # the views also fitted per group
     min_group_examples: int = 30  # a group with fewer labelled tickets uses the pooled views
     evidence_quotes: int = 2
     max_chars: int = 20_000
@@ -152,7 +153,7 @@ class TicketClassifier:
         return np.stack([self._emb_cache[k] for k in keys])
 
     def _features(self, tickets: Sequence[TicketInput], *, fit: bool) -> dict[str, Any]:
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
         s = self.settings
         texts = [_views_text(t, s.max_chars) for t in tickets]
@@ -160,12 +161,15 @@ class TicketClassifier:
         if "embed" in s.views:
             titles = self._embed([tx[0] or tx[2][:200] for tx in texts])
             whole = self._embed([tx[2] for tx in texts])
-            bodies = self._embed([clean_text(t.body[: s.max_chars]) or t.title for t in tickets])
-            out["embed"] = np.hstack([titles, whole, bodies])
+            out["embed"] = np.hstack([titles, whole])
         if "words" in s.views:
             if fit:
-                self._word_vec = TfidfVectorizer(
-                    ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_features=300_000
+                self._word_vec = CountVectorizer(
+                    ngram_range=(1, 2),
+                    binary=True,
+                    min_df=2,
+                    max_features=300_000,
+                    dtype=np.float64,
                 )
                 out["words"] = self._word_vec.fit_transform([tx[1] for tx in texts])
             else:
@@ -191,6 +195,8 @@ class TicketClassifier:
     def _lr(self, view: str) -> Any:
         from sklearn.linear_model import LogisticRegression
 
+        if view == "words":
+            return NBLogistic(C=self._c(view))
         return LogisticRegression(C=self._c(view), max_iter=3000)
 
     def _proba(self, model: Any, x: Any) -> np.ndarray:
@@ -212,7 +218,7 @@ class TicketClassifier:
         for view in self.settings.views:
             x = feats[view]
             cols.append(np.log(self._proba(models[(view, None)], x)))
-            if self._groups:
+            if self._groups and view in self.settings.group_views:
                 own = np.log(self._proba(models[(view, None)], x))
                 for g in set(groups):
                     if (view, g) not in models:
@@ -229,6 +235,8 @@ class TicketClassifier:
         for view in self.settings.views:
             x = feats[view]
             models[(view, None)] = self._lr(view).fit(x[idx], y[idx])
+            if view not in self.settings.group_views:
+                continue
             for g in self._groups:
                 gi = np.array([i for i in idx if groups[i] == g])
                 if len(gi) >= self.settings.min_group_examples and len(set(y[gi])) >= 2:
@@ -337,11 +345,53 @@ class TicketClassifier:
         return out
 
 
+class NBLogistic:
+    """One-vs-rest logistic regressions on features scaled by their NB log-count ratio."""
+
+    def __init__(self, C: float = 4.0) -> None:
+        self.C = C
+        self.classes_: np.ndarray = np.array([])
+        self.ratios: list[np.ndarray] = []
+        self.models: list[Any] = []
+
+    def fit(self, x: Any, y: np.ndarray) -> NBLogistic:
+        from sklearn.linear_model import LogisticRegression
+
+        self.classes_ = np.array(sorted(set(y.tolist())))
+        self.ratios, self.models = [], []
+        for c in self.classes_:
+            yes = y == c
+            p = np.asarray(x[yes].sum(axis=0)).ravel() + 1.0
+            q = np.asarray(x[~yes].sum(axis=0)).ravel() + 1.0
+            r = np.log((p / p.sum()) / (q / q.sum()))
+            self.ratios.append(r)
+            self.models.append(
+                LogisticRegression(C=self.C, max_iter=3000).fit(
+                    x.multiply(r).tocsr(), yes.astype(int)
+                )
+            )
+        return self
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        cols = [
+            m.predict_proba(x.multiply(r).tocsr())[:, 1]
+            for m, r in zip(self.models, self.ratios, strict=True)
+        ]
+        p = np.clip(np.stack(cols, axis=1), 1e-6, None)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def direction(self, j: int) -> np.ndarray:
+        """Per feature: how much its presence pushes towards class j."""
+        return np.asarray(self.models[j].coef_).ravel() * self.ratios[j]
+
+
 def _direction(model: Any, classes: list[str], k: int) -> np.ndarray | None:
     """The weight vector for class k against the others (a two-class model: its sign)."""
     cls = list(model.classes_)
     if classes[k] not in cls:
         return None
+    if isinstance(model, NBLogistic):
+        return model.direction(cls.index(classes[k]))
     coef = np.asarray(model.coef_)
     if coef.shape[0] == 1:  # binary: coef is for classes_[1]
         return coef[0] if cls.index(classes[k]) == 1 else -coef[0]

@@ -126,7 +126,8 @@ def triage(
     from workbench.control import RunControl
     from workbench.project import run_sync
     from workbench.triage.model import describe_categories
-    from workbench.triage.run import TriageRequest, counts, execute
+    from workbench.triage.report import counts
+    from workbench.triage.run import TriageRequest, execute
 
     s = project.settings
     t0 = time.perf_counter()

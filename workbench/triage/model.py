@@ -13,6 +13,7 @@ mode: this module's prompt and the `ticket-categories` output schema.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from decimal import Decimal
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from subagents.offline.triage import Encoder
     from subagents.spec_loader import AgentSpec
     from workbench.settings import Settings
+    from workbench.triage.run import TriageRequest
 
 TRIAGE_PROMPT = """You sort support tickets into the team's own categories.
 
@@ -299,4 +301,80 @@ def describe_categories(
             + (f"; words that mark it: {marks}" if marks else "")
             + " (no definition given: go by the examples)"
         )
+    return out
+
+
+async def classify_with_model(
+    req: TriageRequest, docs: dict[str, Document], encoder: Any, model: Any
+) -> list[TicketLabel]:
+    """Batches of tickets through the ticket-analyst (fan-out: resumable, budgeted)."""
+    from subagents.spec_loader import load_specs
+    from workbench.errors import RunError
+    from workbench.events import Event
+    from workbench.fanout import fan_out, idempotency_key
+
+    s = req.project.settings
+    picker = await asyncio.to_thread(ExamplePicker, encoder, req.labelled, req.columns)
+    triager = ModelTriager(
+        s,
+        model,
+        load_specs(req.project.dir)["ticket-analyst"],
+        docs,
+        categories=req.labelled.categories,
+        definitions=req.definitions,
+        picker=picker,
+        group_column=req.labelled.group_column,
+    )
+    ids = [d.id for d in req.tickets.documents]
+    size = s.triage.batch_size
+    tasks = []
+    for start in range(0, len(ids), size):
+        batch = ids[start : start + size]
+        key = idempotency_key(
+            "classify",
+            triager.version(),
+            docs=[docs[d].content_hash for d in batch],
+            categories=req.labelled.categories,
+            definitions=req.definitions,
+            labelled=[d.content_hash for d in req.labelled.documents],
+            examples=s.triage.examples_per_ticket,
+        )
+        tasks.append(
+            Task(
+                key=key, stage="classify", label=f"{len(batch)} tickets", payload={"doc_ids": batch}
+            )
+        )
+    req.emit(Event("stage_started", "classify", f"{len(tasks)} tasks (ticket-analyst, per batch)"))
+
+    def progress(task: Task, result: dict[str, Any] | None, st: Any) -> None:
+        req.emit(
+            Event(
+                "task_done" if result is not None else "task_failed",
+                "classify",
+                task.label,
+                done=st.reused + st.executed + st.failed,
+                total=st.total,
+            )
+        )
+
+    results, stats = await fan_out(
+        tasks,
+        triager.classify,
+        req.store,
+        concurrency=s.concurrency,
+        on_done=progress,
+        max_tasks=s.budgets.max_tasks,
+        control=req.control,
+        budget=req.tracker,
+    )
+    if stats.failed or stats.unstarted:
+        raise RunError(
+            f"{stats.failed} of {stats.total} triage tasks failed and {stats.unstarted} did not "
+            "start: " + "; ".join(stats.failures[:3]) + " (run again to retry them)",
+            run_id=req.store.run_id,
+            stage="classify",
+        )
+    req.fit = {"examples": len(req.labelled.documents), "categories": req.labelled.counts()}
+    out = [TicketLabel.model_validate(x) for r in results for x in r["labels"]]
+    req.emit(Event("stage_done", "classify", f"{len(out)} tickets labelled by the model"))
     return out

@@ -26,6 +26,7 @@ from workbench.triage.records import TicketLabel
 if TYPE_CHECKING:
     from retrieval.types import Document
     from workbench.store import RunStore
+    from workbench.triage.run import TriageRequest
 
 MAX_CHART_CATEGORIES = 12
 MAX_REVIEW_ROWS = 300
@@ -317,3 +318,64 @@ def write_exports(store: RunStore, spec: ReportSpec) -> dict[str, str]:
         "labels_csv": "labels.csv",
         "labels_parquet": "labels.parquet",
     }
+
+
+def counts(labels: list[TicketLabel]) -> dict[str, Any]:
+    status = Counter(x.status for x in labels)
+    return {
+        "categories": dict(Counter(final_category(x) for x in labels).most_common()),
+        "status": dict(status),
+        "reviewed": status["accepted"] + status["relabelled"] + status["rejected"],
+    }
+
+
+def summary_lines(req: TriageRequest, labels: list[TicketLabel], note: str) -> list[str]:
+    total = len(labels)
+    c = counts(labels)
+    lab = req.labelled
+    lines = [
+        f"{total} {'tickets'} sorted into the team's {len(lab.categories)} categories, learned from "
+        f"{len(lab.documents)} labelled {'tickets'}"
+        + (f" (by {lab.group_column})" if lab.group_column else "")
+        + "."
+    ]
+    for cat, n in list(c["categories"].items())[:5]:
+        lines.append(
+            f"\u201c{cat}\u201d: {n} of {total} {'tickets'} ({100 * n / max(1, total):.0f}%)."
+        )
+    lines.append(
+        f"{c['reviewed']} of {total} {'tickets'} were under the confidence threshold "
+        f"{req.threshold:.2f} or flagged, and went to review: "
+        f"{c['status'].get('accepted', 0)} accepted, {c['status'].get('relabelled', 0)} "
+        f"relabelled, {c['status'].get('rejected', 0)} rejected."
+    )
+    if req.fit.get("cv_f1") is not None:
+        lines.append(
+            f"On labelled {'tickets'} held out while learning (cross-validation), the classifier "
+            f"scored macro F1 {req.fit['cv_f1']:.2f} and accuracy {req.fit['cv_accuracy']:.2f}."
+        )
+    lines.extend(lab.notes()[:4])
+    lines.append(note)
+    return lines
+
+
+def method_rows(req: TriageRequest) -> dict[str, Any]:
+    lab = req.labelled
+    rows: dict[str, Any] = {
+        "Labelled examples": f"{len(lab.documents)} from {lab.path.name}, column "
+        f"{lab.label_column!r}: " + ", ".join(f"{k} ({v})" for k, v in lab.counts().items()),
+        "Review": f"confidence under {req.threshold:.2f}, or flagged; batch policy "
+        f"{req.project.settings.review.policy}",
+        "Evidence": "every quote verified verbatim against its ticket",
+    }
+    if req.engine == "offline":
+        rows["Classifier"] = (
+            "calibrated stack of logistic regressions on MiniLM embeddings and TF-IDF words "
+            "and characters" + (f", per {lab.group_column} and pooled" if lab.group_column else "")
+        )
+    else:
+        rows["Classifier"] = (
+            "the ticket-analyst in batches, with the categories' definitions and labelled "
+            "examples chosen by similarity"
+        )
+    return rows

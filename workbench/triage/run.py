@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from subagents.findings import Evidence, Finding, Synthesis
 from workbench.events import Event, Listener
-from workbench.fanout import Task, fan_out, idempotency_key
+from workbench.fanout import idempotency_key
 from workbench.store import RunStore
 from workbench.triage.labelled import LabelledSet, LoadedTickets, TextColumns
 from workbench.triage.records import TicketLabel, apply_decision, finding_id, to_finding
@@ -37,6 +36,11 @@ if TYPE_CHECKING:
     from workbench.review import ReviewQueue
 
 NOUN = "tickets"
+OFFLINE_NOTE = (
+    "Produced by the offline engine: no language model was used. Categories were predicted "
+    "by a classifier learned from the team's labelled tickets; the quotes are the sentences "
+    "that weighed most for the category; themes are clusters of ticket titles."
+)
 
 
 @dataclass
@@ -107,11 +111,14 @@ async def execute(req: TriageRequest) -> dict[str, Any]:
             if req.engine == "model":
                 model, runner, note, short = _model_engine(req, docs, tracer)
                 with tracer.start_as_current_span("stage classify"):
-                    labels = await _classify_model(req, docs, encoder, model)
-            else:
-                from workbench.engine_offline import ENGINE_NOTE, ENGINE_SHORT, OfflineEngine
+                    from workbench.triage.model import classify_with_model
 
-                note, short = ENGINE_NOTE, ENGINE_SHORT
+                    labels = await classify_with_model(req, docs, encoder, model)
+            else:
+                from workbench.engine_offline import ENGINE_SHORT, OfflineEngine
+
+                note, short = OFFLINE_NOTE, ENGINE_SHORT
+                store.update_manifest(engine_note=note)
                 runner = OfflineEngine(
                     s, cast(Any, _NoIndex()), Embedder(), docs, corpus_path=str(req.tickets.path)
                 )
@@ -243,81 +250,6 @@ def _fit_dict(report: FitReport, seconds: float) -> dict[str, Any]:
         "cv_per_group": report.cv_per_group,
         "seconds": round(seconds, 2),
     }
-
-
-async def _classify_model(
-    req: TriageRequest, docs: dict[str, Document], encoder: Any, model: Any
-) -> list[TicketLabel]:
-    from subagents.spec_loader import load_specs
-    from workbench.triage.model import ExamplePicker, ModelTriager
-
-    s = req.project.settings
-    picker = await asyncio.to_thread(ExamplePicker, encoder, req.labelled, req.columns)
-    triager = ModelTriager(
-        s,
-        model,
-        load_specs(req.project.dir)["ticket-analyst"],
-        docs,
-        categories=req.labelled.categories,
-        definitions=req.definitions,
-        picker=picker,
-        group_column=req.labelled.group_column,
-    )
-    ids = [d.id for d in req.tickets.documents]
-    size = s.triage.batch_size
-    tasks = []
-    for start in range(0, len(ids), size):
-        batch = ids[start : start + size]
-        key = idempotency_key(
-            "classify",
-            triager.version(),
-            docs=[docs[d].content_hash for d in batch],
-            categories=req.labelled.categories,
-            definitions=req.definitions,
-            labelled=[d.content_hash for d in req.labelled.documents],
-            examples=s.triage.examples_per_ticket,
-        )
-        tasks.append(
-            Task(
-                key=key, stage="classify", label=f"{len(batch)} {NOUN}", payload={"doc_ids": batch}
-            )
-        )
-    req.emit(Event("stage_started", "classify", f"{len(tasks)} tasks (ticket-analyst, per batch)"))
-
-    def progress(task: Task, result: dict[str, Any] | None, st: Any) -> None:
-        req.emit(
-            Event(
-                "task_done" if result is not None else "task_failed",
-                "classify",
-                task.label,
-                done=st.reused + st.executed + st.failed,
-                total=st.total,
-            )
-        )
-
-    results, stats = await fan_out(
-        tasks,
-        triager.classify,
-        req.store,
-        concurrency=s.concurrency,
-        on_done=progress,
-        max_tasks=s.budgets.max_tasks,
-        control=req.control,
-        budget=req.tracker,
-    )
-    from workbench.errors import RunError
-
-    if stats.failed or stats.unstarted:
-        raise RunError(
-            f"{stats.failed} of {stats.total} triage tasks failed and {stats.unstarted} did not "
-            "start: " + "; ".join(stats.failures[:3]) + " (run again to retry them)",
-            run_id=req.store.run_id,
-            stage="classify",
-        )
-    req.fit = {"examples": len(req.labelled.documents), "categories": req.labelled.counts()}
-    out = [TicketLabel.model_validate(x) for r in results for x in r["labels"]]
-    req.emit(Event("stage_done", "classify", f"{len(out)} {NOUN} labelled by the model"))
-    return out
 
 
 def _given_labels(req: TriageRequest) -> dict[str, str]:
@@ -533,7 +465,13 @@ async def _outputs(
     short: str,
 ) -> dict[str, Any]:
     from workbench.charts import draw_charts
-    from workbench.triage.report import build_report, chart_data, write_exports
+    from workbench.triage.report import (
+        build_report,
+        chart_data,
+        method_rows,
+        summary_lines,
+        write_exports,
+    )
 
     store = req.store
     docs = {d.id: d for d in req.tickets.documents}
@@ -572,64 +510,3 @@ async def _outputs(
     findings = [f for x in labels if (f := to_finding(x, "triage"))]
     write_findings_table(store, findings, Synthesis(themes=[]), docs)
     return {"outputs": outputs, "summary": summary}
-
-
-def counts(labels: list[TicketLabel]) -> dict[str, Any]:
-    from workbench.triage.report import final_category
-
-    status = Counter(x.status for x in labels)
-    return {
-        "categories": dict(Counter(final_category(x) for x in labels).most_common()),
-        "status": dict(status),
-        "reviewed": status["accepted"] + status["relabelled"] + status["rejected"],
-    }
-
-
-def summary_lines(req: TriageRequest, labels: list[TicketLabel], note: str) -> list[str]:
-    total = len(labels)
-    c = counts(labels)
-    lab = req.labelled
-    lines = [
-        f"{total} {NOUN} sorted into the team's {len(lab.categories)} categories, learned from "
-        f"{len(lab.documents)} labelled {NOUN}"
-        + (f" (by {lab.group_column})" if lab.group_column else "")
-        + "."
-    ]
-    for cat, n in list(c["categories"].items())[:5]:
-        lines.append(f"\u201c{cat}\u201d: {n} of {total} {NOUN} ({100 * n / max(1, total):.0f}%).")
-    lines.append(
-        f"{c['reviewed']} of {total} {NOUN} were under the confidence threshold "
-        f"{req.threshold:.2f} or flagged, and went to review: "
-        f"{c['status'].get('accepted', 0)} accepted, {c['status'].get('relabelled', 0)} "
-        f"relabelled, {c['status'].get('rejected', 0)} rejected."
-    )
-    if req.fit.get("cv_f1") is not None:
-        lines.append(
-            f"On labelled {NOUN} held out while learning (cross-validation), the classifier "
-            f"scored macro F1 {req.fit['cv_f1']:.2f} and accuracy {req.fit['cv_accuracy']:.2f}."
-        )
-    lines.extend(lab.notes()[:4])
-    lines.append(note)
-    return lines
-
-
-def method_rows(req: TriageRequest) -> dict[str, Any]:
-    lab = req.labelled
-    rows: dict[str, Any] = {
-        "Labelled examples": f"{len(lab.documents)} from {lab.path.name}, column "
-        f"{lab.label_column!r}: " + ", ".join(f"{k} ({v})" for k, v in lab.counts().items()),
-        "Review": f"confidence under {req.threshold:.2f}, or flagged; batch policy "
-        f"{req.project.settings.review.policy}",
-        "Evidence": "every quote verified verbatim against its ticket",
-    }
-    if req.engine == "offline":
-        rows["Classifier"] = (
-            "calibrated stack of logistic regressions on MiniLM embeddings and TF-IDF words "
-            "and characters" + (f", per {lab.group_column} and pooled" if lab.group_column else "")
-        )
-    else:
-        rows["Classifier"] = (
-            "the ticket-analyst in batches, with the categories' definitions and labelled "
-            "examples chosen by similarity"
-        )
-    return rows
