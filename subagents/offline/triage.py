@@ -366,7 +366,7 @@ class NBLogistic:
             r = np.log((p / p.sum()) / (q / q.sum()))
             self.ratios.append(r)
             self.models.append(
-                LogisticRegression(C=self.C, max_iter=3000).fit(
+                LogisticRegression(C=self.C, solver="liblinear", max_iter=1000).fit(
                     x.multiply(r).tocsr(), yes.astype(int)
                 )
             )
