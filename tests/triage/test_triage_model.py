@@ -21,9 +21,9 @@ def test_the_ticket_analyst_sorts_batches_with_similar_examples(
     triage_files: dict[str, Path], tmp_path: Path
 ) -> None:
     import workbench as wb
-    from workbench.corpus import Corpus
+    from workbench.triage.labelled import load_tickets
 
-    docs = Corpus.load(triage_files["tickets"]).documents
+    docs = load_tickets(triage_files["tickets"]).documents
     bad, odd = docs[0].id, docs[1].id
     responder = TriageResponder(bad_quote={bad}, unknown={odd})
     project = wb.Project(tmp_path, settings=_settings(), model=function_model(responder))
@@ -35,8 +35,8 @@ def test_the_ticket_analyst_sorts_batches_with_similar_examples(
         on_event=lambda e: None,
     )
     assert run.status == "complete" and run.engine == "model"
-    # 8 tickets in batches of 3; every ticket answered once
-    assert len(responder.triage_calls) == 3
+    # 16 tickets in batches of 3; every ticket answered once
+    assert len(responder.triage_calls) == 6
     assert sorted(t for c in responder.triage_calls for t in c["tickets"]) == sorted(
         d.id for d in docs
     )

@@ -48,20 +48,20 @@ def batch_run(triage_files: dict[str, Path], tmp_path_factory: pytest.TempPathFa
 
 
 def test_every_ticket_gets_a_category_confidence_and_verbatim_evidence(batch_run) -> None:  # type: ignore[no-untyped-def]
-    from workbench.corpus import Corpus
+    from workbench.triage.labelled import load_tickets
 
     _, run, _ = batch_run
     assert run.status == "complete"
     labels = run.labels
-    assert len(labels) == 8
-    docs = Corpus.load(run.manifest["corpus"]["path"]).by_id()
+    assert len(labels) == 16
+    docs = {d.id: d for d in load_tickets(run.manifest["corpus"]["path"]).documents}
     for lab in labels:
         assert lab.predicted in ("bug", "feature", "question")
         assert 0 <= lab.confidence <= 1 and lab.evidence
         for ev in lab.evidence:
             assert docs[lab.doc_id].text[ev.start_char : ev.end_char] == ev.quote
     table = run.table()
-    assert table.height == 8 and {"category", "confidence", "evidence", "status"} <= set(
+    assert table.height == 16 and {"category", "confidence", "evidence", "status"} <= set(
         table.columns
     )
 
@@ -93,7 +93,7 @@ def test_outputs_charts_and_the_resume(batch_run) -> None:  # type: ignore[no-un
     charts = {p.stem for p in run.charts}
     assert {"category_prevalence", "categories_by_segment", "categories_over_time"} <= charts
     t = run.manifest["triage"]
-    assert sum(t["categories"].values()) == 8 and t["fit"]["cv_f1"] > 0.5
+    assert sum(t["categories"].values()) == 16 and t["fit"]["cv_f1"] > 0.5
     html = (run.dir / "report.html").read_text(encoding="utf-8")
     assert "Category: bug" in html and "classifier learned from the team" in html
     after = events[events.index("resumed") + 1 :]
