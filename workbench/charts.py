@@ -166,12 +166,18 @@ def make_charts(
     ctx: RunContext, findings: Sequence[Finding], synthesis: Synthesis
 ) -> list[ChartSpec]:
     """Draw every chart in one sandbox; write data, code, PNG and SVG under charts/."""
+    return draw_charts(ctx.store.dir, chart_data(ctx, findings, synthesis), run_id=ctx.store.run_id)
+
+
+def draw_charts(
+    run_dir: Path, specs: Sequence[tuple[str, str, str, dict[str, Any]]], *, run_id: str = ""
+) -> list[ChartSpec]:
+    """Draw (chart id, kind, title, data) charts in one sandbox, into `run_dir/charts/`."""
     from sandboxes import create_sandbox
 
-    specs = chart_data(ctx, findings, synthesis)
     if not specs:
         return []
-    folder = ctx.store.dir / "charts"
+    folder = run_dir / "charts"
     folder.mkdir(exist_ok=True)
     charts: list[ChartSpec] = []
     with (
@@ -189,7 +195,7 @@ def make_charts(
             if ex.error is not None:
                 raise RunError(
                     f"chart {chart_id} failed in the sandbox: {ex.error.name}: {ex.error.value}",
-                    run_id=ctx.store.run_id,
+                    run_id=run_id or None,
                     stage="charts",
                     task=chart_id,
                 )

@@ -6,6 +6,8 @@
     workbench runs [--project DIR]
     workbench steer <run-dir> "<message>"      (or /pause, /resume, /cancel)
     workbench eval retrieval <bench.json> <corpus> [--json]
+    workbench triage <tickets> --labels <labelled> --label-column COL [--group-column COL]
+    workbench eval triage --train A.csv --test B.csv --label-column COL [--json]
 
 Progress goes to stderr; with --json, stdout carries exactly one JSON object.
 Exit codes: 0 done, 1 the run failed, 2 bad input or settings, 130 interrupted.
@@ -272,10 +274,11 @@ def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
 
 
 def _register_commands() -> None:
-    """Commands that live in their own modules (ask, eval analysis, eval compare)."""
-    from workbench import cli_ask
+    """Commands that live in their own modules (ask, eval analysis, eval compare, triage)."""
+    from workbench import cli_ask, cli_triage
 
     cli_ask.register(main, eval_group)
+    cli_triage.register(main, eval_group)
 
 
 _register_commands()

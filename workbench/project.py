@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from workbench.control import RunControl
     from workbench.handle import RunHandle
     from workbench.plans import Plan
+    from workbench.triage.api import TriageRun
 
 T = TypeVar("T")
 
@@ -309,6 +310,59 @@ class Project:
                 on_event=handle._on_event,
                 control=handle.control,
                 plan=plan,
+            )
+        )
+        return handle
+
+    def triage(
+        self,
+        tickets: str | Path,
+        labels: str | Path,
+        *,
+        label_column: str = "label",
+        group_column: str | None = None,
+        text_columns: str | list[str] | None = None,
+        engine: str | None = None,
+        threshold: float | None = None,
+        definitions: Any = None,
+        resume: bool = True,
+        on_event: Listener | None = None,
+        control: RunControl | None = None,
+    ) -> TriageRun:
+        """Sort every ticket into the team's categories, learned from `labels`.
+
+        Each ticket gets a category, a calibrated confidence and the verbatim quotes that
+        decided it; those under `threshold` (default `settings.triage.review_threshold`)
+        go to the review queue; then themes within each category, charts, deck, reports.
+        `group_column` learns per group (say, per repository). See `workbench.triage`.
+        """
+        from workbench.triage.api import triage
+
+        return triage(
+            self,
+            tickets,
+            labels,
+            label_column=label_column,
+            group_column=group_column,
+            text_columns=text_columns,
+            engine=engine,
+            threshold=threshold,
+            definitions=definitions,
+            resume=resume,
+            on_event=on_event,
+            control=control,
+        )
+
+    def start_triage(self, tickets: str | Path, labels: str | Path, **kwargs: Any) -> RunHandle:
+        """`triage` in the background: review its queue in the panel, `wait()` for the run."""
+        from workbench.control import RunControl
+        from workbench.handle import RunHandle
+
+        on_event = kwargs.pop("on_event", None)
+        handle = RunHandle(RunControl(steering_file=self.settings.steering_file), on_event)
+        handle._start(
+            lambda: self.triage(
+                tickets, labels, on_event=handle._on_event, control=handle.control, **kwargs
             )
         )
         return handle
