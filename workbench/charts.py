@@ -166,13 +166,23 @@ def make_charts(
     ctx: RunContext, findings: Sequence[Finding], synthesis: Synthesis
 ) -> list[ChartSpec]:
     """Draw every chart in one sandbox; write data, code, PNG and SVG under charts/."""
-    return draw_charts(ctx.store.dir, chart_data(ctx, findings, synthesis), run_id=ctx.store.run_id)
+    return draw_charts(
+        ctx.store.dir,
+        chart_data(ctx, findings, synthesis),
+        run_id=ctx.store.run_id,
+        backend=ctx.settings.sandbox,
+    )
 
 
 def draw_charts(
-    run_dir: Path, specs: Sequence[tuple[str, str, str, dict[str, Any]]], *, run_id: str = ""
+    run_dir: Path,
+    specs: Sequence[tuple[str, str, str, dict[str, Any]]],
+    *,
+    run_id: str = "",
+    backend: str = "auto",
 ) -> list[ChartSpec]:
-    """Draw (chart id, kind, title, data) charts in one sandbox, into `run_dir/charts/`."""
+    """Draw (chart id, kind, title, data) charts in one sandbox (the settings' backend),
+    into `run_dir/charts/`."""
     from sandboxes import create_sandbox
 
     if not specs:
@@ -182,7 +192,7 @@ def draw_charts(
     charts: list[ChartSpec] = []
     with (
         tempfile.TemporaryDirectory(prefix="wb-charts-") as tmp,
-        create_sandbox(work_dir=Path(tmp), backend=ctx.settings.sandbox) as sb,
+        create_sandbox(work_dir=Path(tmp), backend=backend) as sb,
     ):
         for chart_id, kind, title, data in specs:
             data_name = f"{chart_id}.json"

@@ -205,7 +205,8 @@ class TicketClassifier:
         out = np.full((x.shape[0], len(self.classes)), 1e-4)
         for j, c in enumerate(model.classes_):
             out[:, self.classes.index(c)] = p[:, j]
-        return out / out.sum(axis=1, keepdims=True)
+        result: np.ndarray = out / out.sum(axis=1, keepdims=True)
+        return result
 
     def _stack_columns(
         self,
@@ -378,11 +379,13 @@ class NBLogistic:
             for m, r in zip(self.models, self.ratios, strict=True)
         ]
         p = np.clip(np.stack(cols, axis=1), 1e-6, None)
-        return p / p.sum(axis=1, keepdims=True)
+        result: np.ndarray = p / p.sum(axis=1, keepdims=True)
+        return result
 
     def direction(self, j: int) -> np.ndarray:
         """Per feature: how much its presence pushes towards class j."""
-        return np.asarray(self.models[j].coef_).ravel() * self.ratios[j]
+        result: np.ndarray = np.asarray(self.models[j].coef_).ravel() * self.ratios[j]
+        return result
 
 
 def _direction(model: Any, classes: list[str], k: int) -> np.ndarray | None:
@@ -392,12 +395,14 @@ def _direction(model: Any, classes: list[str], k: int) -> np.ndarray | None:
         return None
     if isinstance(model, NBLogistic):
         return model.direction(cls.index(classes[k]))
-    coef = np.asarray(model.coef_)
+    coef: np.ndarray = np.asarray(model.coef_, dtype=float)
     if coef.shape[0] == 1:  # binary: coef is for classes_[1]
-        return coef[0] if cls.index(classes[k]) == 1 else -coef[0]
+        row: np.ndarray = coef[0] if cls.index(classes[k]) == 1 else -coef[0]
+        return row
     j = cls.index(classes[k])
     others = [i for i in range(coef.shape[0]) if i != j]
-    return coef[j] - coef[others].mean(axis=0)
+    diff: np.ndarray = coef[j] - coef[others].mean(axis=0)
+    return diff
 
 
 def _zscore(v: np.ndarray) -> np.ndarray:

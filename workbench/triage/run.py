@@ -484,7 +484,13 @@ async def _outputs(
     )
     await _checkpoint(req, "charts")
     req.emit(Event("stage_started", "charts", "drawing charts in the sandbox"))
-    charts = await asyncio.to_thread(draw_charts, store.dir, specs, run_id=store.run_id)
+    charts = await asyncio.to_thread(
+        draw_charts,
+        store.dir,
+        specs,
+        run_id=store.run_id,
+        backend=req.project.settings.sandbox,
+    )
     req.emit(Event("stage_done", "charts", f"{len(charts)} charts"))
     summary = summary_lines(req, labels, note)
     assert req.tracker is not None
