@@ -177,6 +177,27 @@ class HybridIndex:
         )
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    @property
+    def embedder_identity(self) -> dict[str, Any]:
+        return {
+            "name": str(getattr(self.embedder, "name", type(self.embedder).__name__)),
+            "dimension": int(getattr(self.embedder, "dimension", 384)),
+        }
+
+    def _check_embedder(self) -> None:
+        """Refuse to query vectors made by another embedder (an update re-embeds them)."""
+        recorded = self._manifest.embedder
+        if not self._manifest.docs or recorded == self.embedder_identity:
+            return
+        if not recorded and self._manifest.config_key == self.config_key:
+            return  # written before the identity was recorded, by this same configuration
+        made_by = recorded.get("name", "an unrecorded embedder")
+        raise IndexStateError(
+            f"{self.directory}: the vectors were made by {made_by}, this index uses "
+            f"{self.embedder_identity['name']}; update the index (it re-embeds every "
+            "document) before searching it."
+        )
+
     def _load_entries(self) -> None:
         entries: list[_Entry] = []
         for entry in self._manifest.docs.values():
@@ -309,7 +330,12 @@ class HybridIndex:
         kept = [e for e in self._entries if e.version in {v.key for v in new_docs.values()}]
         stale = [e for e in self._entries if e.version not in {v.key for v in new_docs.values()}]
         stats.removed_chunks = len(stale)
-        manifest = Manifest(config_key=config, docs=new_docs, generation=old.generation + 1)
+        manifest = Manifest(
+            config_key=config,
+            docs=new_docs,
+            generation=old.generation + 1,
+            embedder=self.embedder_identity,
+        )
         self._store.commit(manifest)  # the commit point
         self._manifest = manifest
         self._set_entries(kept + fresh)
@@ -334,7 +360,7 @@ class HybridIndex:
                 f"query generator {self.generator.name!r} returned {len(queries)} lists for {len(chunks)} chunks"
             )
         vectors, computed = embed_with_cache(
-            lambda xs: self.embedder.encode(xs, batch_size=min(batch_size, 64)),
+            self.embedder.encode,
             self._cache,
             texts,
             int(getattr(self.embedder, "dimension", 384)),
@@ -479,6 +505,7 @@ class HybridIndex:
                         matched[owner].append(self._query_text[r])
                 ranked["synthetic"] = order[:depth]
         if "dense" in retrievers:
+            self._check_embedder()
             vector = self._query_vector(query)
             found = self._dense.query(vector, depth, combine(doc_ids, where))
             ranked["dense"] = [(self._by_key[i], s) for i, s in found if i in self._by_key]
