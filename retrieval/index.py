@@ -281,7 +281,21 @@ class HybridIndex:
     def update(
         self, docs: Sequence[Document], *, remove_missing: bool = True, batch_size: int = 256
     ) -> UpdateStats:
-        """Bring the index in line with `docs`; only new or changed documents are embedded."""
+        """Bring the index in line with `docs`; only new or changed documents are embedded.
+
+        Documents are chunked, embedded and written in groups of about `batch_size` chunks
+        (or the embedder's `texts_per_call`), so memory stays bounded by a group.
+        """
+        try:
+            return self._update(docs, remove_missing=remove_missing, batch_size=batch_size)
+        finally:
+            release = getattr(self.embedder, "release", None)
+            if callable(release):  # an embedder holding remote workers frees them
+                release()
+
+    def _update(
+        self, docs: Sequence[Document], *, remove_missing: bool, batch_size: int
+    ) -> UpdateStats:
         seen: set[str] = set()
         for doc in docs:
             if doc.id in seen:
@@ -321,9 +335,19 @@ class HybridIndex:
         fresh: list[_Entry] = []
         pending: list[str] = []
         self._embedded = 0
-        for start in range(0, len(todo), max(1, batch_size // 8)):
-            batch_docs = todo[start : start + max(1, batch_size // 8)]
-            fresh.extend(self._index_batch(batch_docs, config, new_docs, pending, batch_size))
+        # documents are indexed in groups of about `texts_per_call` chunks: one encode call
+        # each, big enough to keep every core (or every Ray actor) of the embedder busy
+        per_call = int(getattr(self.embedder, "texts_per_call", 0) or batch_size)
+        group: list[Document] = []
+        group_chunks: list[Chunk] = []
+        for doc in todo:
+            group.append(doc)
+            group_chunks.extend(self._chunk_docs([doc]))
+            if len(group_chunks) >= per_call:
+                fresh.extend(self._index_batch(group, group_chunks, config, new_docs, pending))
+                group, group_chunks = [], []
+        if group:
+            fresh.extend(self._index_batch(group, group_chunks, config, new_docs, pending))
         stats.added_chunks = len(fresh)
         stats.embedded_chunks = self._embedded
 
@@ -347,12 +371,11 @@ class HybridIndex:
     def _index_batch(
         self,
         docs: list[Document],
+        chunks: list[Chunk],
         config: str,
         new_docs: dict[str, DocEntry],
         pending: list[str],
-        batch_size: int,
     ) -> list[_Entry]:
-        chunks = self._chunk_docs(docs)
         texts = [search_text(c) for c in chunks]
         queries = self.generator.generate(chunks, self.queries_per_chunk) if chunks else []
         if len(queries) != len(chunks):

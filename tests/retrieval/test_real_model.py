@@ -84,6 +84,8 @@ def test_onnx_vector_depends_on_the_text_alone() -> None:
     assert np.array_equal(together, alone)  # batch-mates and order change nothing
     one_thread = Embedder(threads=1).encode(TEXTS)
     assert np.array_equal(together, one_thread)
+    again = embedder.encode(TEXTS[:2])  # short calls come from the memo: the same vectors
+    assert np.array_equal(again, together[:2]) and again.flags.writeable
 
 
 @pytest.mark.slow
