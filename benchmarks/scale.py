@@ -203,7 +203,7 @@ def one_synthesis(n: int) -> dict[str, Any]:
             words = part.split()
             if 6 <= len(words) <= 40 and not part.lstrip().startswith(("#", "```", "|")):
                 pool.append((part.strip(), i))
-    pool = list(dict.fromkeys(pool))[:8000]
+    pool = list(dict.fromkeys(pool))[: min(8000, n)]
     vectors = Embedder().encode([t for t, _ in pool])
     index = {t: v for (t, _), v in zip(pool, vectors, strict=True)}
     rng = np.random.default_rng(19)

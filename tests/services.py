@@ -21,6 +21,15 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
+class StartUpTimeoutError(RuntimeError):
+    """A server gave up starting within its own hard-coded start-up time (busy machine)."""
+
+
+# what Ray's node start-up logs say when its own fixed waits ran out (30 s for the
+# raylet to register, ~30 s for the agents' port files): a machine too busy, not a bug
+RAY_START_TIMEOUTS = (b"timed out during startup", b"Timed out waiting for file")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,7 +120,7 @@ def ray_cluster(cpus_per_node: int = 1) -> Iterator[str]:
         )
     ]  # fmt: skip
     try:
-        wait_for(lambda: _started(procs[0], temp / "head.log"), "the Ray head node", 240)
+        _wait_for_node(procs, temp, "head")
         procs.append(
             _start(
                 [ray_bin, "start", f"--address={address}", "--node-ip-address=127.0.0.3",
@@ -119,7 +128,7 @@ def ray_cluster(cpus_per_node: int = 1) -> Iterator[str]:
                 temp / "worker.log",
             )
         )  # fmt: skip
-        wait_for(lambda: _started(procs[1], temp / "worker.log"), "the Ray worker node", 240)
+        _wait_for_node(procs, temp, "worker")
         ray.init(address=address, _node_ip_address="127.0.0.2", log_to_driver=False)
         wait_for(lambda: sum(1 for n in ray.nodes() if n["Alive"]) == 2, "two Ray nodes")
         yield address
@@ -143,6 +152,21 @@ def _reset_ray_token_cache() -> None:
         return
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()
+
+
+def _wait_for_node(procs: list[subprocess.Popen[bytes]], temp: Path, which: str) -> None:
+    log = temp / f"{which}.log"
+    try:
+        wait_for(lambda: _started(procs[-1], log), f"the Ray {which} node", 240)
+    except (TimeoutError, RuntimeError) as exc:
+        logs = [log, *temp.glob("session_*/logs/raylet*.out")]
+        said = b"".join(p.read_bytes() for p in logs if p.is_file())
+        if any(marker in said for marker in RAY_START_TIMEOUTS):
+            raise StartUpTimeoutError(
+                f"Ray's {which} node hit Ray's own start-up time limit ({exc}); "
+                f"the machine is too busy (load average {os.getloadavg()[0]:.1f})"
+            ) from exc
+        raise
 
 
 def _started(proc: subprocess.Popen[bytes], log: Path) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.services import chroma_server, ray_cluster
+from tests.services import StartUpTimeoutError, chroma_server, ray_cluster
 from workbench.settings import Settings
 
 from .conftest import QUESTION
@@ -23,8 +23,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    with ray_cluster(cpus_per_node=1) as address:
-        yield address
+    try:
+        with ray_cluster(cpus_per_node=1) as address:
+            yield address
+    except StartUpTimeoutError as exc:
+        # only Ray's own fixed start-up waits running out on a loaded machine; any other
+        # failure to start is an error
+        pytest.skip(str(exc))
 
 
 def texts() -> list[str]:
