@@ -283,8 +283,9 @@ class HybridIndex:
     ) -> UpdateStats:
         """Bring the index in line with `docs`; only new or changed documents are embedded.
 
-        Documents are chunked, embedded and written in groups of about `batch_size` chunks
-        (or the embedder's `texts_per_call`), so memory stays bounded by a group.
+        Documents are chunked, embedded and written in groups (`batch_size // 8`
+        documents, or about the embedder's `texts_per_call` chunks), so memory stays
+        bounded by a group.
         """
         try:
             return self._update(docs, remove_missing=remove_missing, batch_size=batch_size)
@@ -335,15 +336,19 @@ class HybridIndex:
         fresh: list[_Entry] = []
         pending: list[str] = []
         self._embedded = 0
-        # documents are indexed in groups of about `texts_per_call` chunks: one encode call
-        # each, big enough to keep every core (or every Ray actor) of the embedder busy
-        per_call = int(getattr(self.embedder, "texts_per_call", 0) or batch_size)
+        # documents are indexed in groups: of `batch_size // 8` documents, or of about
+        # `texts_per_call` chunks when the embedder says how many keep its workers busy
+        # (Ray). The grouping decides how Chroma receives the vectors, and its
+        # approximate search can differ with it, so the local default stays as it was.
+        per_call = int(getattr(self.embedder, "texts_per_call", 0) or 0)
+        docs_per_group = max(1, batch_size // 8)
         group: list[Document] = []
         group_chunks: list[Chunk] = []
         for doc in todo:
             group.append(doc)
             group_chunks.extend(self._chunk_docs([doc]))
-            if len(group_chunks) >= per_call:
+            full = len(group_chunks) >= per_call if per_call else len(group) >= docs_per_group
+            if full:
                 fresh.extend(self._index_batch(group, group_chunks, config, new_docs, pending))
                 group, group_chunks = [], []
         if group:

@@ -114,7 +114,7 @@ def test_failure_half_way_leaves_previous_index_usable(tmp_path: Path) -> None:
     ]
     broken = HybridIndex(tmp_path / "idx", ExplodingEmbedder(fail_on_call=2), embedding_cache=False)
     with pytest.raises(RuntimeError, match="embedder died"):
-        broken.update(docs + many, batch_size=8)  # chunks per embedding call
+        broken.update(docs + many, batch_size=64)
     reopened = HybridIndex(tmp_path / "idx", HashingEmbedder())
     assert sorted(reopened.documents()) == ["billing", "onboarding"]
     assert reopened.search("invoice", k=1)[0].doc_id == "billing"
