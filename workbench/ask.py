@@ -328,11 +328,11 @@ def verify_answer(answer: Answer, docs: Mapping[str, Document]) -> Answer:
 
 @dataclass(frozen=True)
 class OfflineAskSettings:
-    max_words: int = 200  # length budget of the answer
+    max_words: int = 240  # length budget of the answer (whole sentences take more words)
     hits_per_query: int = 24  # windows per sub-query (4-turn windows: ~72 turns of candidates)
     # a long turn is trimmed to its best complete sentences up to this many words; only a
     # single sentence longer than twice this is cut at its clauses
-    max_quote_words: int = 25
+    max_quote_words: int = 18
     min_similarity: float = 0.25  # below this for every candidate: "found no evidence"
     # once something clears min_similarity, supporting turns of the retrieved passages
     # need only this much (the passages were retrieved for the question already)
