@@ -104,9 +104,14 @@ class Project:
         chunking = ChunkingConfig(
             turns_per_chunk=self.settings.turns_per_chunk, overlap=self.settings.chunk_overlap
         )
+        embedder: Any = Embedder()
+        if self.settings.executor == "ray":  # index updates encode on the Ray cluster too
+            from retrieval.ray_embedder import RayEmbedder
+
+            embedder = RayEmbedder(address=self.settings.ray_address)
         return HybridIndex(
             self.wb_dir / "index" / name,
-            embedder=Embedder(),
+            embedder=embedder,
             query_generator=query_generator,
             chunking=chunking,
         )
