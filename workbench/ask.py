@@ -250,12 +250,11 @@ def ask(
 
 def _configured_model(project: Project) -> Model:
     """The project's model stack (settings.models, response cache), as the model engine uses."""
-    import os
-
-    if not os.environ.get("ANTHROPIC_API_KEY"):
+    missing = project.settings.models.missing()
+    if missing:
         raise UserError(
-            "the model engine needs ANTHROPIC_API_KEY in the environment; "
-            "set it or use --engine offline"
+            f"the model engine needs an API key: {missing} in the environment, "
+            "or use --engine offline"
         )
     from workbench.engine_model import build_model
 

@@ -7,7 +7,8 @@
     workbench eval propose <corpus> --out golden.json [--n N] [--doc ID ...]
                             [--approve-all | --interactive]
 
-The rubric judge and the question proposer are models: they need ANTHROPIC_API_KEY and
+The rubric judge and the question proposer are models: they need a configured model
+(ANTHROPIC_API_KEY, or an OpenAI-compatible endpoint: settings or `--model-url`) and
 use the project's model stack (`settings.models`, the response cache), built by
 `workbench.ask._configured_model` exactly as the model engine of `ask` builds it.
 
@@ -40,14 +41,30 @@ HUMAN_LABELS_HELP = (
 )
 
 
-def _model(project_dir: Path | None, needs: str, fix: str) -> Model:
+def _model(
+    project_dir: Path | None,
+    needs: str,
+    fix: str,
+    model_url: str | None = None,
+    model_name: str | None = None,
+) -> Model:
     """The project's model stack; a UserError that says how to fix it when there is no key."""
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        raise UserError(f"{needs} needs a model: set ANTHROPIC_API_KEY, or {fix}")
     from workbench.ask import _configured_model
     from workbench.project import Project
 
-    return _configured_model(Project(project_dir or Path(".")))
+    project = Project(project_dir or Path("."))
+    project.settings = project.settings.with_model_url(model_url, model_name)
+    missing = project.settings.models.missing()
+    if missing:
+        raise UserError(f"{needs} needs a model: {missing}, or {fix}")
+    return _configured_model(project)
+
+
+def _model_configured(project_dir: Path | None, model_url: str | None, name: str | None) -> bool:
+    from workbench.settings import Settings
+
+    path = (project_dir or Path(".")) / ".workbench" / "config.toml"
+    return Settings.load(path).with_model_url(model_url, name).models.configured()
 
 
 def _print_judge(report: EvalReport) -> None:
@@ -147,7 +164,7 @@ def _parse_where(pairs: tuple[str, ...]) -> dict[str, Any] | None:
 
 
 def register(main: click.Group, eval_group: click.Group) -> None:
-    from workbench.cli import _guard
+    from workbench.cli import _guard, model_options
 
     @main.command(name="ask")
     @click.argument("path", type=click.Path(path_type=Path))
@@ -167,6 +184,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         "--max-words", type=click.IntRange(20, 2000), default=None, help="Answer length budget."
     )
     @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+    @model_options
     @_guard
     def ask_cmd(
         path: Path,
@@ -177,6 +195,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         engine: str | None,
         max_words: int | None,
         as_json: bool,
+        model_url: str | None,
+        model_name: str | None,
     ) -> None:
         """Answer a question from the documents at PATH, citing verbatim evidence."""
         from workbench.ask import OfflineAskSettings, Scope, ask
@@ -186,8 +206,12 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             raise UserError(f"corpus path not found: {path}")
         scope = Scope(doc_ids=list(doc_ids) or None, where=_parse_where(where))
         settings = OfflineAskSettings(max_words=max_words) if max_words else None
+        project = Project(project_dir)
+        project.settings = project.settings.with_model_url(model_url, model_name)
+        if (model_url or model_name) and engine is None:
+            engine = "model"
         answer = ask(
-            Project(project_dir),
+            project,
             question,
             corpus=path,
             scope=scope,
@@ -241,7 +265,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         default=None,
         help="Score each answer with the rubric judge (a model: factual accuracy, citation "
         "accuracy, completeness, source quality, efficiency, each 0-1). Default: on when "
-        "ANTHROPIC_API_KEY is set or --engine model.",
+        "a model is configured (ANTHROPIC_API_KEY, or an OpenAI-compatible endpoint) or "
+        "--engine model.",
     )
     @click.option(
         "--human-labels",
@@ -249,6 +274,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         default=None,
         help=HUMAN_LABELS_HELP,
     )
+    @model_options
     @click.option(
         "--min-agreement",
         type=click.FloatRange(-1, 1),
@@ -283,6 +309,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         as_json: bool,
         use_judge: bool | None,
         human_labels: Path | None,
+        model_url: str | None,
+        model_name: str | None,
         min_agreement: float | None,
         pass_threshold: float,
         min_labels: int,
@@ -308,16 +336,20 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         if not target.exists():
             raise UserError(f"corpus not found: {target}")
         if use_judge is None:
-            use_judge = bool(os.environ.get("ANTHROPIC_API_KEY")) or engine == "model"
+            use_judge = _model_configured(project_dir, model_url, model_name) or engine == "model"
             use_judge = use_judge or human_labels is not None
         if human_labels is not None and not use_judge:
             raise UserError("--human-labels calibrates the judge; drop --no-judge")
         labels = load_human_labels(human_labels) if human_labels is not None else None
         model = None
         if engine == "model":
-            model = _model(project_dir, "the model engine", "use --engine offline")
+            model = _model(
+                project_dir, "the model engine", "use --engine offline", model_url, model_name
+            )
         elif use_judge:
-            model = _model(project_dir, "the rubric judge", "pass --no-judge")
+            model = _model(
+                project_dir, "the rubric judge", "pass --no-judge", model_url, model_name
+            )
         report = evaluate_analysis(
             gs,
             target,
@@ -419,6 +451,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         is_flag=True,
         help="Ask y/n/q on stdin even when it is not a terminal (answers piped in).",
     )
+    @model_options
     @_guard
     def eval_propose(
         corpus: Path,
@@ -429,6 +462,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         name: str | None,
         approve_all: bool,
         interactive: bool,
+        model_url: str | None,
+        model_name: str | None,
     ) -> None:
         """Have the model propose N test questions with expected evidence from CORPUS.
 
@@ -449,7 +484,13 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             )
         if not corpus.exists():
             raise UserError(f"corpus path not found: {corpus}")
-        model = _model(project_dir, "proposing questions", "write the golden set by hand")
+        model = _model(
+            project_dir,
+            "proposing questions",
+            "write the golden set by hand",
+            model_url,
+            model_name,
+        )
         project = Project(project_dir)
         full = Corpus.load(corpus)
         docs = full.by_id()
