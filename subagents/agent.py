@@ -457,6 +457,15 @@ class Agent:
                 use, f"the arguments of {use.name} were not a valid JSON object: {sent!r}"
             ), False
         if use.name == "final_output":
+            fields = set(self.output_model.model_fields)
+            if fields and not fields & set(use.input):
+                # every field has a default, so this would validate as an empty result
+                result.repairs += 1
+                return _error_result(
+                    use,
+                    f"final_output has none of the schema's fields ({sorted(fields)}); "
+                    "call it with the result, or call abstain",
+                ), False
             try:
                 result.output = self.output_model.model_validate(use.input)
             except ValidationError as err:

@@ -35,7 +35,8 @@ _CONTEXT_PATTERNS = re.compile(
     re.IGNORECASE,
 )
 _WINDOW_NUMBER = re.compile(
-    r"(?:maximum context length is|context (?:window|size) (?:is|of)|n_ctx\W+)\s*(\d+)",
+    r"(?:maximum context length is|context (?:window|size) (?:is|of)|n_ctx\W+)\s*(\d+)"
+    r"|>\s*(\d+)\s*maximum",
     re.IGNORECASE,
 )
 
@@ -81,7 +82,7 @@ def context_error(status: int, message: str, code: str | None) -> tuple[bool, in
     if not _CONTEXT_PATTERNS.search(text):
         return False, None
     m = _WINDOW_NUMBER.search(message)
-    return True, int(m.group(1)) if m else None
+    return True, int(m.group(1) or m.group(2)) if m else None
 
 
 class Backoff:
