@@ -170,12 +170,12 @@ class ModelEngine:
         self.specs = specs
         self.docs = docs
         self.tracer = tracer
-        # one budget for every request of the run: the client's, else from the settings
-        self.context = context or context_of(model) or context_budget(settings)
         self.embedder = embedder if embedder is not None else getattr(index, "embedder", None)
         self.tools = ToolRegistry([search_tool(_Search(index)), read_segment_tool(_Reader(docs))])
         resolve: Callable[[Any], str] | None = getattr(model, "model_id", None)
         self.models = {tier: self._model_for(tier, resolve) for tier in ("lead", "worker", "fast")}
+        # one budget for every request of the run: the client's, else from the settings
+        self.context = context or context_of(model) or context_budget(settings, self.models)
         self.note = engine_note(self.models)
         self.short = engine_short(self.models)
 

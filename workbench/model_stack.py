@@ -26,14 +26,16 @@ if TYPE_CHECKING:
     from workbench.settings import Settings
 
 
-def context_budget(settings: Settings) -> ContextBudget:
+def context_budget(settings: Settings, tiers: dict[str, str] | None = None) -> ContextBudget:
+    """The run's budget; `tiers` (tier -> model id) when the model was injected rather
+    than built from the settings, so each request meets its real model's window."""
     from subagents.models.context import ContextBudget
 
     m = settings.models
     return ContextBudget(
         windows=dict(m.context_windows),
         default_window=m.default_window(),
-        tiers=m.tiers(),  # type: ignore[arg-type]
+        tiers=tiers or m.tiers(),  # type: ignore[arg-type]
         chars_per_token=m.chars_per_token,
     )
 

@@ -77,10 +77,9 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 def test_tool_use_through_the_agent_loop(backend: Backend) -> None:
     async def main() -> None:
-        async with backend.serve(searcher) as server:
-            async with backend.client(server) as model:
-                agent, index = _analyst(model)
-                result = await agent.run(AgentTask(instructions="Is the remote heavy?"))
+        async with backend.serve(searcher) as server, backend.client(server) as model:
+            agent, index = _analyst(model)
+            result = await agent.run(AgentTask(instructions="Is the remote heavy?"))
         assert result.status == "ok" and result.tool_calls == ["search", "final_output"]
         assert index.queries == ["heavy"]
         assert result.output is not None
@@ -92,10 +91,9 @@ def test_tool_use_through_the_agent_loop(backend: Backend) -> None:
 
 def test_usage_and_cost_match_the_server_exactly(backend: Backend) -> None:
     async def main() -> None:
-        async with backend.serve() as server:
-            async with backend.client(server) as model:
-                first = await model.complete(_request())
-                second = await model.complete(_request(tier="fast"))
+        async with backend.serve() as server, backend.client(server) as model:
+            first = await model.complete(_request())
+            second = await model.complete(_request(tier="fast"))
         total = first.usage + second.usage
         for k in ("input_tokens", "output_tokens", "cache_read_input_tokens"):
             assert getattr(total, k) == server.usage_total[k]
@@ -134,9 +132,10 @@ def test_non_retryable_errors_are_not_retried(backend: Backend, setting: str) ->
     async def main() -> None:
         kw = {"api_key": "right-key"} if setting == "auth" else {"exhausted": True}
         async with backend.serve(**kw) as server:  # type: ignore[arg-type]
-            async with backend.client(server, api_key="wrong-key") as model:
-                with pytest.raises(NonRetryableModelError) as info:
-                    await model.complete(_request())
+            model = backend.client(server, api_key="wrong-key")
+            with pytest.raises(NonRetryableModelError) as info:
+                await model.complete(_request())
+            await model.aclose()
         assert len(server.records) == 1
         assert info.value.status == (401 if setting == "auth" else 429)
 
@@ -237,9 +236,10 @@ def test_a_request_that_cannot_fit_is_never_sent(backend: Backend) -> None:
 def test_the_servers_context_refusal_is_not_retried(backend: Backend) -> None:
     async def main() -> None:
         async with backend.serve(context_window=300) as server:
-            async with backend.client(server) as model:
-                with pytest.raises(ContextWindowExceededError) as info:
-                    await model.complete(_request(max_tokens=100))
+            model = backend.client(server)
+            with pytest.raises(ContextWindowExceededError) as info:
+                await model.complete(_request(max_tokens=100))
+            await model.aclose()
         assert len(server.records) == 1 and info.value.status == 400
 
     asyncio.run(main())
@@ -277,9 +277,8 @@ def test_the_agent_learns_from_a_refusal_and_shortens_its_conversation(backend: 
 
 def test_usage_is_charged_per_model_tier(backend: Backend) -> None:
     async def main() -> None:
-        async with backend.serve() as server:
-            async with backend.client(server) as model:
-                r = await model.complete(_request(tier="lead", cache=False))
+        async with backend.serve() as server, backend.client(server) as model:
+            r = await model.complete(_request(tier="lead", cache=False))
         expected = model.prices.cost(backend.tier_model("lead"), r.usage)
         assert r.cost_usd == expected
         assert Usage(**{k: server.usage_total[k] for k in Usage.model_fields}).output_tokens == (
@@ -294,9 +293,8 @@ def test_tool_definitions_reach_the_server(backend: Backend) -> None:
         tools = [
             ToolDefinition(name="search", description="search", input_schema={"type": "object"})
         ]
-        async with backend.serve() as server:
-            async with backend.client(server) as model:
-                await model.complete(_request(tools=tools))
+        async with backend.serve() as server, backend.client(server) as model:
+            await model.complete(_request(tools=tools))
         body = server.requests_seen[0]
         names = [t.get("name") or t["function"]["name"] for t in body["tools"]]
         assert names == ["search"]
