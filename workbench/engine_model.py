@@ -182,7 +182,7 @@ class ModelEngine:
     def _model_for(self, tier: str, resolve: Callable[[Any], str] | None) -> str:
         from subagents.models.messages import ModelRequest
 
-        if resolve is None:
+        if not callable(resolve):  # a test double with a plain `model_id` attribute
             return str(getattr(self.model, "model_id", None) or getattr(self.model, "name", tier))
         return resolve(ModelRequest(messages=[], tier=tier))  # type: ignore[arg-type]
 

@@ -7,8 +7,8 @@ caller (the agent loop, the model engine's document parts and hierarchical synth
 - `estimate_tokens(obj)`: a conservative token count of text or of a JSON-able object
   (its compact JSON): ASCII characters / `chars_per_token` (3.0 by default; English and
   code run 3.5-4.5 characters per token with the BPE tokenizers of current models) plus
-  one token per non-ASCII character (scripts without spaces run near one per
-  character). No tokenizer is downloaded; the estimate is meant to over-count.
+  1.5 tokens per non-ASCII character (Chinese and Japanese run about one to one and a
+  half per character). No tokenizer is downloaded; the estimate is meant to over-count.
 - `ContextBudget`: the window of each model id (`windows`, else `default_window`), the
   output reserve of a request (its `max_tokens`, lowered to a quarter of a small
   window), the request's size (`request_tokens`), whether it `fits`, and `check`, which
@@ -47,7 +47,7 @@ def estimate_tokens(obj: Any, *, chars_per_token: float = DEFAULT_CHARS_PER_TOKE
         text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
     ascii_chars = len(text.encode("ascii", "ignore"))
     other = len(text) - ascii_chars
-    return max(1, math.ceil(ascii_chars / chars_per_token) + other)
+    return max(1, math.ceil(ascii_chars / chars_per_token + 1.5 * other))
 
 
 def request_body(request: ModelRequest) -> dict[str, Any]:
