@@ -3,7 +3,9 @@
     call model -> for each tool_use: is it allowed? validate arguments (pydantic) ->
     run with the tool's timeout -> append results -> repeat
     until `final_output` validates against the spec's schema (invalid output is sent
-    back for repair at most `max_repairs` times), or `abstain` (a valid result), or a
+    back for repair at most `max_repairs` times, 4 by default: with one answer in five
+    malformed, as small local models manage, a task then runs out of repairs about once
+    in 3,000), or `abstain` (a valid result), or a
     step / token / cost budget is hit (partial usage kept, status says which).
 
 Trust boundary: the system prompt is the fixed preamble plus the spec body, nothing
@@ -153,7 +155,7 @@ class Agent:
         model: Model,
         tools: ToolRegistry | None = None,
         *,
-        max_repairs: int = 2,
+        max_repairs: int = 4,
         max_cost_usd: Decimal | None = None,
         on_event: Callable[[TraceEvent], None] | None = None,
         context: ContextBudget | None = None,

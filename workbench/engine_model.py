@@ -391,13 +391,13 @@ class ModelEngine:
         lines: list[tuple[str, str]] = []  # (segment id, rendered line)
         for seg in doc.segments:
             line = render_segment(seg)
-            if ctx.tokens(line, model) + 1 <= limit:
+            if ctx.text_tokens(line, model) + 1 <= limit:
                 lines.append((seg.id, line))
                 continue
-            prefix = ctx.tokens(render_segment(seg, (len(seg.text), len(seg.text))), model) + 4
-            for a, b in split_text(seg.text, max(20, limit - prefix), ctx):
+            prefix = ctx.text_tokens(render_segment(seg, (len(seg.text), len(seg.text))), model) + 4
+            for a, b in split_text(seg.text, max(20, limit - prefix), ctx, model):
                 lines.append((seg.id, render_segment(seg, (a, b))))
-        sizes = [ctx.tokens(line, model) + 1 for _, line in lines]
+        sizes = [ctx.text_tokens(line, model) + 1 for _, line in lines]
         groups = pack(sizes, limit)
         n = len(groups)
         units = []

@@ -155,6 +155,26 @@ class BoundedSynthesis:
         return result.output
 
     @staticmethod
+    def _fits(agent: Agent, task: AgentTask) -> bool:
+        """The exact check the agent loop makes: the task's data within its room."""
+        room = agent.context_room(task.model_copy(update={"context": []}))
+        return room is None or sum(agent.document_tokens(c) for c in task.context) <= room
+
+    def _verified(
+        self, agent: Agent, groups: list[list[int]], build: Callable[[list[int]], AgentTask]
+    ) -> list[list[int]]:
+        """`groups` (sized by estimate) split further until each one's request fits."""
+        out: list[list[int]] = []
+        todo = list(groups)
+        while todo:
+            g = todo.pop(0)
+            if len(g) == 1 or self._fits(agent, build(g)):
+                out.append(g)
+            else:
+                todo[:0] = [g[: len(g) // 2], g[len(g) // 2 :]]
+        return out
+
+    @staticmethod
     def _room(agent: Agent, task: AgentTask) -> int:
         room = agent.context_room(task)
         if room is None:
@@ -182,7 +202,7 @@ class BoundedSynthesis:
         by_id = {f.id: f for f in findings}
         rows = [finding_row(f) for f in findings]
         model = ctx.model_id(agent._request([]))
-        sizes = [ctx.tokens(r, model) + 1 for r in rows]
+        sizes = [ctx.text_tokens(json.dumps(r, ensure_ascii=False), model) + 1 for r in rows]
         steer = ["Steering from the researcher:", *(f"- {s}" for s in steering)] if steering else []
         probe = AgentTask(
             instructions="\n".join([f"Research question: {question}", "x" * 400, *steer]),
@@ -192,15 +212,15 @@ class BoundedSynthesis:
         room = self._room(agent, probe) - 16
         groups = group_by_embedding(self._vectors([f.claim for f in findings]), sizes, room)
 
-        async def one(g: list[int], n: int) -> list[_Partial]:
+        def build(g: list[int], n: int = 0, of: int = 0) -> AgentTask:
             lines = [
                 f"Research question: {question}",
                 f"{len(g)} findings are given as JSON lines in the document block: group {n} of "
-                f"{len(groups)} groups of similar findings from {len(doc_ids)} {noun}. Group "
+                f"{of} groups of similar findings from {len(doc_ids)} {noun}. Group "
                 "them into themes. Quotes ending in […] are shortened in this view.",
                 *steer,
             ]
-            task = AgentTask(
+            return AgentTask(
                 instructions="\n".join(lines),
                 inputs={"total_documents": len(doc_ids)},
                 context=[
@@ -209,6 +229,11 @@ class BoundedSynthesis:
                     )
                 ],
             )
+
+        groups = self._verified(agent, groups, lambda g: build(g, 99999, 99999))
+
+        async def one(g: list[int], n: int) -> list[_Partial]:
+            task = build(g, n, len(groups))
             out = await self._run(agent, task, f"synthesize group {n}")
             if not isinstance(out, SynthesisOutput):
                 raise RunError("theme-synthesizer returned no themes", stage="synthesize")
@@ -318,9 +343,14 @@ class BoundedSynthesis:
                 current = await merge(current, True)
                 break
             room = self._room(agent, task([], False)) - 16
-            sizes = [ctx.tokens(row(p), model) + 1 for p in current]
+            sizes = [
+                ctx.text_tokens(json.dumps(row(p), ensure_ascii=False), model) + 1 for p in current
+            ]
             vectors = self._vectors([f"{p.label}. {p.summary}" for p in current])
             groups = group_by_embedding(vectors, sizes, room, seed=rounds)
+            groups = self._verified(
+                agent, groups, lambda g, cur=current: task([cur[i] for i in g], False)
+            )
             results = await asyncio.gather(
                 *(
                     merge([current[i] for i in g], False)
@@ -361,15 +391,17 @@ class BoundedSynthesis:
             instructions=f"Research question: {question}\n" + "x" * 600,
         )
         room = self._room(agent, probe) - 64
-        # units: (theme header, row indices), each within the room; small ones share a call
+        # units: (theme header, its rows), each within the room; small ones share a call
         units: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+
+        def size(obj: Any) -> int:
+            return ctx.text_tokens(json.dumps(obj, ensure_ascii=False), model) + 1
+
         for tid, label, n_docs, ids in themed:
             rows = [finding_row(by_id[x], quote_chars=None) for x in ids]
-            rows = [
-                r if ctx.tokens(r, model) < room // 2 else finding_row(by_id[r["id"]]) for r in rows
-            ]
-            header_size = ctx.tokens({"id": tid, "label": label, "n_documents": n_docs}, model) + 40
-            sizes = [ctx.tokens(r, model) + 1 + len(r["id"]) // 3 + 2 for r in rows]
+            rows = [r if size(r) < room // 2 else finding_row(by_id[r["id"]]) for r in rows]
+            header_size = size({"id": tid, "label": label, "n_documents": n_docs}) + 16
+            sizes = [size(r) + size(r["id"]) for r in rows]
             parts = group_by_embedding(None, sizes, max(1, room - header_size))
             for n, part in enumerate(parts, start=1):
                 shown = [rows[i] for i in part]
@@ -382,19 +414,15 @@ class BoundedSynthesis:
                 if len(parts) > 1:
                     header["part"] = f"{n} of {len(parts)} (n_documents counts the whole theme)"
                 units.append((header, shown))
-        sizes = [
-            ctx.tokens(h, model) + sum(ctx.tokens(r, model) + 1 for r in rows) + 8
-            for h, rows in units
-        ]
-        calls = group_by_embedding(None, sizes, room)
 
-        async def one(call: list[int]) -> CriticOutput:
+        def build(call: list[int]) -> AgentTask:
             headers = [units[i][0] for i in call]
             rows = [r for i in call for r in units[i][1]]
-            task = AgentTask(
+            return AgentTask(
                 instructions=f"Research question: {question}\nReview the findings and themes "
                 f"given as data (JSON lines: findings, then themes). This request holds "
-                f"{len(headers)} of the run's {len(units)} theme parts; counts are for whole themes.",
+                f"{len(headers)} of the run's {len(units)} theme parts; counts are for whole "
+                "themes.",
                 context=[
                     ContextDocument(id="findings", title="findings", text=jsonl(rows)),
                     ContextDocument(
@@ -402,6 +430,12 @@ class BoundedSynthesis:
                     ),
                 ],
             )
+
+        sizes = [size(h) + sum(size(r) for r in rows) + 8 for h, rows in units]
+        calls = self._verified(agent, group_by_embedding(None, sizes, room), build)
+
+        async def one(call: list[int]) -> CriticOutput:
+            task = build(call)
             out = await self._run(agent, task, "critic")
             if not isinstance(out, CriticOutput):
                 raise RunError("the critic returned no verdict", stage="critic")
@@ -410,7 +444,7 @@ class BoundedSynthesis:
         outs = await asyncio.gather(*(one(c) for c in calls))
         issues: list[CriticIssue] = [i for o in outs for i in o.issues]
         verdict = max((o.verdict for o in outs), key=lambda v: VERDICT_ORDER[v], default="pass")
-        summary = " ".join(o.summary for o in outs if o.summary)
+        summary = " ".join(dict.fromkeys(o.summary for o in outs if o.summary))
         return CriticOutput(
             verdict=verdict,  # type: ignore[arg-type]
             issues=issues,

@@ -93,6 +93,11 @@ class ContextBudget:
         factor = self.factors.get(model or "", 1.0)
         return math.ceil(base * factor)
 
+    def text_tokens(self, text: str, model: str | None = None) -> int:
+        """Tokens of text as it travels inside a request body (JSON-escaped: quotes and
+        newlines count twice), which is how a line of a document block is measured."""
+        return self.tokens(json.dumps(text, ensure_ascii=False), model)
+
     def request_tokens(self, request: ModelRequest) -> int:
         """Estimated input tokens of a request (system, messages, tools)."""
         return self.tokens(request_body(request), self.model_id(request))
@@ -201,9 +206,12 @@ def pack(sizes: Sequence[int], budget: int) -> list[list[int]]:
     return groups
 
 
-def split_text(text: str, max_tokens: int, budget: ContextBudget) -> Iterator[tuple[int, int]]:
-    """(start, end) character ranges of `text`, each within `max_tokens`, cut at
-    whitespace when there is some in the last fifth of a piece."""
+def split_text(
+    text: str, max_tokens: int, budget: ContextBudget, model: str | None = None
+) -> Iterator[tuple[int, int]]:
+    """(start, end) character ranges of `text`, each within `max_tokens` as it travels
+    in a request (`text_tokens`), cut at whitespace when there is some in the last fifth
+    of a piece."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be positive")
     start = 0
@@ -212,7 +220,7 @@ def split_text(text: str, max_tokens: int, budget: ContextBudget) -> Iterator[tu
         # characters per piece from the estimate of the rest (non-ASCII counts more)
         rest = text[start : start + int(max_tokens * budget.chars_per_token) + 1]
         length = len(rest)
-        while length > 1 and budget.tokens(text[start : start + length]) > max_tokens:
+        while length > 1 and budget.text_tokens(text[start : start + length], model) > max_tokens:
             length = int(length * 0.8)
         end = min(n, start + max(1, length))
         if end < n:

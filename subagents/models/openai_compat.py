@@ -292,7 +292,7 @@ class OpenAICompatibleModel:
                 output_tokens=min(request.max_tokens, 1024),
                 priority=attempt > 1,
             )
-            sent = time.monotonic()
+            sent, sent_wall = time.monotonic(), time.time()
             started = sent if started is None else started
             try:
                 raw = await self.client.chat.completions.with_raw_response.create(**body)
@@ -303,7 +303,8 @@ class OpenAICompatibleModel:
                 retry_after = retry_after_seconds(headers)
                 self.limiter.release(
                     ticket,
-                    headers=limiter_headers(headers, time.time()),
+                    # the server measured its reset durations when it admitted the request
+                    headers=limiter_headers(headers, sent_wall),
                     rate_limited=err.status_code == 429,
                     overloaded=err.status_code >= 500,
                     retry_after=retry_after,
@@ -336,7 +337,7 @@ class OpenAICompatibleModel:
                 raise
             self.limiter.release(
                 ticket,
-                headers=limiter_headers(raw.headers, time.time()),
+                headers=limiter_headers(raw.headers, sent_wall),
                 latency=time.monotonic() - sent,
             )
             response = self._convert(completion, raw.headers, request, model, mode, attempt)
