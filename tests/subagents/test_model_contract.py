@@ -300,3 +300,25 @@ def test_tool_definitions_reach_the_server(backend: Backend) -> None:
         assert names == ["search"]
 
     asyncio.run(main())
+
+
+def test_the_response_cache_replays_without_the_server(backend: Backend, tmp_path: Any) -> None:
+    from subagents.errors import CacheMissError
+    from subagents.models.cached import CachedModel
+
+    async def main() -> None:
+        async with backend.serve() as server, backend.client(server) as model:
+            cached = CachedModel(model, tmp_path / "cache.sqlite")
+            first = await cached.complete(_request(tier="fast"))
+            second = await cached.complete(_request(tier="fast"))
+            cached.close()
+            replay = CachedModel(model, tmp_path / "cache.sqlite", mode="replay_only")
+            again = await replay.complete(_request(tier="fast"))
+            with pytest.raises(CacheMissError):
+                await replay.complete(_request(tier="lead"))
+            replay.close()
+        assert len(server.records) == 1
+        assert second.cached and again.cached and again.text == first.text
+        assert again.cost_usd == 0 and again.usage == first.usage
+
+    asyncio.run(main())
