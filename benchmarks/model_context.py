@@ -81,7 +81,7 @@ def make_corpus(n: int, seed: int = 0) -> list[Any]:
                     start_char=at,
                     end_char=at + len(t),
                     attrs={"field": "title" if k == 0 else "body"},
-                )  # fmt: skip
+                )
             )
             text += t + "\n"
             at += len(t) + 1
@@ -93,7 +93,7 @@ def make_corpus(n: int, seed: int = 0) -> list[Any]:
                 source_path=f"{doc_id}.json",
                 text=text,
                 segments=segments,
-            )  # fmt: skip
+            )
         )
     return docs
 
