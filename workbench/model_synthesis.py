@@ -348,9 +348,12 @@ class BoundedSynthesis:
             ]
             vectors = self._vectors([f"{p.label}. {p.summary}" for p in current])
             groups = group_by_embedding(vectors, sizes, room, seed=rounds)
-            groups = self._verified(
-                agent, groups, lambda g, cur=current: task([cur[i] for i in g], False)
-            )
+            batch = list(current)
+
+            def build(g: list[int], batch: list[_Partial] = batch) -> AgentTask:
+                return task([batch[i] for i in g], False)
+
+            groups = self._verified(agent, groups, build)
             results = await asyncio.gather(
                 *(
                     merge([current[i] for i in g], False)
