@@ -98,7 +98,7 @@ def make_corpus(n: int, seed: int = 0) -> list[Any]:
     return docs
 
 
-_LINE = re.compile(r"^(\S+#\d+)(?: [^\[:]*)?(?: \[[^\]]*\])?: (.*)$")
+_LINE = re.compile(r"^(\S+#\d+)((?: [^\[:]+?)?)((?: \[[^\]]*\])*): (.*)$")
 
 
 def _tool(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -145,9 +145,9 @@ def responder(body: dict[str, Any]) -> list[dict[str, Any]]:
     for d in docs:
         for line in d["source"]["data"].splitlines():
             m = _LINE.match(line)
-            if not m or len(m.group(2)) < 60:
+            if not m or len(m.group(4)) < 60:
                 continue
-            seg_id, text = m.group(1), m.group(2)
+            seg_id, text = m.group(1), m.group(4)
             findings.append(
                 {
                     "claim": f"The user reports that {_area(text)} {text[20:50].strip()}",

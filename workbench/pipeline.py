@@ -233,7 +233,7 @@ def _gate(
     `record=False` (a replan's partial re-run) checks without overwriting the run's
     gate figures in the manifest.
     """
-    from subagents.verify import check_findings
+    from subagents.verify import check_findings, interviewer_evidence
 
     findings: list[Finding] = []
     bad_schema = 0
@@ -246,6 +246,7 @@ def _gate(
     if bad_schema:
         ctx.emit(Event("warning", "gate", f"{bad_schema} findings did not match the schema"))
     problems = check_findings(findings, ctx.corpus.by_id())
+    problems += interviewer_evidence(findings)
     if problems:
         bad = {p.finding_id for p in problems}
         findings = [f for f in findings if f.id not in bad]
