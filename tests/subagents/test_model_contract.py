@@ -257,9 +257,9 @@ def test_the_agent_learns_from_a_refusal_and_shortens_its_conversation(backend: 
         return [{"type": "tool_use", "id": "toolu_f", "name": "final_output", "input": FINAL}]
 
     async def main() -> None:
-        async with backend.serve(reader, context_window=4000) as server:
+        async with backend.serve(reader, context_window=5000) as server:
             budget = ContextBudget(
-                default_window=6000, tiers={"worker": backend.tier_model("worker")}
+                default_window=11000, tiers={"worker": backend.tier_model("worker")}
             )
             async with backend.client(server) as model:
                 index = FakeIndex([segment("m1", 0, big)])
