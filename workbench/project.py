@@ -156,12 +156,12 @@ class Project:
         if chosen not in ("offline", "model"):
             raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
         if chosen == "model" and not has_model:
-            import os
-
-            if not os.environ.get("ANTHROPIC_API_KEY"):
+            missing = self.settings.models.missing()
+            if missing:
                 raise UserError(
-                    "the model engine needs an API key: set ANTHROPIC_API_KEY (or pass "
-                    "Project(model=...)); without one, use --engine offline"
+                    f"the model engine needs an API key: {missing} (or pass Project(model=...), or point the settings at a local "
+                    'model: [models] provider = "openai-compatible" and base_url, or '
+                    "--model-url); without one, use --engine offline"
                 )
         return chosen
 
