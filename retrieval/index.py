@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +71,28 @@ class PassageRanking:
     context_windows: int = 2
     distinct: int = 10
     gap_turns: int = 4
+
+
+# texts encoded per call while progress is reported (one embedder batch, ~2 s on 2 cores)
+_PROGRESS_STEP = 64
+
+
+class _Meter:
+    """Chunks indexed so far, reported to a `progress(done, total)` callback."""
+
+    def __init__(self, progress: Callable[[int, int], None], total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0  # chunks of finished batches
+        progress(0, total)
+
+    def within_batch(self, encoded: int) -> None:
+        """`encoded` texts of the current batch are embedded (cached ones come later)."""
+        self.progress(min(self.total, self.done + encoded), self.total)
+
+    def batch_done(self, chunks: int) -> None:
+        self.done = min(self.total, self.done + chunks)
+        self.progress(self.done, self.total)
 
 
 @dataclass
@@ -177,6 +199,27 @@ class HybridIndex:
         )
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    @property
+    def embedder_identity(self) -> dict[str, Any]:
+        return {
+            "name": str(getattr(self.embedder, "name", type(self.embedder).__name__)),
+            "dimension": int(getattr(self.embedder, "dimension", 384)),
+        }
+
+    def _check_embedder(self) -> None:
+        """Refuse to query vectors made by another embedder (an update re-embeds them)."""
+        recorded = self._manifest.embedder
+        if not self._manifest.docs or recorded == self.embedder_identity:
+            return
+        if not recorded and self._manifest.config_key == self.config_key:
+            return  # written before the identity was recorded, by this same configuration
+        made_by = recorded.get("name", "an unrecorded embedder")
+        raise IndexStateError(
+            f"{self.directory}: the vectors were made by {made_by}, this index uses "
+            f"{self.embedder_identity['name']}; update the index (it re-embeds every "
+            "document) before searching it."
+        )
+
     def _load_entries(self) -> None:
         entries: list[_Entry] = []
         for entry in self._manifest.docs.values():
@@ -258,9 +301,38 @@ class HybridIndex:
         return out
 
     def update(
-        self, docs: Sequence[Document], *, remove_missing: bool = True, batch_size: int = 256
+        self,
+        docs: Sequence[Document],
+        *,
+        remove_missing: bool = True,
+        batch_size: int = 256,
+        progress: Callable[[int, int], None] | None = None,
     ) -> UpdateStats:
-        """Bring the index in line with `docs`; only new or changed documents are embedded."""
+        """Bring the index in line with `docs`; only new or changed documents are embedded.
+
+        `progress(done, total)` is called as chunks of new or changed documents are
+        indexed (their embeddings computed or found in the cache), from this thread; it
+        is not called when nothing changed. Documents are chunked, embedded and written in
+        groups (`batch_size // 8` documents, or about the embedder's `texts_per_call`
+        chunks), so memory stays bounded by a group.
+        """
+        try:
+            return self._update(
+                docs, remove_missing=remove_missing, batch_size=batch_size, progress=progress
+            )
+        finally:
+            release = getattr(self.embedder, "release", None)
+            if callable(release):  # an embedder holding remote workers frees them
+                release()
+
+    def _update(
+        self,
+        docs: Sequence[Document],
+        *,
+        remove_missing: bool,
+        batch_size: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> UpdateStats:
         seen: set[str] = set()
         for doc in docs:
             if doc.id in seen:
@@ -300,16 +372,44 @@ class HybridIndex:
         fresh: list[_Entry] = []
         pending: list[str] = []
         self._embedded = 0
-        for start in range(0, len(todo), max(1, batch_size // 8)):
-            batch_docs = todo[start : start + max(1, batch_size // 8)]
-            fresh.extend(self._index_batch(batch_docs, config, new_docs, pending, batch_size))
+        meter = None
+        if progress is not None and todo:
+            meter = _Meter(progress, sum(len(self._chunk_docs([d])) for d in todo))
+        # documents are indexed in groups: of `batch_size // 8` documents, or of about
+        # `texts_per_call` chunks when the embedder says how many keep its workers busy
+        # (Ray). The grouping decides how Chroma receives the vectors, and its
+        # approximate search can differ with it, so the local default stays as it was.
+        per_call = int(getattr(self.embedder, "texts_per_call", 0) or 0)
+        docs_per_group = max(1, batch_size // 8)
+        group: list[Document] = []
+        group_chunks: list[Chunk] = []
+        for doc in todo:
+            group.append(doc)
+            group_chunks.extend(self._chunk_docs([doc]))
+            full = len(group_chunks) >= per_call if per_call else len(group) >= docs_per_group
+            if full:
+                fresh.extend(
+                    self._index_batch(
+                        group, group_chunks, config, new_docs, pending, batch_size, meter
+                    )
+                )
+                group, group_chunks = [], []
+        if group:
+            fresh.extend(
+                self._index_batch(group, group_chunks, config, new_docs, pending, batch_size, meter)
+            )
         stats.added_chunks = len(fresh)
         stats.embedded_chunks = self._embedded
 
         kept = [e for e in self._entries if e.version in {v.key for v in new_docs.values()}]
         stale = [e for e in self._entries if e.version not in {v.key for v in new_docs.values()}]
         stats.removed_chunks = len(stale)
-        manifest = Manifest(config_key=config, docs=new_docs, generation=old.generation + 1)
+        manifest = Manifest(
+            config_key=config,
+            docs=new_docs,
+            generation=old.generation + 1,
+            embedder=self.embedder_identity,
+        )
         self._store.commit(manifest)  # the commit point
         self._manifest = manifest
         self._set_entries(kept + fresh)
@@ -321,24 +421,34 @@ class HybridIndex:
     def _index_batch(
         self,
         docs: list[Document],
+        chunks: list[Chunk],
         config: str,
         new_docs: dict[str, DocEntry],
         pending: list[str],
         batch_size: int,
+        meter: _Meter | None = None,
     ) -> list[_Entry]:
-        chunks = self._chunk_docs(docs)
         texts = [search_text(c) for c in chunks]
         queries = self.generator.generate(chunks, self.queries_per_chunk) if chunks else []
         if len(queries) != len(chunks):
             raise IndexStateError(
                 f"query generator {self.generator.name!r} returned {len(queries)} lists for {len(chunks)} chunks"
             )
+
+        def encode(xs: list[str]) -> np.ndarray:
+            if meter is None:
+                return self.embedder.encode(xs, batch_size=min(batch_size, 64))
+            parts = []
+            for i in range(0, len(xs), _PROGRESS_STEP):  # slices, so progress moves
+                parts.append(self.embedder.encode(xs[i : i + _PROGRESS_STEP], batch_size=64))
+                meter.within_batch(i + len(parts[-1]))
+            return np.concatenate(parts)
+
         vectors, computed = embed_with_cache(
-            lambda xs: self.embedder.encode(xs, batch_size=min(batch_size, 64)),
-            self._cache,
-            texts,
-            int(getattr(self.embedder, "dimension", 384)),
+            encode, self._cache, texts, int(getattr(self.embedder, "dimension", 384))
         )
+        if meter is not None:
+            meter.batch_done(len(chunks))
         self._embedded += computed
         by_doc: dict[str, list[int]] = {}
         for i, c in enumerate(chunks):
@@ -479,6 +589,7 @@ class HybridIndex:
                         matched[owner].append(self._query_text[r])
                 ranked["synthetic"] = order[:depth]
         if "dense" in retrievers:
+            self._check_embedder()
             vector = self._query_vector(query)
             found = self._dense.query(vector, depth, combine(doc_ids, where))
             ranked["dense"] = [(self._by_key[i], s) for i, s in found if i in self._by_key]

@@ -17,12 +17,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from subagents.errors import ModelCallError, NonRetryableModelError
+from subagents.errors import ContextWindowExceededError, ModelCallError, NonRetryableModelError
 from subagents.models.messages import Model, ModelRequest, ModelResponse, Usage
 from workbench.errors import BudgetExceededError, RunError
 from workbench.settings import Budgets
+from workbench.tracing import make_tracer
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -107,16 +109,6 @@ class BudgetTracker:
             )
             m["output"] += response.usage.output_tokens
 
-    def charge_dict(self, spent: dict[str, Any]) -> None:
-        """Charge usage reported by a remote worker (Ray) as plain data."""
-        if not spent:
-            return
-        with self._lock:
-            u = Usage(**spent.get("usage", {}))
-            self.ledger.usage = self.ledger.usage + u
-            self.ledger.cost_usd += Decimal(str(spent.get("cost_usd", "0")))
-            self.ledger.calls += int(spent.get("calls", 0))
-
     def failure(self, limit: int) -> bool:
         """Record a failed model call; True when the circuit breaker should open."""
         with self._lock:
@@ -182,6 +174,8 @@ class MeteredModel:
         self.inner = inner
         self.tracer = tracer
         self.name = inner.name
+        # OpenTelemetry's gen_ai.system: which API answers
+        self.system = "openai" if "openai" in inner.name else "anthropic"
         self.tracker = tracker
         self.run_id = run_id
         self._open: str | None = None
@@ -197,6 +191,8 @@ class MeteredModel:
         started = time.time_ns()
         try:
             response = await self.inner.complete(request)
+        except ContextWindowExceededError:
+            raise  # the caller splits the request and tries again; the API itself is fine
         except NonRetryableModelError as e:
             self._open = (
                 f"the model API refused the request and retrying cannot help: {e}. "
@@ -226,7 +222,7 @@ class MeteredModel:
             start_time=started,
             attributes={
                 "gen_ai.operation.name": "chat",
-                "gen_ai.system": "anthropic",
+                "gen_ai.system": self.system,
                 "gen_ai.request.model": self.model_id(request),
                 "gen_ai.response.model": response.model,
                 "gen_ai.response.id": response.id,
@@ -243,3 +239,14 @@ class MeteredModel:
             },
         )
         span.end()
+
+
+def metered(model: Model, budgets: Budgets, trace_path: Path) -> MeteredModel:
+    """`model` under its own budget tracker, with one span per call appended to `trace_path`.
+
+    For model work outside a run (`ask`, the judge): the same caps, ledger, circuit
+    breaker and GenAI spans as a run's model, without a run directory.
+    """
+    trace_path.parent.mkdir(parents=True, exist_ok=True)
+    tracer, _ = make_tracer(trace_path)
+    return MeteredModel(model, BudgetTracker(budgets), tracer=tracer)

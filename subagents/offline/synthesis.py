@@ -415,7 +415,7 @@ def cluster_themes(vecs: np.ndarray, s: SynthesisSettings) -> np.ndarray:
         model = AgglomerativeClustering(
             n_clusters=None, metric="cosine", linkage="average", distance_threshold=SMALL_DISTANCE
         )
-        return model.fit_predict(vecs)
+        return np.asarray(model.fit_predict(vecs))
     neighbours = min(s.neighbours, n // 3)
     rng = np.random.default_rng(s.seed)
     sample = (
@@ -480,7 +480,7 @@ def cluster_codes(vecs: np.ndarray, distance: float, sample_size: int, seed: int
     model = AgglomerativeClustering(
         n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
     )
-    labels = model.fit_predict(np.ascontiguousarray(vecs[sample]))
+    labels = np.asarray(model.fit_predict(np.ascontiguousarray(vecs[sample])))
     if len(sample) == n:
         return labels
     return _extend(vecs, sample, labels, 5)

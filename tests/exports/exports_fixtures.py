@@ -28,7 +28,6 @@ from subagents.offline.text import clean
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "ami-meetings"
-SHARED = REPO.parent / "shared"
 ENGINE_NOTE = "Produced by the offline engine (no language model was used)."
 MODERATOR = "Project Manager"
 ROLES = ["Industrial Designer", "Marketing", "User Interface"]

@@ -62,7 +62,8 @@ BREAKDOWN = {
     "xlabel": "Share of meetings",
     "note": "offline engine",
 }
-ALLOWED_IMPORTS = {"json", "textwrap", "matplotlib", "matplotlib.pyplot", "numpy"}
+# the standard library and the plotting stack only (os: the backend is left to a kernel)
+ALLOWED_IMPORTS = {"json", "os", "textwrap", "matplotlib", "matplotlib.pyplot", "numpy"}
 
 
 def _imports(code: str) -> set[str]:

@@ -136,6 +136,37 @@ def test_other_configuration_rebuilds(tmp_path: Path) -> None:
     assert all(len(c.segment_ids) <= 2 for d in index.documents() for c in index.chunks(d))
 
 
+class OtherEmbedder(HashingEmbedder):
+    """Same vectors' shape, another model: an index must not mix the two."""
+
+    name = "test-other-embedder"
+
+
+def test_index_records_its_embedder_and_reembeds_when_it_changes(tmp_path: Path) -> None:
+    import json
+
+    from retrieval import IndexStateError
+
+    docs = corpus(tmp_path)
+    first = HybridIndex(tmp_path / "idx", HashingEmbedder())
+    first.update(docs)
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["embedder"] == {"name": "test-hashing-embedder", "dimension": 384}
+
+    other = OtherEmbedder()
+    reopened = HybridIndex(tmp_path / "idx", other)
+    assert reopened.search("invoice", k=1, retrievers=("bm25",))  # no vectors involved
+    with pytest.raises(IndexStateError, match="test-hashing-embedder"):
+        reopened.search("invoice", k=1)  # would compare vectors of two models
+    stats = reopened.update(docs)
+    assert stats.changed_docs == len(docs) and stats.embedded_chunks == len(reopened)
+    assert other.encoded >= len(reopened)
+    assert len(reopened) == reopened.vector_count()  # the old model's vectors are gone
+    assert reopened.search("invoice", k=1)[0].doc_id == "billing"
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["embedder"]["name"] == "test-other-embedder"
+
+
 def test_duplicate_ids_in_update_rejected(tmp_path: Path, fake_embedder: HashingEmbedder) -> None:
     docs = corpus(tmp_path)
     with pytest.raises(UserInputError, match="twice"):
@@ -193,3 +224,29 @@ def test_conversation_hits_are_distinct_passages_first(
     everything = plain.search("battery charging", k=50, retrievers=("bm25",))
     assert {h.chunk_id for h in hits} == {h.chunk_id for h in everything}
     assert len({h.chunk_id for h in hits}) == len(hits)
+
+
+def test_update_reports_progress_in_chunks(
+    tmp_path: Path, fake_embedder: HashingEmbedder, sample_corpus: Path
+) -> None:
+    """Three meetings (hundreds of chunks, one batch of documents): progress moves within
+    the batch, ends at the total, and the index is the same as one built without it."""
+    wanted = ("ES2002a", "IS1000a", "TS3005a")
+    docs = [d for d in load_corpus(sample_corpus).documents if d.id in wanted]
+    seen: list[tuple[int, int]] = []
+    index = HybridIndex(tmp_path / "idx", fake_embedder)
+    stats = index.update(docs, progress=lambda done, total: seen.append((done, total)))
+    total = stats.added_chunks
+    assert total > 3 * 64 and seen[0] == (0, total) and seen[-1] == (total, total)
+    assert {t for _, t in seen} == {total}
+    dones = [d for d, _ in seen]
+    assert dones == sorted(dones) and len(set(dones)) >= 4  # it moved before the end
+    plain = HybridIndex(tmp_path / "plain", HashingEmbedder())
+    plain.update(docs)
+    query = "what about the battery and the price"
+    assert [h.chunk_id for h in index.search(query, k=8)] == [
+        h.chunk_id for h in plain.search(query, k=8)
+    ]
+    seen.clear()
+    index.update(docs, progress=lambda done, total: seen.append((done, total)))
+    assert seen == []  # nothing changed: nothing to report

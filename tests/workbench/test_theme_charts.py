@@ -129,6 +129,8 @@ def test_interviews_theme_charts_show_codes_or_the_theme_highlighted_never_the_i
     assert kind == "prevalence" and data["highlight"] == "Missing labels"
     assert title == "\u201cMissing labels\u201d among all themes"
     assert charts["theme_1"][2] != charts["theme_2"][2]  # not the same chart twice
+    assert charts["theme_prevalence"][2]["caption"].startswith("Each theme: the conversations")
+    assert "caption" not in charts["theme_1"][2]  # its subtitle says how to read it
     for chart_id, (kind, title, data) in charts.items():  # every chart draws
         spec = render_chart(kind, data, tmp_path, chart_id=chart_id, title=title)
         assert (tmp_path / spec.png_path).is_file()
