@@ -220,6 +220,8 @@ def _spec_quotes(spec: ReportSpec) -> dict[str | None, list[_SpecQuote]]:
     for t in spec.themes:
         for q in [*t.quotes, *(x for c in t.codes for x in c.quotes)]:
             out.setdefault(q.doc_id, []).append(_SpecQuote(norm_ws(q.shown), q.text, q.doc_id))
+    for q in (q for p in spec.parts for q in p.quotes):
+        out.setdefault(q.doc_id, []).append(_SpecQuote(norm_ws(q.shown), q.text, q.doc_id))
     for f in spec.findings:
         sq = _SpecQuote(norm_ws(f.display or f.quote), f.quote, f.doc_id)
         out.setdefault(f.doc_id, []).append(sq)
@@ -337,6 +339,7 @@ def _text_pairs(spec: ReportSpec) -> set[tuple[int, int]]:
         texts += [t.summary, t.description, *t.flags, *(c.description for c in t.codes)]
         quotes = [*t.quotes, *(q for c in t.codes for q in c.quotes)]
         texts += [q.prompt or "" for q in quotes]
+    texts += [q.prompt or "" for p in spec.parts for q in p.quotes]
     texts += [f.prompt or "" for f in spec.findings]
     texts += [f.claim or "" for f in spec.findings]
     return {(int(m.group(1)), int(m.group(2))) for t in texts for m in _PAIR.finditer(t)}

@@ -447,6 +447,8 @@ def build_deck(
         deck.bullet_slides(
             "Executive summary", spec.executive_summary, ["Executive summary, as in the report."]
         )
+    for part in spec.parts:  # the question answered part by part
+        deck.themes.part(part)
     if spec.themes:
         deck.overview_slide()
         deck.chart_slides()

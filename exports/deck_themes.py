@@ -10,6 +10,9 @@ A theme gets two kinds of slide:
   attribution; a quote too long for the space left is split at word boundaries onto
   "(cont.)" slides, every part still a piece of the quote.
 
+A part of a several-part question ("… and what worries them?") gets the same quote layout
+under a line naming the themes that answer it most, each quote tagged with its theme.
+
 Shape names are part of the contract with `exports.checks`: "Quote <i>: <doc_id>" (its
 first paragraph that opens with “ is the quote), "Prevalence <theme_id>", "Codes
 <theme_id>".
@@ -25,15 +28,17 @@ from pptx.slide import Slide
 from pptx.util import Inches
 
 from exports._pptx import Box, Run, add_textbox, text_height
-from exports.spec import ChartSpec, QuoteSpec, ThemeSpec
+from exports.spec import ChartSpec, PartSpec, QuoteSpec, ThemeSpec
 from exports.style import ACCENT, MUTED, prevalence_label
 from exports.text import (
     attribution,
     citation,
     confidence_text,
+    part_lead,
     people,
     prompt_line,
     shorten,
+    theme_of_quote,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +50,7 @@ QUOTE_PT = 15.0
 PROMPT_PT = 11.0
 ATTR_PT = 11.0
 BODY_PT = 16.0
+LEAD_PT = 14.0  # the line above a question part's quotes
 FLAG_COLOUR = "#B45F06"  # the reviewer's notes: dark orange, readable on white
 MAX_CODES_SHOWN = 8
 CODE_DESCRIPTION_CHARS = 120  # on the slide; whole in the notes and the report
@@ -184,28 +190,72 @@ class ThemeSlides:
         return lines
 
     def quotes(self, theme: ThemeSpec) -> None:
+        self.quote_slides(
+            f"{theme.label}: in their words",
+            theme.quotes[:MAX_QUOTES_PER_THEME],
+            self.notes(theme),
+            empty="No verbatim quote was kept for this theme.",
+        )
+
+    def part(self, part: PartSpec) -> None:
+        """One part of the question: the themes that answer it most, then its best quotes
+        (each tagged with its theme)."""
+        d = self.deck
+        lead = part_lead(part, d.spec.themes, d.noun)
+        notes = [f"Part of the question: {part.question}"]
+        notes += [lead] if lead else []
+        notes.append("Citations:")
+        notes += [f"[{i}] “{q.shown}” — {citation(q)}" for i, q in enumerate(part.quotes, 1)] or [
+            "(none)"
+        ]
+        self.quote_slides(
+            part.question,
+            part.quotes[:MAX_QUOTES_PER_THEME],
+            notes,
+            empty="No finding answers this part of the question.",
+            lead=lead,
+            tag="theme",
+        )
+
+    def quote_slides(
+        self,
+        title: str,
+        quotes: Sequence[QuoteSpec],
+        notes: Sequence[str],
+        *,
+        empty: str,
+        lead: str | None = None,
+        tag: str = "code",
+    ) -> None:
+        """`quotes` in two balanced columns under an optional `lead` line, split onto
+        "(cont.)" slides when they do not fit; each attributed with its code or theme."""
         d = self.deck
         c = d.content
-        quotes = theme.quotes[:MAX_QUOTES_PER_THEME]
-        title = f"{theme.label}: in their words"
-        notes = self.notes(theme)
         slide = d.new_slide(title, notes)
-        if not quotes:
-            note = Run(
-                "No verbatim quote was kept for this theme.", size=14, italic=True, colour=MUTED
+        top = c.top
+        if lead:
+            lead_h = text_height([(lead, LEAD_PT)], c.width, inset_emu=_gap(0.05))
+            add_textbox(
+                slide,
+                Box(c.left, top, c.width, lead_h),
+                [[Run(lead, size=LEAD_PT, colour=MUTED)]],
+                name="Lead",
             )
-            add_textbox(slide, Box(c.left, c.top, c.width, _gap(0.6)), [[note]])
+            top += lead_h + _gap(0.15)
+        if not quotes:
+            note = Run(empty, size=14, italic=True, colour=MUTED)
+            add_textbox(slide, Box(c.left, top, c.width, _gap(0.6)), [[note]])
             return
         gap = _gap(0.35)
         col = (c.width - gap) // 2
         lefts = [c.left, c.left + col + gap]
-        ys = [c.top, c.top]  # how far down each column of this slide is filled
+        ys = [top, top]  # how far down each column of this slide is filled
         page, k = slide, 1
         for i, q in enumerate(quotes, 1):
             rest, first = q.shown, True
             while rest:
                 prompt = self.prompt(q) if first else None
-                whole = self._height(rest, q, prompt, False, col)
+                whole = self._height(rest, q, prompt, False, col, tag)
                 roomiest = min(range(2), key=lambda j: (ys[j], j))
                 fits = [
                     j
@@ -218,38 +268,59 @@ class ThemeSlides:
                     # as much of the quote as fits in the roomier column, every part a piece
                     # of the quote; at the top of an empty column it must be split there
                     j = roomiest
-                    empty = ys[j] == c.top
-                    part, h = self._fit(rest, q, prompt, col, c.bottom - ys[j], empty)
+                    empty_col = ys[j] == top
+                    part, h = self._fit(rest, q, prompt, col, c.bottom - ys[j], empty_col, tag)
                     if not part:
                         k += 1
                         more = "" if k == 2 else f" {k - 1}"
                         page = d.new_slide(f"{title} (cont.{more})", notes)
-                        ys = [c.top, c.top]
+                        top = c.top
+                        ys = [top, top]
                         continue
                 rest = rest[len(part) :].lstrip()
-                self._quote_box(page, Box(lefts[j], ys[j], col, h), q, prompt, part, bool(rest), i)
+                self._quote_box(
+                    page, Box(lefts[j], ys[j], col, h), q, prompt, part, bool(rest), i, tag
+                )
                 ys[j] = c.bottom if rest else ys[j] + h + _gap(0.2)
                 first = False
 
     def prompt(self, q: QuoteSpec) -> str | None:
         return prompt_line(q, self.interviewers)
 
-    def _attr(self, q: QuoteSpec, cont: bool) -> str:
-        code = self.code_of.get((q.doc_id, q.text))
+    def _attr(self, q: QuoteSpec, cont: bool, tag: str = "code") -> str:
+        if tag == "code":
+            label = self.code_of.get((q.doc_id, q.text))
+        else:
+            label = theme_of_quote(self.deck.spec, q)
         return (
             attribution(q)
-            + (f" · code: {code}" if code else "")
+            + (f" · {tag}: {label}" if label else "")
             + (" (quote continues)" if cont else "")
         )
 
-    def _height(self, part: str, q: QuoteSpec, prompt: str | None, cont: bool, width: int) -> int:
-        paras = [("“" + part + "”", QUOTE_PT), (self._attr(q, cont), ATTR_PT)]
+    def _height(
+        self,
+        part: str,
+        q: QuoteSpec,
+        prompt: str | None,
+        cont: bool,
+        width: int,
+        tag: str = "code",
+    ) -> int:
+        paras = [("“" + part + "”", QUOTE_PT), (self._attr(q, cont, tag), ATTR_PT)]
         if prompt:
             paras.insert(0, (prompt, PROMPT_PT))
         return text_height(paras, width, inset_emu=_gap(0.05))
 
     def _fit(
-        self, text: str, q: QuoteSpec, prompt: str | None, width: int, avail: int, force: bool
+        self,
+        text: str,
+        q: QuoteSpec,
+        prompt: str | None,
+        width: int,
+        avail: int,
+        force: bool,
+        tag: str = "code",
     ) -> tuple[str, int]:
         """The longest word-boundary prefix of `text` that fits in `avail`; "" when too little
         of it fits to be worth splitting here (unless `force`: an empty continuation slide)."""
@@ -257,7 +328,7 @@ class ThemeSlides:
         lo, hi = 0, len(ends)  # invariant: text[: ends[lo - 1]] fits
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if self._height(text[: ends[mid - 1]], q, prompt, True, width) <= avail:
+            if self._height(text[: ends[mid - 1]], q, prompt, True, width, tag) <= avail:
                 lo = mid
             else:
                 hi = mid - 1
@@ -269,7 +340,7 @@ class ThemeSlides:
                 return "", 0
             lo = max(lo, 1)
         part = text[: ends[lo - 1]]
-        return part, min(avail, self._height(part, q, prompt, True, width))
+        return part, min(avail, self._height(part, q, prompt, True, width, tag))
 
     def _quote_box(
         self,
@@ -280,6 +351,7 @@ class ThemeSlides:
         part: str,
         cont: bool,
         i: int,
+        tag: str = "code",
     ) -> None:
         paras = [
             [
@@ -287,7 +359,7 @@ class ThemeSlides:
                 Run(part, size=QUOTE_PT, italic=True),
                 Run("”", size=QUOTE_PT, italic=True),
             ],
-            [Run(self._attr(q, cont), size=ATTR_PT, colour=MUTED)],
+            [Run(self._attr(q, cont, tag), size=ATTR_PT, colour=MUTED)],
         ]
         if prompt:
             paras.insert(0, [Run(prompt, size=PROMPT_PT, colour=MUTED)])

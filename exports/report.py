@@ -44,10 +44,12 @@ from exports.text import (
     has_claims,
     interviewers_by_doc,
     method_rows,
+    part_lead,
     people,
     prompt_line,
     role_rows,
     tail,
+    theme_of_quote,
 )
 
 __all__ = ["EMBED_MEDIA_MAX_BYTES", "EMBED_MEDIA_TOTAL_BYTES", "write_html", "write_markdown"]
@@ -173,7 +175,11 @@ def _source_html(q: QuoteSpec) -> str:
 
 
 def _quote_html(
-    q: QuoteSpec, anchor: str, media: _Media, interviewers: dict[str, set[str]] | None = None
+    q: QuoteSpec,
+    anchor: str,
+    media: _Media,
+    interviewers: dict[str, set[str]] | None = None,
+    tag: str = "",
 ) -> str:
     asked = prompt_line(q, interviewers or {}, PROMPT_CHARS_HTML)
     return (
@@ -181,7 +187,7 @@ def _quote_html(
         + (f'<div class="prompt">{_e(asked)}</div>' if asked else "")
         + f'<q class="verbatim" data-doc-id="{_e(q.doc_id)}" data-segment-id="{_e(q.segment_id)}">'
         f"{_e(q.shown)}</q>"
-        f'<div class="attr">{_e(attribution(q))}</div>'
+        f'<div class="attr">{_e(attribution(q) + tag)}</div>'
         f"{_player_html(q, media)}"
         f"<details><summary>Show in source ({_e(q.doc_title)}, segment {_e(q.segment_id)})</summary>"
         f'<div class="excerpt">{_source_html(q)}</div><div class="attr">{_e(citation(q))}</div></details>'
@@ -248,6 +254,36 @@ def _theme_html(
     )
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
+
+
+def _parts_html(spec: ReportSpec, media: _Media, who: dict[str, set[str]]) -> str:
+    """The question answered part by part: the themes that answer each part most, and the
+    quotes that answer it best."""
+    if not spec.parts:
+        return ""
+    labels = {t.id: t.label for t in spec.themes}
+    out = ['<section class="parts" id="question-parts"><h2>The question, part by part</h2>']
+    for k, p in enumerate(spec.parts, 1):
+        out.append(f"<h3>{_e(p.question)}</h3>")
+        lead = part_lead(p, spec.themes, spec.noun)
+        if lead:
+            links = " · ".join(
+                f'<a href="#theme-{_e(i)}">{_e(labels[i])}</a>' for i in p.theme_ids if i in labels
+            )
+            out.append(f'<p class="meta">{_e(lead)}<br>Go to: {links}</p>')
+        out += [
+            _quote_html(q, f"q-part{k}-{i}", media, who, _theme_tag(spec, q))
+            for i, q in enumerate(p.quotes, 1)
+        ]
+        if not p.quotes:
+            out.append('<p class="meta">No finding answers this part of the question.</p>')
+    return "\n".join([*out, "</section>"])
+
+
+def _theme_tag(spec: ReportSpec, q: QuoteSpec) -> str:
+    """' · theme: <label>' for a quote of a question part (the theme its finding is in)."""
+    label = theme_of_quote(spec, q)
+    return f" · theme: {label}" if label else ""
 
 
 def _outside_html(spec: ReportSpec) -> list[str]:
@@ -349,6 +385,8 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
         + "".join(f"<li>{_e(b)}</li>" for b in spec.executive_summary)
         + "</ul>",
     ]
+    if spec.parts:
+        body.append(_parts_html(spec, media, who))
     overview = [c for c in spec.charts if c.id not in theme_charts]
     if overview:
         body.append("<h2>Charts</h2>" + "".join(_chart_html(c, media) for c in overview))
@@ -392,13 +430,15 @@ def _md_source(q: QuoteSpec) -> list[str]:
     return lines
 
 
-def _md_quote(q: QuoteSpec, interviewers: dict[str, set[str]] | None = None) -> list[str]:
+def _md_quote(
+    q: QuoteSpec, interviewers: dict[str, set[str]] | None = None, tag: str = ""
+) -> list[str]:
     asked = prompt_line(q, interviewers or {}, PROMPT_CHARS_HTML)
     lines = [f"*{_md_escape(asked)}*", ""] if asked else []
     lines += [
         *(f"> {line}" for line in q.shown.splitlines() or [""]),
         ">",
-        f"> {attribution(q)}",
+        f"> {attribution(q)}{tag}",
         "",
     ]
     if q.media_path:
@@ -448,6 +488,22 @@ def _md_theme(t: ThemeSpec, spec: ReportSpec, charts: dict[str, ChartSpec]) -> l
     for q in t.quotes:
         md += _md_quote(q, who)
     md += [f"Confidence: {confidence_text(t.confidence)}", ""]
+    return md
+
+
+def _md_parts(spec: ReportSpec) -> list[str]:
+    if not spec.parts:
+        return []
+    who = interviewers_by_doc(spec)
+    md = ["## The question, part by part", ""]
+    for p in spec.parts:
+        md += [f"### {p.question}", ""]
+        lead = part_lead(p, spec.themes, spec.noun)
+        md += [lead, ""] if lead else []
+        for q in p.quotes:
+            md += _md_quote(q, who, _theme_tag(spec, q))
+        if not p.quotes:
+            md += ["No finding answers this part of the question.", ""]
     return md
 
 
@@ -538,6 +594,7 @@ def write_markdown(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
         "",
     ]
     md += [f"- {b}" for b in spec.executive_summary] + [""]
+    md += _md_parts(spec)
     for c in spec.charts:
         if c.id not in theme_charts:
             md += [f"![{c.alt_text or c.title}]({c.png_path})", ""]

@@ -40,6 +40,7 @@ class QuoteSpec(BaseModel):
     # the quote's own turn whole, with the turns around it and their speakers
     turns: list[TurnSpec] = Field(default_factory=list)
     confidence: float | None = None
+    finding_id: str | None = None  # the finding it is the evidence of (a `FindingRow`)
     media_path: str | None = None  # a clip file (relative to the run dir) if one was cut
 
     @property
@@ -85,6 +86,16 @@ class ThemeSpec(BaseModel):
     flags: list[str] = Field(default_factory=list)  # the critic's notes on this theme
 
 
+class PartSpec(BaseModel):
+    """One part of a several-part question ("… and what worries them?") with the themes
+    that answer it most (ids of `ReportSpec.themes`, most relevant first) and the quotes
+    that answer it best."""
+
+    question: str
+    theme_ids: list[str] = Field(default_factory=list)
+    quotes: list[QuoteSpec] = Field(default_factory=list)
+
+
 class FindingRow(BaseModel):
     """One row of the appendix table of findings."""
 
@@ -125,6 +136,8 @@ class ReportSpec(BaseModel):
     noun: str = "documents"  # what the documents are called: "conversations", "tickets" ...
     executive_summary: list[str]  # bullet sentences
     themes: list[ThemeSpec]
+    # the question answered part by part (empty for a question of one part)
+    parts: list[PartSpec] = Field(default_factory=list)
     unassigned: list[str] = Field(default_factory=list)  # titles of documents that fit no theme
     unassigned_reasons: dict[str, str] = Field(default_factory=dict)  # title -> why
     not_analysed: dict[str, str] = Field(default_factory=dict)  # title -> why (another language)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exports.spec import FindingRow, QuoteSpec, ReportSpec
+from exports.spec import FindingRow, PartSpec, QuoteSpec, ReportSpec, ThemeSpec
 
 _WS = re.compile(r"\s+")
 
@@ -237,3 +238,24 @@ def role_rows(spec: ReportSpec) -> list[list[str]]:
         key = (", ".join(r.interviewers) or "none", ", ".join(r.participants), r.how)
         grouped.setdefault(key, []).append(r.doc_title)
     return [[", ".join(docs), *key] for key, docs in grouped.items()]
+
+
+def part_lead(part: PartSpec, themes: Sequence[ThemeSpec], noun: str) -> str | None:
+    """The themes that answer a part of the question most, with their prevalence:
+    'Themes that answer it most: “Buttons” (11 of 12 meetings) · “Battery” (4 of 12)'."""
+    by_id = {t.id: t for t in themes}
+    named = [by_id[i] for i in part.theme_ids if i in by_id]
+    if not named:
+        return None
+    bits = [
+        f"“{t.label}” ({t.n_documents} of {t.total_documents}" + (f" {noun})" if k == 0 else ")")
+        for k, t in enumerate(named)
+    ]
+    return "Themes that answer it most: " + " · ".join(bits)
+
+
+def theme_of_quote(spec: ReportSpec, q: QuoteSpec) -> str | None:
+    """The label of the theme whose finding `q` is (by its finding id, else by its words)."""
+    rows = [f for f in spec.findings if f.finding_id == q.finding_id] if q.finding_id else []
+    rows = rows or [f for f in spec.findings if f.doc_id == q.doc_id and f.quote == q.text]
+    return next((f.theme_label for f in rows if f.theme_label), None)

@@ -14,6 +14,7 @@ from exports.spec import (
     ChartSpec,
     CodeSpec,
     FindingRow,
+    PartSpec,
     QuoteSpec,
     ReportSpec,
     RoleRow,
@@ -82,7 +83,8 @@ def quote_spec(
 
 
 def _finding_quote(f: Finding, docs: dict[str, Document]) -> QuoteSpec:
-    return quote_spec(f.evidence[0], docs[f.doc_id], f.confidence, f.context)
+    q = quote_spec(f.evidence[0], docs[f.doc_id], f.confidence, f.context)
+    return q.model_copy(update={"finding_id": f.id})
 
 
 def _people(n: int | None, total: int | None) -> str:
@@ -154,6 +156,15 @@ def build_spec(
         for c in t.codes:
             for fid in c.finding_ids:
                 code_of[fid] = c.label
+    theme_ids = {t.id for t in themes}
+    parts = [
+        PartSpec(
+            question=p.question,
+            theme_ids=[i for i in p.theme_ids if i in theme_ids],
+            quotes=[_finding_quote(fmap[i], docs) for i in p.finding_ids if i in fmap],
+        )
+        for p in synthesis.parts
+    ]
     rows = []
     for f in sorted(
         findings,
@@ -233,6 +244,7 @@ def build_spec(
         noun=noun,
         executive_summary=summary,
         themes=themes,
+        parts=parts,
         unassigned=[docs[d].title for d in synthesis.unassigned_doc_ids],
         unassigned_reasons={
             docs[d].title: r for d, r in synthesis.unassigned_reasons.items() if d in docs
@@ -323,6 +335,7 @@ def write_findings_csv(path: Path, rows: Sequence[FindingRow]) -> None:
 def verify_spec(spec: ReportSpec, docs: dict[str, Document]) -> None:
     """Every quote the outputs show, verbatim in its source, once more before writing."""
     quotes = [q for t in spec.themes for q in [*t.quotes, *(x for c in t.codes for x in c.quotes)]]
+    quotes += [q for p in spec.parts for q in p.quotes]
     for q in quotes:
         doc = docs.get(q.doc_id)
         if doc is None or q.text not in doc.segment(q.segment_id).text:

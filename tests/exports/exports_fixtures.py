@@ -18,6 +18,7 @@ from exports.charts import prevalence_data, render_chart
 from exports.spec import (
     CodeSpec,
     FindingRow,
+    PartSpec,
     QuoteSpec,
     ReportSpec,
     RoleRow,
@@ -115,6 +116,7 @@ def build_spec(
                 hit = True
                 people.add((doc, t["speaker"]))
                 q = _quote(doc, turns, i, 0.7 + 0.05 * (len(findings) % 5))
+                q.finding_id = f"f{len(findings) + 1}"
                 code_docs[said[0]].add(doc)
                 if len(code_quotes[said[0]]) < 2 and len(text) < 400:
                     code_quotes[said[0]].append(q)
@@ -171,9 +173,22 @@ def build_spec(
             )
         )
     unassigned = [f"Meeting {d}" for d in meetings if d not in assigned]
+    # the question in two parts, each answered by the themes and quotes that fit it best
+    parts = [
+        PartSpec(
+            question="What do design teams argue about?",
+            theme_ids=[themes[0].id, themes[1].id],
+            quotes=[*themes[0].quotes[:2], *themes[1].quotes[:1]],
+        ),
+        PartSpec(
+            question="What worries them?",
+            theme_ids=[themes[-1].id],
+            quotes=themes[-1].quotes[:2],
+        ),
+    ]
     spec = ReportSpec(
         title="What shapes the remote-control design?",
-        question="What do design teams argue about?",
+        question="What do design teams argue about, and what worries them?",
         engine="offline",
         engine_note=ENGINE_NOTE,
         created_at="2026-11-21T12:00:00+00:00",
@@ -187,6 +202,7 @@ def build_spec(
             for t in themes
         ],
         themes=themes,
+        parts=parts,
         unassigned=unassigned,
         unassigned_reasons={d: "no participant speech about the question" for d in unassigned},
         not_analysed={"Réunion 7 (fr)": "written in another language (fr)"},

@@ -53,8 +53,9 @@ def test_deck_has_every_part_in_order(ami: AmiRun, deck: Path) -> None:
     titles = _titles(prs)
     assert titles[0] == ami.spec.title
     assert titles[1] == "Executive summary"
-    assert titles[2] == "Themes at a glance"
-    assert titles[3] == "Sentiment of the findings in each theme"  # charts across themes
+    assert titles[2:4] == [p.question for p in ami.spec.parts]  # the question, part by part
+    assert titles[4] == "Themes at a glance"
+    assert titles[5] == "Sentiment of the findings in each theme"  # charts across themes
     for t in ami.spec.themes:
         k = titles.index(t.label)
         assert titles[k + 1] == f"{t.label}: in their words"
@@ -145,6 +146,40 @@ def test_quotes_show_clean_text_the_prompt_and_attribution(ami: AmiRun, deck: Pa
     assert any(q.text != q.display for t in ami.spec.themes for q in t.quotes)
     for markup in ("{vocalsound}", "{disfmarker}", "{gap}", "L_C_D_"):
         assert markup not in everything
+
+
+def test_each_part_of_the_question_has_its_themes_and_best_quotes(ami: AmiRun, deck: Path) -> None:
+    prs = Presentation(str(deck))
+    titles = _titles(prs)
+    labels = {t.id: t for t in ami.spec.themes}
+    theme_of = {f.finding_id: f.theme_label for f in ami.spec.findings}
+    for part in ami.spec.parts:
+        slide = list(prs.slides)[titles.index(part.question)]
+        names = {s.name: s for s in slide.shapes}
+        lead = names["Lead"].text_frame.text
+        first = labels[part.theme_ids[0]]
+        assert lead.startswith(
+            f"Themes that answer it most: “{first.label}” "
+            f"({first.n_documents} of {first.total_documents} meetings)"
+        )
+        assert all(f"“{labels[i].label}”" in lead for i in part.theme_ids)
+        shown = [s for s in slide.shapes if s.name.startswith("Quote ")]
+        assert len(shown) == len(part.quotes)  # short quotes: all on the one slide
+        for shape in shown:
+            q = part.quotes[int(shape.name.split(":")[0].removeprefix("Quote ")) - 1]
+            text = shape.text_frame.text
+            assert f"“{q.display}”" in text and q.doc_title in text
+            assert f"theme: {theme_of[q.finding_id]}" in text  # which theme it is in
+        notes = slide.notes_slide.notes_text_frame.text
+        assert f"Part of the question: {part.question}" in notes
+        assert all(q.segment_id in notes for q in part.quotes)
+    # a part nothing answers still gets its slide, saying so
+    spec = ami.spec.model_copy(deep=True)
+    spec.parts[1].quotes, spec.parts[1].theme_ids = [], []
+    prs = Presentation(str(build_deck(spec, ami.run_dir, ami.run_dir / "parts.pptx")))
+    slide = list(prs.slides)[_titles(prs).index(spec.parts[1].question)]
+    assert "No finding answers this part of the question." in _texts(slide)
+    assert all(s.name != "Lead" for s in slide.shapes)
 
 
 def test_charts_across_themes_are_in_the_deck_with_what_they_show(ami: AmiRun, deck: Path) -> None:

@@ -73,6 +73,7 @@ def test_html_quotes_show_the_prompt_and_their_turn_whole_with_speakers(
         assert markup not in page
     assert_exports_ok(ami.spec, ami.sources, html=html)
     shown = sum(len(t.quotes) + sum(len(c.quotes) for c in t.codes) for t in ami.spec.themes)
+    shown += sum(len(p.quotes) for p in ami.spec.parts)  # the question, part by part
     assert len(report_quotes(html)) == shown + len(ami.spec.findings)
 
 
@@ -100,6 +101,31 @@ def test_html_theme_sections_codes_flags_outside_and_method(ami: AmiRun, html: P
     spec.findings[3].claim = "Fewer buttons, said the marketing expert."
     page = write_html(spec, ami.run_dir, ami.run_dir / "claims.html").read_text()
     assert "<th>Claim</th>" in page and "Fewer buttons, said the marketing expert." in page
+
+
+def test_the_question_part_by_part_follows_the_summary(ami: AmiRun, html: Path) -> None:
+    page = html.read_text()
+    e = report_mod.html.escape
+    at = page.index('<section class="parts" id="question-parts">')
+    assert page.index("<h2>Executive summary</h2>") < at < page.index('<section class="theme"')
+    section = page[at : page.index("</section>", at)]
+    theme_of = {f.finding_id: f.theme_label for f in ami.spec.findings}
+    for k, part in enumerate(ami.spec.parts, 1):
+        assert f"<h3>{e(part.question)}</h3>" in section
+        for i in part.theme_ids:
+            assert f'href="#theme-{i}"' in section
+        for n, q in enumerate(part.quotes, 1):
+            block = section[section.index(f'id="q-part{k}-{n}"') :]
+            block = block[: block.index("</blockquote>")]
+            assert e(q.display) in block
+            assert e(f"theme: {theme_of[q.finding_id]}") in block
+    md = write_markdown(ami.spec, ami.run_dir, ami.run_dir / "parts.md").read_text()
+    at = md.index("## The question, part by part")
+    assert md.index("## Executive summary") < at < md.index(f"## {ami.spec.themes[0].label}")
+    for part in ami.spec.parts:
+        assert f"### {part.question}" in md
+        assert all(f"> {q.display}" in md[at:] for q in part.quotes)
+    assert "Themes that answer it most: “" in md
 
 
 def test_clips_embed_when_small_and_link_when_large(
@@ -145,7 +171,9 @@ def test_markdown_has_the_same_content(ami: AmiRun) -> None:
     rows = [line for line in md.splitlines() if line.startswith("| Mentions of ")]
     assert len(rows) == sum(len(g.rows) for g in appendix_groups(ami.spec))
     path = ami.run_dir / "report.md"
-    assert len(markdown_quotes(path)) == sum(len(t.quotes) for t in ami.spec.themes)
+    assert len(markdown_quotes(path)) == sum(len(t.quotes) for t in ami.spec.themes) + sum(
+        len(p.quotes) for p in ami.spec.parts
+    )
     # a quote inside its turn: the turn whole, the quote in bold, the words around it spaced
     spec = ami.spec.model_copy(deep=True)
     q = spec.themes[0].quotes[0]
@@ -202,7 +230,9 @@ def test_a_quote_missing_from_its_source_is_reported(ami: AmiRun, tmp_path: Path
     shown = sum(
         x is q for t in spec.themes for x in [*t.quotes, *(y for c in t.codes for y in c.quotes)]
     )
-    assert len(problems) == shown  # the theme's quote, and its code's when it is the same
+    shown += sum(x is q for p in spec.parts for x in p.quotes)
+    # the theme's quote, and its code's and a question part's when it is the same
+    assert len(problems) == shown
     assert all(f"verbatim text is not in {q.doc_id!r}" in p.message for p in problems)
     # without the spec, a quote shown without its markup cannot be traced: it is reported
     assert check_report_quotes(out, ami.sources)
