@@ -238,6 +238,35 @@ def set_text(shape: Any, text: str, *, size: float | None = None) -> None:
                 r.font.size = Pt(size)
 
 
+def table_pages(
+    content: Box,
+    head: list[str],
+    rows: list[list[str]],
+    fractions: list[float],
+    *,
+    header: bool,
+    size: float,
+    glyph: float = 0.44,
+) -> list[list[int]]:
+    """The rows of each page `add_table_slides` makes (by estimated row height)."""
+    widths = [int(content.width * f) for f in fractions]
+    pad = int(Inches(0.08))
+    heights = [
+        max(
+            text_height([(cell, size)], wd - pad, glyph_em=glyph)
+            for cell, wd in zip(row, widths, strict=True)
+        )
+        + pad
+        for row in rows
+    ]
+    head_h = (
+        max(text_height([(h, size)], wd - pad) for h, wd in zip(head, widths, strict=True)) + pad
+        if header
+        else 0
+    )
+    return paginate(heights, content.height - head_h)
+
+
 def add_table_slides(
     new_slide: Callable[[str, Sequence[str]], Slide],
     content: Box,
@@ -258,20 +287,7 @@ def add_table_slides(
     c = content
     widths = [int(c.width * f) for f in fractions]
     pad = int(Inches(0.08))
-    heights = [
-        max(
-            text_height([(cell, size)], wd - pad, glyph_em=glyph)
-            for cell, wd in zip(row, widths, strict=True)
-        )
-        + pad
-        for row in rows
-    ]
-    head_h = (
-        max(text_height([(h, size)], wd - pad) for h, wd in zip(head, widths, strict=True)) + pad
-        if header
-        else 0
-    )
-    pages = paginate(heights, c.height - head_h)
+    pages = table_pages(c, head, rows, fractions, header=header, size=size, glyph=glyph)
     for k, idx in enumerate(pages):
         slide = new_slide(
             paged(title, k, len(pages)),

@@ -189,7 +189,7 @@ with plt.rc_context(STYLE):
         ax.spines[side].set_visible(False)
     ax.xaxis.tick_top()
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-    cb.set_label(data.get("colorbar_label") or "% of the segment's documents")
+    cb.set_label(wrap(data.get("colorbar_label") or "% of the segment's documents", 32))
     ax.set_title(TITLE, pad=14)
     save(fig, data.get("note", ""))
 """

@@ -46,6 +46,7 @@ from exports._pptx import (
     remove_all_slides,
     remove_shape,
     set_text,
+    table_pages,
     text_height,
     title_placeholder,
 )
@@ -215,7 +216,9 @@ class _Deck:
             set_text(ph, s.title, size=None if self.templated else 40)
         else:
             add_textbox(slide, self.title_box, [[Run(s.title, size=36, bold=True)]], name="Title")
-        sub = f"{s.question}\n{s.corpus_name} · {s.n_documents} {s.noun} · {s.created_at[:10]}"
+        sub = f"{s.corpus_name} · {s.n_documents} {s.noun} · {s.created_at[:10]}"
+        if s.question not in s.title:  # a title that is the question: not said twice
+            sub = f"{s.question}\n{sub}"
         if subtitle is not None:
             set_text(subtitle, sub, size=None if self.templated else 20)
         else:
@@ -327,8 +330,19 @@ class _Deck:
                 for docs, who, parts, how in roles
             ]
         rows += [["Reviewer notes" if k == 0 else "", n] for k, n in enumerate(s.reviewer_notes)]
+        # one slide at 12 pt, else at 11 or 10 pt, rather than a second slide of two rows
+        fractions = [0.22, 0.78]
+        size = next(
+            (
+                pt
+                for pt in (12.0, 11.0, 10.0)
+                if len(table_pages(self.content, ["", ""], rows, fractions, header=False, size=pt))
+                == 1
+            ),
+            12.0,
+        )
         self.table_slides(
-            "Method", ["", ""], rows, [0.22, 0.78], name="Method table", header=False, size=12
+            "Method", ["", ""], rows, fractions, name="Method table", header=False, size=size
         )
         if len(roles) > ROLE_ROWS_IN_METHOD:
             self.table_slides(

@@ -76,11 +76,14 @@ class ThemeSlides:
         d = self.deck
         c = d.content
         caption = chart.caption
-        cap_h = text_height([(caption, 14)], c.width) if caption else 0
+        # the box as tall as its text with the frame's margins, the gap above it kept free
+        # (a box smaller than its text gets its text shrunk by the viewer)
+        cap_h = text_height([(caption, 14)], c.width, inset_emu=_gap(0.05)) if caption else 0
         slide = d.new_slide(
             title or chart.title, [chart.title, caption, chart.alt_text, _chart_source(chart)]
         )
-        pic = d.picture(slide, chart, Box(c.left, c.top, c.width, c.height - cap_h))
+        room = c.height - (cap_h + _gap(0.05) if caption else 0)
+        pic = d.picture(slide, chart, Box(c.left, c.top, c.width, room))
         if caption:
             top = int(pic.top + pic.height) + _gap(0.05)
             add_textbox(
@@ -162,10 +165,9 @@ class ThemeSlides:
             )
         if chart is not None:
             cap = chart.caption
-            cap_h = text_height([(cap, 12)], right.width) if cap else 0
-            pic = d.picture(
-                slide, chart, Box(right.left, right.top, right.width, right.height - cap_h)
-            )
+            cap_h = text_height([(cap, 12)], right.width, inset_emu=_gap(0.05)) if cap else 0
+            room = right.height - (cap_h + _gap(0.05) if cap else 0)
+            pic = d.picture(slide, chart, Box(right.left, right.top, right.width, room))
             if cap:
                 top = int(pic.top + pic.height) + _gap(0.05)
                 add_textbox(

@@ -376,10 +376,12 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
     charts = {c.id: c for c in spec.charts}
     theme_charts = {t.chart_id for t in spec.themes if t.chart_id}
     who = interviewers_by_doc(spec)
+    # the question under the title, unless the title says it already
+    asked = "" if spec.question in spec.title else f"Question: {_e(spec.question)}<br>"
     body = [
         f'<div class="engine" id="engine-note">{_e(spec.engine_note)}</div>',
         f"<header><h1>{_e(spec.title)}</h1>",
-        f'<p class="meta">Question: {_e(spec.question)}<br>{_e(spec.corpus_name)} · {spec.n_documents} {_e(spec.noun)}'
+        f'<p class="meta">{asked}{_e(spec.corpus_name)} · {spec.n_documents} {_e(spec.noun)}'
         f" · run {_e(spec.run_id)} · {_e(spec.created_at)}</p></header>",
         "<h2>Executive summary</h2><ul>"
         + "".join(f"<li>{_e(b)}</li>" for b in spec.executive_summary)
@@ -586,7 +588,7 @@ def write_markdown(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
         "",
         f"# {spec.title}",
         "",
-        f"Question: {spec.question}  ",
+        *([] if spec.question in spec.title else [f"Question: {spec.question}  "]),
         f"{spec.corpus_name} · {spec.n_documents} {spec.noun} · "
         f"run {spec.run_id} · {spec.created_at}",
         "",

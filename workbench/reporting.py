@@ -157,9 +157,11 @@ def build_spec(
             for fid in c.finding_ids:
                 code_of[fid] = c.label
     theme_ids = {t.id for t in themes}
+    asked = ctx.question.rstrip().endswith("?")
     parts = [
         PartSpec(
-            question=p.question,
+            # each part asked as the question was: "What worries them?"
+            question=p.question + ("?" if asked and not p.question.endswith("?") else ""),
             theme_ids=[i for i in p.theme_ids if i in theme_ids],
             quotes=[_finding_quote(fmap[i], docs) for i in p.finding_ids if i in fmap],
         )

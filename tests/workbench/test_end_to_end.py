@@ -120,6 +120,27 @@ def test_every_quote_in_every_output_is_verbatim_in_its_source(
     assert (run.dir / "findings.csv").is_file()
 
 
+def test_the_question_is_answered_part_by_part_in_every_output(analysed) -> None:  # type: ignore[no-untyped-def]
+    _, run, _ = analysed
+    spec = ReportSpec.model_validate_json((run.dir / "report_spec.json").read_text())
+    assert [p.question for p in spec.parts] == [
+        "What do the teams want from the new remote control?",
+        "What worries them?",
+    ]
+    assert all(p.quotes and p.theme_ids for p in spec.parts)
+    titles = [
+        s.shapes.title.text_frame.text
+        for s in Presentation(str(run.dir / "deck.pptx")).slides
+        if s.shapes.title is not None
+    ]
+    assert titles[2:4] == [p.question for p in spec.parts]  # right after the summary
+    report = (run.dir / "report.html").read_text()
+    markdown = (run.dir / "report.md").read_text()
+    for p in spec.parts:
+        assert f"<h3>{html.escape(p.question)}</h3>" in report
+        assert f"### {p.question}" in markdown
+
+
 def test_every_output_says_it_was_produced_by_the_offline_engine(analysed) -> None:  # type: ignore[no-untyped-def]
     _, run, _ = analysed
     assert OFFLINE in (run.dir / "report.html").read_text().lower()
