@@ -261,16 +261,17 @@ def _parts_html(spec: ReportSpec, media: _Media, who: dict[str, set[str]]) -> st
     quotes that answer it best."""
     if not spec.parts:
         return ""
-    labels = {t.id: t.label for t in spec.themes}
     out = ['<section class="parts" id="question-parts"><h2>The question, part by part</h2>']
     for k, p in enumerate(spec.parts, 1):
         out.append(f"<h3>{_e(p.question)}</h3>")
-        lead = part_lead(p, spec.themes, spec.noun)
+        lead = part_lead(
+            p,
+            spec.themes,
+            _e(spec.noun),
+            lambda t: f'<a href="#theme-{_e(t.id)}">“{_e(t.label)}”</a>',
+        )
         if lead:
-            links = " · ".join(
-                f'<a href="#theme-{_e(i)}">{_e(labels[i])}</a>' for i in p.theme_ids if i in labels
-            )
-            out.append(f'<p class="meta">{_e(lead)}<br>Go to: {links}</p>')
+            out.append(f'<p class="meta">{lead}</p>')
         out += [
             _quote_html(q, f"q-part{k}-{i}", media, who, _theme_tag(spec, q))
             for i, q in enumerate(p.quotes, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,15 +240,21 @@ def role_rows(spec: ReportSpec) -> list[list[str]]:
     return [[", ".join(docs), *key] for key, docs in grouped.items()]
 
 
-def part_lead(part: PartSpec, themes: Sequence[ThemeSpec], noun: str) -> str | None:
+def part_lead(
+    part: PartSpec,
+    themes: Sequence[ThemeSpec],
+    noun: str,
+    name: Callable[[ThemeSpec], str] = lambda t: f"“{t.label}”",
+) -> str | None:
     """The themes that answer a part of the question most, with their prevalence:
-    'Themes that answer it most: “Buttons” (11 of 12 meetings) · “Battery” (4 of 12)'."""
+    'Themes that answer it most: “Buttons” (11 of 12 meetings) · “Battery” (4 of 12)'.
+    `name` writes a theme's name (the report makes it a link to the theme)."""
     by_id = {t.id: t for t in themes}
     named = [by_id[i] for i in part.theme_ids if i in by_id]
     if not named:
         return None
     bits = [
-        f"“{t.label}” ({t.n_documents} of {t.total_documents}" + (f" {noun})" if k == 0 else ")")
+        f"{name(t)} ({t.n_documents} of {t.total_documents}" + (f" {noun})" if k == 0 else ")")
         for k, t in enumerate(named)
     ]
     return "Themes that answer it most: " + " · ".join(bits)

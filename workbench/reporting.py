@@ -183,7 +183,9 @@ def build_spec(
                 doc_title=docs[f.doc_id].title,
                 doc_id=f.doc_id,
                 speaker=ev.speaker,
-                claim=None if clean(f.claim) == shown else f.claim,
+                # the offline engine writes no text of its own: its claim renders (a longer
+                # stretch of) the quote, so no Claim column repeats quotes
+                claim=None if ctx.engine == "offline" or clean(f.claim) == shown else f.claim,
                 quote=ev.quote,
                 display=shown,
                 prompt=clean(f.context.quote) if f.context is not None else None,

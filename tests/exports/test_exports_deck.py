@@ -407,3 +407,49 @@ def test_a_minimal_spec_still_renders_everything(ami: AmiRun, tmp_path: Path) ->
         deck=build_deck(empty, tmp_path, tmp_path / "e.pptx"),
         html=write_html(empty, tmp_path, tmp_path / "e.html"),
     )
+
+
+def test_title_slide_and_captions_read_cleanly(ami: AmiRun, tmp_path: Path) -> None:
+    from exports._pptx import text_height
+
+    spec = ami.spec.model_copy(update={"title": f"AMI meetings: {ami.spec.question}"})
+    prs = Presentation(str(build_deck(spec, ami.run_dir, tmp_path / "t.pptx")))
+    first = _texts(prs.slides[0])
+    assert first.count(spec.question) == 1  # the title says it; the subtitle does not again
+    assert "AMI meetings (samples) · 12 meetings" in first
+    other = Presentation(str(build_deck(ami.spec, ami.run_dir, tmp_path / "o.pptx")))
+    assert ami.spec.question in _texts(other.slides[0])  # a title that does not say it
+    # a caption's box is as tall as its text with the frame's margins: no viewer shrinks it
+    for slide in prs.slides:
+        for shape in slide.shapes:
+            if shape.name == "Caption":
+                size = shape.text_frame.paragraphs[0].runs[0].font.size.pt
+                need = text_height([(shape.text_frame.text, size)], shape.width, inset_emu=0)
+                need += int(Inches(0.06))  # the frame's top and bottom margins
+                assert shape.height >= need, (shape.text_frame.text, shape.height, need)
+
+
+def test_the_method_table_gets_smaller_before_it_spills_onto_a_second_slide(
+    ami: AmiRun, tmp_path: Path
+) -> None:
+    from exports._pptx import table_pages
+    from exports.deck import _Deck
+    from exports.text import method_rows
+
+    def pages(spec: object, pt: float) -> int:
+        d = _Deck(spec, ami.run_dir, None)  # type: ignore[arg-type]
+        rows = [list(r) for r in method_rows(d.spec)]
+        rows += [["", n] for n in d.spec.reviewer_notes] + [["", "x"]] * 2
+        return len(table_pages(d.content, ["", ""], rows, [0.22, 0.78], header=False, size=pt))
+
+    spec = ami.spec.model_copy(deep=True)
+    note = "Reviewer: a theme carried by one speaker in one meeting, worth a second look."
+    while pages(spec, 12.0) == 1:  # notes until 12 pt needs a second slide
+        spec.reviewer_notes.append(note)
+    assert pages(spec, 10.0) == 1
+    prs = Presentation(str(build_deck(spec, ami.run_dir, tmp_path / "m.pptx")))
+    titles = _titles(prs)
+    assert "Method" in titles and not any(t.startswith("Method (") for t in titles)
+    spec.reviewer_notes += [note] * 40  # too many for one slide at any size: paginated
+    prs = Presentation(str(build_deck(spec, ami.run_dir, tmp_path / "m2.pptx")))
+    assert any(t.startswith("Method (1/") for t in _titles(prs))

@@ -128,6 +128,8 @@ def test_the_question_is_answered_part_by_part_in_every_output(analysed) -> None
         "What worries them?",
     ]
     assert all(p.quotes and p.theme_ids for p in spec.parts)
+    # the offline engine writes no claims of its own: no Claim column anywhere
+    assert all(f.claim is None for f in spec.findings)
     titles = [
         s.shapes.title.text_frame.text
         for s in Presentation(str(run.dir / "deck.pptx")).slides
