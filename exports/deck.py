@@ -49,6 +49,7 @@ from exports._pptx import (
     title_placeholder,
 )
 from exports.errors import ExportInputError
+from exports.paths import inside
 from exports.spec import ChartSpec, QuoteSpec, ReportSpec, ThemeSpec
 from exports.style import ACCENT, MUTED, prevalence_label
 from exports.text import attribution, citation, confidence_text, method_rows
@@ -168,7 +169,7 @@ class _Deck:
             frame.text = "\n".join(lines).strip()
 
     def picture(self, slide: Slide, chart: ChartSpec, box: Box) -> Any:
-        path = self.run_dir / chart.png_path
+        path = inside(self.run_dir, chart.png_path, f"chart {chart.id!r}")
         if not path.is_file():
             raise ExportInputError(
                 f"chart {chart.id!r}: {path} does not exist; render the chart before the deck "
