@@ -92,7 +92,7 @@ def method_rows(spec: ReportSpec) -> list[tuple[str, str]]:
 
 # C0 controls but tab and newline, DEL, C1 controls (a terminal reads ESC and CSI from
 # either), and the bidirectional overrides that reorder what a reader sees
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # Markdown punctuation that makes markup anywhere in a line (links, images, emphasis,
 # code, raw HTML, entities, tables, strikethrough)
 _MD_INLINE = re.compile(r"([\\`*_\[\]<>&|~])")
@@ -107,7 +107,7 @@ def clean_text(text: object) -> str:
     """Text safe to show: C0/C1 control characters (ESC, NUL...) and bidi overrides dropped;
     tabs and newlines kept (a CR LF line end becomes LF). Every corpus- or model-derived
     string goes through it before a terminal or a file shows it."""
-    return _CONTROLS.sub("", str(text).replace("\r\n", "\n"))
+    return CONTROL_CHARS.sub("", str(text).replace("\r\n", "\n"))
 
 
 def md_text(text: object) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import html
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from subagents.findings import Finding, Synthesis, Theme
 from workbench.errors import UserError
-from workbench.store import RunStore
+from workbench.store import RunStore, read_json_file
 
 
 class Run:
@@ -50,7 +49,7 @@ class Run:
         path = self.dir / "themes.json"
         if not path.exists():
             return Synthesis(themes=[])
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_file(path)
         data.pop("engine", None)
         data.pop("engine_note", None)
         return Synthesis.model_validate(data)
@@ -64,7 +63,7 @@ class Run:
         """The run's findings after the gates and reviews (all analyst results if unfinished)."""
         final = self.dir / "findings.json"
         if final.exists() and self.status == "complete":
-            data = json.loads(final.read_text(encoding="utf-8"))
+            data = read_json_file(final)
             return sorted((Finding.model_validate(f) for f in data), key=lambda f: (f.doc_id, f.id))
         out: list[Finding] = []
         for key in sorted(self.store.finished_tasks()):

@@ -58,6 +58,17 @@ def atomic_write_json(path: Path, obj: Any, *, fsync: bool = True, indent: int |
     )
 
 
+def read_json_file(path: Path) -> Any:
+    """A JSON file of a run; a damaged one is a `UserError` that names it and says what to do."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(
+            f"{path} is damaged ({e}); delete that run folder, or run the analysis again with "
+            "--new-run"
+        ) from e
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -98,8 +109,11 @@ class RunStore:
             return dict(json.loads(self.manifest_path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             return {}
-        except json.JSONDecodeError as e:
-            raise UserError(f"{self.manifest_path}: corrupt manifest ({e})") from e
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
+            raise UserError(
+                f"{self.manifest_path}: corrupt manifest ({e}); delete that run folder, or run "
+                "again with --new-run"
+            ) from e
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         m = self.read_manifest()
@@ -231,7 +245,7 @@ class RunStore:
         return path
 
     def read_json(self, name: str) -> Any:
-        return json.loads((self.dir / name).read_text(encoding="utf-8"))
+        return read_json_file(self.dir / name)
 
     def append_jsonl(self, name: str, record: dict[str, Any]) -> None:
         line = json.dumps({"ts": time.time(), **record}, ensure_ascii=False, default=str)
