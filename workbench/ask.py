@@ -226,24 +226,32 @@ def ask(
             raise UserError(
                 f"scope names documents not in the corpus: {unknown}; known ids include {known}"
             )
+    repairs: list[str] = []
+    opened = index is None
     if index is None:
         index = project.index_for(corpus)
         index.update(corpus.documents)
+        repairs = [f"index: {r}" for r in index.repairs]
     t0 = time.perf_counter()
-    if chosen == "model":
-        from workbench.ask_model import ask_with_model
+    try:
+        if chosen == "model":
+            from workbench.ask_model import ask_with_model
 
-        if model is None:
-            model = _configured_model(project)
-        answer = ask_with_model(question, sc, docs, index, model, project_dir=project.dir)
-    else:
-        cache = project.wb_dir / "ask-embeddings.sqlite"
-        asker = OfflineAsker(index, docs, settings, cache_path=cache)
-        try:
-            answer = asker.ask(question, sc)
-        finally:
-            asker.close()
+            if model is None:
+                model = _configured_model(project)
+            answer = ask_with_model(question, sc, docs, index, model, project_dir=project.dir)
+        else:
+            cache = project.wb_dir / "ask-embeddings.sqlite"
+            asker = OfflineAsker(index, docs, settings, cache_path=cache)
+            try:
+                answer = asker.ask(question, sc)
+            finally:
+                asker.close()
+    finally:
+        if opened:
+            index.close()  # the index this call opened: its files are released
     answer = verify_answer(answer, docs)
+    answer.notes[:0] = repairs  # said, not silent: the answer came from a repaired index
     answer.latency_s = round(time.perf_counter() - t0, 3)
     return answer
 

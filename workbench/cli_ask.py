@@ -196,6 +196,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             engine=engine,
             settings=settings,
         )
+        for note in answer.notes:
+            say(f"note: {note}", err=True)
         if as_json:
             data = answer.model_dump(mode="json")
             data["text"] = answer.text

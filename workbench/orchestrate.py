@@ -80,6 +80,7 @@ async def execute(req: RunRequest) -> None:
     req.tracker = tracker
     tracer, provider = make_tracer(store.dir / "trace.jsonl")
     model = None
+    index = None
     embedder = Embedder()
     try:
         with tracer.start_as_current_span(f"run {req.recipe}") as span:
@@ -104,9 +105,12 @@ async def execute(req: RunRequest) -> None:
                     )
             t1 = time.perf_counter()
             index = project.index_for(corpus, query_generator=generator)
+            index.on_wait = lambda m: emit(Event("note", "index", m))
             emit(Event("stage_started", "index", f"indexing {len(corpus)} {corpus.noun}"))
             with tracer.start_as_current_span("stage index"):
                 stats = await asyncio.to_thread(index.update, corpus.documents)
+            for repair in index.repairs:  # a damaged or lost index file, found and fixed
+                emit(Event("warning", "index", repair))
             t_index = time.perf_counter() - t1
             emit(Event("stage_done", "index", f"{_fmt_stats(stats)} in {t_index:.1f}s"))
 
@@ -147,6 +151,8 @@ async def execute(req: RunRequest) -> None:
             result = await run_plan(ctx, plan)
     finally:
         _close(model)
+        if index is not None:
+            index.close()
         store.close()
         ledger = tracker.ledger.as_dict()
         store.update_manifest(
