@@ -81,7 +81,9 @@ def translate(exc: BaseException) -> WorkbenchError:
     out: WorkbenchError
     if any(n in _USER_ERRORS for n in names):
         out = UserError(str(exc))
-    elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    elif (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or any(
+        t in str(exc) for t in ("database or disk is full", "No space left on device")
+    ):  # SQLite (and Chroma over it) say SQLITE_FULL in words, not with an errno
         out = RunError(
             f"the disk is full ({exc}). Free some space and run the same command again: "
             "finished work is kept and the run resumes where it stopped"

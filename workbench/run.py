@@ -9,7 +9,7 @@ from typing import Any
 
 from subagents.findings import Finding, Synthesis, Theme
 from workbench.errors import UserError
-from workbench.store import RunStore, read_json_file
+from workbench.store import RunStore, read_json_file, run_lock
 
 
 class Run:
@@ -34,7 +34,12 @@ class Run:
 
     @property
     def status(self) -> str:
-        return str(self.manifest.get("status", "unknown"))
+        """The manifest's status; a run whose manifest says "running" but whose lock no
+        process holds was stopped without recording it (killed, disk full): "interrupted"."""
+        status = str(self.manifest.get("status", "unknown"))
+        if status == "running" and not run_lock(self.dir.parent.parent, self.id).is_held():
+            return "interrupted"
+        return status
 
     @property
     def engine(self) -> str:
@@ -89,7 +94,7 @@ class Run:
         return {
             "run_id": self.id,
             "run_dir": str(self.dir),
-            "status": m.get("status"),
+            "status": self.status,
             "engine": m.get("engine"),
             "engine_note": m.get("engine_note"),
             "recipe": m.get("recipe"),

@@ -121,3 +121,12 @@ def test_corpus_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "why?" in r.output and "\x1b" not in r.output and "\x07" not in r.output
     assert "\u202e" not in r.output
+
+
+def test_bad_input_leaves_no_project_folder_behind(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    p = _cli("analyze", str(tmp_path / "empty"), "-q", "why?", "--project", str(tmp_path / "p"))
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert not (tmp_path / "p").exists(), sorted((tmp_path / "p").rglob("*"))
+    r = CliRunner().invoke(main, ["runs", "--project", str(tmp_path / "q")])
+    assert r.exit_code == 0 and not (tmp_path / "q").exists()
