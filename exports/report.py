@@ -32,6 +32,7 @@ from exports.text import (
     citation,
     clean_text,
     confidence_text,
+    headline,
     md_lines,
     md_text,
     method_rows,
@@ -170,7 +171,7 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
     labels = {t.id: t.label for t in spec.themes}
     body = [
         f'<div class="engine" id="engine-note">{_e(spec.engine_note)}</div>',
-        f"<header><h1>{_e(spec.title)}</h1>",
+        f"<header><h1>{_e(headline(spec.title, 120))}</h1>",
         f'<p class="meta">Question: {_e(spec.question)}<br>{_e(spec.corpus_name)} · {spec.n_documents} documents'
         f" · run {_e(spec.run_id)} · {_e(spec.created_at)}</p></header>",
         "<h2>Executive summary</h2><ul>"
@@ -213,7 +214,7 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="research-workbench exports">'
-        f"<title>{_e(spec.title)}</title><style>{CSS}</style></head>\n<body>\n"
+        f"<title>{_e(headline(spec.title, 120))}</title><style>{CSS}</style></head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )
@@ -271,7 +272,7 @@ def write_markdown(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
     md = [
         f"> **{t_(spec.engine_note)}**",
         "",
-        f"# {t_(spec.title)}",
+        f"# {t_(headline(spec.title, 120))}",
         "",
         f"Question: {t_(spec.question)}  ",
         f"{t_(spec.corpus_name)} · {spec.n_documents} documents · "

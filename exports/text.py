@@ -132,3 +132,15 @@ def md_unescape(line: str) -> str:
     for entity, char in _ENTITIES.items():
         out = out.replace(entity, char)
     return out
+
+
+def headline(text: object, limit: int = 100) -> str:
+    """One line of at most `limit` characters for a title: cut at a word, with an ellipsis.
+    A 10,000-character question stays whole in the body and the notes, not in a title."""
+    line = " ".join(clean_text(text).split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:-") + "…"

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from workbench.events import Event, Listener
-from workbench.store import RunStore, now_iso
+from workbench.store import CASSETTE_KEYS, RunStore, now_iso
 
 if TYPE_CHECKING:
     from retrieval.types import Chunk
@@ -95,7 +95,12 @@ async def execute(req: RunRequest) -> None:
                     if callable(project.model) and not hasattr(project.model, "complete")
                     else project.model
                 )
-                inner = build_model(s, project.wb_dir / "cache.sqlite", injected)  # type: ignore[arg-type]
+                inner = build_model(
+                    s,
+                    project.wb_dir / "cache.sqlite",
+                    injected,  # type: ignore[arg-type]
+                    keys_file=store.dir / CASSETTE_KEYS,
+                )
                 model = MeteredModel(inner, tracker, run_id=store.run_id, tracer=tracer)
                 if s.models.synthetic_queries:
                     from subagents.query_writer import LLMQueryGenerator
