@@ -111,7 +111,7 @@ class Project:
 
     # runs ----------------------------------------------------------------------------
     def runs(self) -> list[Run]:
-        out = []
+        out: list[Run] = []
         if not self.runs_dir.is_dir():
             return out
         for d in sorted(self.runs_dir.iterdir()):
