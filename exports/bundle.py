@@ -228,8 +228,13 @@ def _check_spec_paths(spec: ReportSpec, listed: dict[str, Any]) -> None:
             value = getattr(c, attr)
             if value is not None:
                 _listed_name(f"chart {c.id!r} {attr}", value, listed)
+    if spec.findings_csv is not None and not is_relative_inside(spec.findings_csv):
+        raise BundleError(
+            f"the spec names findings table {spec.findings_csv[:120]!r}, outside the bundle; "
+            "refusing the bundle"
+        )
     for t in spec.themes:
-        for q in t.quotes:
+        for q in (*t.quotes, *(q for c in t.codes for q in c.quotes)):
             if q.media_path is not None and not is_relative_inside(q.media_path):
                 raise BundleError(
                     f"a quote of theme {t.id!r} names clip {q.media_path[:120]!r}, outside the "

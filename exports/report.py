@@ -318,7 +318,7 @@ def write_markdown(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
         ]
         md += [
             f"| {t_(labels.get(f.theme_id or '', f.theme_id or '—'))} | {t_(f.doc_title)} | "
-            f"{t_(f.claim)} | {t_(f.quote)} | {f.confidence:.2f} |"
+            f"{t_(f.claim or '')} | {t_(f.quote)} | {f.confidence:.2f} |"
             for f in spec.findings
         ]
     md += ["", "---", f"{t_(spec.engine_note)} Run {t_(spec.run_id)}, {t_(spec.created_at)}.", ""]

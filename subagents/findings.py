@@ -3,6 +3,11 @@
 A finding is a claim about one document (or a set of them) backed by evidence. Evidence
 is always a verbatim quote from a segment, with the ids and offsets needed to show it in
 context; `subagents.verify` checks that every quote really is in its source.
+
+In a conversation the evidence is what a participant said; the interviewer's prompt that
+drew it is kept beside it as `Finding.context` (itself verbatim evidence), never as the
+finding. Themes hold codes (theme > code, as researchers code), each with its prevalence
+in documents and, where speaker roles are known, in participants.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Sentiment = Literal["positive", "negative", "neutral", "mixed"]
+SpeakerRole = Literal["interviewer", "participant"]
 
 
 class Evidence(BaseModel):
@@ -20,6 +26,7 @@ class Evidence(BaseModel):
     chunk_id: str | None = None
     quote: str  # verbatim substring of the segment's text
     speaker: str | None = None
+    role: SpeakerRole | None = None  # None: the document's roles are unknown (no labels)
     start_time: float | None = None
     end_time: float | None = None
     start_char: int | None = None  # offsets of the quote in the document text
@@ -32,10 +39,27 @@ class Finding(BaseModel):
     doc_id: str
     claim: str
     evidence: list[Evidence] = Field(min_length=1)
+    # what drew the evidence: the interviewer's question, a ticket's title, the turn it
+    # answers; shown with the finding, never counted as evidence
+    context: Evidence | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     sentiment: Sentiment = "neutral"
     tags: list[str] = Field(default_factory=list)
     engine: Literal["offline", "model"] = "offline"
+
+
+class Code(BaseModel):
+    """A sub-code of a theme: a narrower pattern with its own prevalence."""
+
+    id: str
+    label: str
+    description: str = ""
+    finding_ids: list[str]
+    doc_ids: list[str]
+    n_documents: int
+    n_participants: int | None = None  # distinct participants; None when roles are unknown
+    keywords: list[str] = Field(default_factory=list)
+    representative_finding_ids: list[str] = Field(default_factory=list)
 
 
 class Theme(BaseModel):
@@ -50,6 +74,11 @@ class Theme(BaseModel):
     total_documents: int  # the denominator: documents analysed
     keywords: list[str] = Field(default_factory=list)
     representative_finding_ids: list[str] = Field(default_factory=list)
+    description: str = ""  # one sentence drawn from the theme's evidence
+    codes: list[Code] = Field(default_factory=list)
+    n_participants: int | None = None  # distinct participants; None when roles are unknown
+    total_participants: int | None = None
+    flags: list[str] = Field(default_factory=list)  # the critic's notes on this theme
 
     @property
     def prevalence(self) -> float:
@@ -59,5 +88,8 @@ class Theme(BaseModel):
 class Synthesis(BaseModel):
     themes: list[Theme]
     unassigned_doc_ids: list[str] = Field(default_factory=list)  # documents that fit no theme
+    # why each unassigned document fits no theme ("no participant speech about the
+    # question", "its findings fit no theme", ...)
+    unassigned_reasons: dict[str, str] = Field(default_factory=dict)
     outlier_finding_ids: list[str] = Field(default_factory=list)
     method: str = ""

@@ -129,12 +129,18 @@ class ChartOutput(BaseModel):
 
 class CriticIssue(BaseModel):
     finding_id: str | None = None
+    theme_id: str | None = None
     kind: Literal[
         "unsupported_claim",
         "quote_not_verbatim",
         "count_inconsistent",
         "overgeneralization",
         "missing_evidence",
+        "interviewer_voice",
+        "one_speaker",
+        "one_document",
+        "near_duplicate",
+        "restates_question",
         "other",
     ]
     detail: str

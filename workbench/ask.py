@@ -216,7 +216,7 @@ def ask(
     if chosen not in ENGINE_NOTES:
         raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
     if not isinstance(corpus, Corpus):
-        corpus = Corpus.load(corpus)
+        corpus = project.corpus(corpus)
     sc = Scope.of(scope)
     docs = corpus.by_id()
     if sc.doc_ids:

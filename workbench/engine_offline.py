@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from subagents.findings import Finding, Synthesis
-from subagents.outputs import CriticIssue, CriticOutput
+from subagents.outputs import CriticOutput
 from workbench.fanout import Task
 from workbench.store import now_iso
 
 if TYPE_CHECKING:
     from retrieval import Embedder, HybridIndex
+    from retrieval.roles import RoleSettings
     from retrieval.types import Document
+    from workbench.corpus import Corpus
     from workbench.settings import Settings
 
 ENGINE_NOTE = (
@@ -51,6 +53,7 @@ class OfflineWorkerSpec:
     index_dir: str
     corpus_path: str
     max_findings: int
+    roles: RoleSettings = field(default_factory=lambda: _role_settings())
 
     def build(self) -> OfflineWorker:
         from retrieval import Embedder, HybridIndex
@@ -58,19 +61,42 @@ class OfflineWorkerSpec:
 
         embedder = Embedder()
         index = HybridIndex(Path(self.index_dir), embedder=embedder)
-        docs = Corpus.load(self.corpus_path).by_id()
-        return OfflineWorker(index, embedder, docs, self.max_findings)
+        corpus = Corpus.load(self.corpus_path, roles=self.roles)
+        return OfflineWorker(
+            index, embedder, corpus.by_id(), self.max_findings, skip=skipped_documents(corpus)
+        )
+
+
+def _role_settings() -> RoleSettings:
+    from retrieval.roles import RoleSettings
+
+    return RoleSettings()
+
+
+def skipped_documents(corpus: Corpus) -> dict[str, str]:
+    """Documents the offline engine lists instead of analysing, with the reason."""
+    return {
+        doc_id: f"written in another language ({lang}); the offline engine reads English"
+        for doc_id, lang in corpus.other_language.items()
+    }
 
 
 class OfflineWorker:
     """Runs analyst tasks with the extractive analyst; see the module docstring."""
 
     def __init__(
-        self, index: HybridIndex, embedder: Embedder, docs: dict[str, Document], max_findings: int
+        self,
+        index: HybridIndex,
+        embedder: Embedder,
+        docs: dict[str, Document],
+        max_findings: int,
+        *,
+        skip: dict[str, str] | None = None,
     ) -> None:
         from subagents.offline.analyst import AnalystSettings, ExtractiveAnalyst
 
         self.docs = docs
+        self.skip = dict(skip or {})
         self.analyst = ExtractiveAnalyst(
             _IndexSearcher(index), embedder, AnalystSettings(max_findings=max_findings)
         )
@@ -80,7 +106,11 @@ class OfflineWorker:
         question = p.get("sub_question") or p["question"]
         steering = list(task.steering) + list(p.get("notes", []))
         findings: list[Finding] = []
+        abstained: dict[str, str] = {}
         for doc_id in p["doc_ids"]:
+            if doc_id in self.skip:
+                abstained[doc_id] = self.skip[doc_id]
+                continue
             findings.extend(
                 self.analyst.analyze(
                     self.docs[doc_id], question, task_key=task.key, steering=steering
@@ -90,7 +120,7 @@ class OfflineWorker:
             "doc_ids": p["doc_ids"],
             "doc_id": p["doc_ids"][0],
             "findings": [f.model_dump(mode="json") for f in findings],
-            "abstained": {},
+            "abstained": abstained,
             "steering": list(task.steering),
             "finished_at": now_iso(),
         }
@@ -113,6 +143,7 @@ class OfflineEngine:
         docs: dict[str, Document],
         *,
         corpus_path: str,
+        skip: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
@@ -120,7 +151,7 @@ class OfflineEngine:
         self.docs = docs
         self.corpus_path = corpus_path
         self.worker = OfflineWorker(
-            index, embedder, docs, settings.analysis.max_findings_per_document
+            index, embedder, docs, settings.analysis.max_findings_per_document, skip=skip
         )
 
     def version(self, subagent: str) -> str:
@@ -138,6 +169,7 @@ class OfflineEngine:
             str(self.index.directory),
             self.corpus_path,
             self.settings.analysis.max_findings_per_document,
+            self.settings.roles.to_retrieval(),
         )
 
     async def analyze(self, task: Task) -> dict[str, Any]:
@@ -161,47 +193,33 @@ class OfflineEngine:
         synth = ClusteringSynthesizer(
             self.embedder,
             SynthesisSettings(
-                distance_threshold=a.cluster_distance,
+                code_distance=a.cluster_distance,
                 min_doc_share=a.min_theme_share,
                 max_themes=a.max_themes,
             ),
         )
         return await asyncio.to_thread(
-            synth.synthesize, findings, doc_ids, noun=noun, question=question
+            synth.synthesize,
+            findings,
+            doc_ids,
+            noun=noun,
+            question=question,
+            participants=participants_of(self.docs),
         )
 
     async def critique(
         self, findings: Sequence[Finding], synthesis: Synthesis, *, question: str
     ) -> CriticOutput:
-        return mechanical_critique(findings, synthesis, self.docs)
+        from subagents.offline.critic import review
+
+        return review(findings, synthesis, self.docs, question=question)
 
 
-def mechanical_critique(
-    findings: Sequence[Finding], synthesis: Synthesis, docs: dict[str, Document]
-) -> CriticOutput:
-    """Quotes verbatim and theme counts consistent with the findings they cite."""
-    from subagents.verify import check_findings
-
-    issues = [
-        CriticIssue(
-            finding_id=p.finding_id, kind="quote_not_verbatim", detail=p.problem, severity="high"
-        )
-        for p in check_findings(findings, docs)
-    ]
-    fmap = {f.id: f for f in findings}
-    for t in synthesis.themes:
-        docs_cited = {fmap[i].doc_id for i in t.finding_ids if i in fmap}
-        if len(docs_cited) != t.n_documents:
-            issues.append(
-                CriticIssue(
-                    kind="count_inconsistent",
-                    detail=f"theme {t.label!r} says {t.n_documents} documents, "
-                    f"its findings come from {len(docs_cited)}",
-                    severity="high",
-                )
-            )
-    return CriticOutput(
-        verdict="revise" if any(i.severity == "high" for i in issues) else "pass",
-        issues=issues,
-        summary="mechanical check of quotes and counts",
-    )
+def participants_of(docs: dict[str, Document]) -> dict[str, list[str]] | None:
+    """Participants per conversation where speaker roles are known (None: no roles)."""
+    out: dict[str, list[str]] = {}
+    for doc_id, doc in docs.items():
+        info = doc.metadata.get("speaker_roles")
+        if isinstance(info, dict) and info.get("method") != "unlabelled":
+            out[doc_id] = list(info.get("participants") or [])
+    return out or None
