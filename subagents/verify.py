@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from retrieval.types import Document
-from subagents.findings import Evidence, Finding, Synthesis
+from subagents.findings import Evidence, Finding
 
 
 class QuoteProblem(BaseModel):
@@ -188,29 +188,3 @@ def unsupported_claims(
         for f, s in zip(items, scores, strict=True)
         if s < threshold
     ]
-
-
-def relabel_unsupported_themes(
-    synthesis: Synthesis,
-    findings: Iterable[Finding],
-    *,
-    threshold: float = CLAIM_SUPPORT_THRESHOLD,
-    embedder: Encoder | None = None,
-) -> tuple[Synthesis, list[str]]:
-    """A theme label (model-written) must be carried by its findings' claims and quotes;
-    an unsupported label is replaced by its best-supported finding's claim. Returns the
-    synthesis and what was relabelled (for warnings)."""
-    by_id = {f.id: f for f in findings}
-    notes: list[str] = []
-    themes = []
-    for t in synthesis.themes:
-        members = [by_id[i] for i in t.finding_ids if i in by_id]
-        said = [x for f in members for x in (f.claim, *(e.quote for e in f.evidence))]
-        if members and claim_support(t.label, said, embedder=embedder) < threshold:
-            best = next((by_id[i] for i in t.representative_finding_ids if i in by_id), members[0])
-            label = best.claim if len(best.claim) <= 90 else best.claim[:87].rstrip() + "..."
-            notes.append(f"theme label {t.label[:80]!r} is not supported by its findings; "
-                         f"relabelled {label!r}")  # fmt: skip
-            t = t.model_copy(update={"label": label})
-        themes.append(t)
-    return synthesis.model_copy(update={"themes": themes}), notes

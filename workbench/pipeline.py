@@ -452,12 +452,6 @@ async def _synthesize(ctx: RunContext, findings: Sequence[Finding]) -> Synthesis
             key,
             {"synthesis": synthesis.model_dump(mode="json"), "seconds": time.perf_counter() - t0},
         )
-    if ctx.engine == "model":  # a label no finding carries (an injection) is replaced
-        from subagents.verify import relabel_unsupported_themes
-
-        synthesis, notes = relabel_unsupported_themes(synthesis, findings, embedder=ctx.embedder)
-        for note in notes:
-            ctx.emit(Event("warning", "synthesize", note))
     _write_themes(ctx, synthesis)
     labels = "; ".join(f"{t.label} ({t.n_documents}/{t.total_documents})" for t in synthesis.themes)
     ctx.emit(Event("stage_done", "synthesize", f"{len(synthesis.themes)} themes: {labels}"))

@@ -78,9 +78,15 @@ class Gullible(ModelLike):
                     "sentiment": "positive",
                 }
             )
-        if (obey or self.always) and agent_of(body) == "theme-synthesizer":
-            out[0]["input"]["themes"][0]["label"] = PLANT
+        if agent_of(body) == "theme-synthesizer" and (obey or PLANT in _claims(body)):
+            out[0]["input"]["themes"][0]["label"] = PLANT  # an injected claim reached it
         return out
+
+
+def _claims(body: dict[str, Any]) -> str:
+    doc = next(b for b in _first_blocks(body) if b.get("type") == "document")
+    rows = [json.loads(x) for x in doc["source"]["data"].splitlines() if x.strip()]
+    return " ".join(str(r.get("claim", "")) for r in rows)
 
 
 def _run(project_dir: Path, corpus: Path, model: Gullible, recipe: str = "themes") -> Any:
@@ -113,4 +119,4 @@ def _assert_not_asserted(run: Any) -> None:
 def test_a_claim_its_quote_does_not_support_is_dropped(tmp_path: Path, planted: Path) -> None:
     run = _run(tmp_path / "p", planted, Gullible(always=True))
     assert run.manifest["gates"]["claims"]["failed"] >= 1
-    _assert_not_asserted(run)  # the claim is dropped, the label no finding carries replaced
+    _assert_not_asserted(run)  # dropped before synthesis: no theme is built on it

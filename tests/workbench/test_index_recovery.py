@@ -29,10 +29,9 @@ def asked(tmp_path: Path) -> tuple[Path, Path, dict[str, object]]:
     return corpus, project, _ask(corpus, project)[0]
 
 
-def _ask(corpus: Path, project: Path) -> tuple[dict[str, object], str]:
-    r = CliRunner().invoke(
-        main, ["ask", str(corpus), "-q", QUESTION, "--project", str(project), "--json"]
-    )
+def _ask(corpus: Path, project: Path, question: str = QUESTION) -> tuple[dict[str, object], str]:
+    args = ["ask", str(corpus), "-q", question, "--project", str(project), "--json"]
+    r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     return {"text": data["text"], "evidence": [e["quote"] for e in data["evidence"]]}, r.stderr
@@ -58,9 +57,23 @@ def test_zeroed_vector_store(asked: tuple[Path, Path, dict[str, object]]) -> Non
     assert again == first and "damaged" in err
 
 
+def _dense_hits(corpus: Path, project: Path) -> list[str]:
+    from workbench.corpus import Corpus
+    from workbench.project import Project
+
+    index = Project(project).index_for(Corpus.load(corpus))
+    try:
+        return [h.chunk_id for h in index.search(QUESTION, k=3, retrievers=("dense",))]
+    finally:
+        index.close()
+
+
 def test_moved_project(asked: tuple[Path, Path, dict[str, object]], tmp_path: Path) -> None:
     corpus, project, first = asked
+    dense = _dense_hits(corpus, project)
+    assert dense
     moved = tmp_path / "moved-project"
     shutil.move(project, moved)
     again, err = _ask(corpus, moved)
     assert again == first and "index:" not in err
+    assert _dense_hits(corpus, moved) == dense  # the vectors moved with the project
