@@ -188,3 +188,19 @@ def unsupported_claims(
         for f, s in zip(items, scores, strict=True)
         if s < threshold
     ]
+
+
+def interviewer_evidence(findings: Iterable[Finding]) -> list[QuoteProblem]:
+    """Evidence spoken by an interviewer: a prompt, not what a participant said."""
+    return [
+        QuoteProblem(
+            finding_id=f.id,
+            doc_id=ev.doc_id,
+            segment_id=ev.segment_id,
+            quote=ev.quote,
+            problem="the quote is the interviewer's (a prompt), not a participant's",
+        )
+        for f in findings
+        for ev in f.evidence
+        if ev.role == "interviewer"
+    ]

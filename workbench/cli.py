@@ -133,6 +133,22 @@ def main() -> None:
 @click.option(
     "--new-run", is_flag=True, help="Start a new run even if an unfinished one can be resumed."
 )
+@click.option(
+    "--interviewer",
+    "interviewers",
+    multiple=True,
+    metavar="LABEL",
+    help="A speaker label to treat as interviewer in every conversation (repeatable); "
+    "overrides the detection.",
+)
+@click.option(
+    "--participant",
+    "participants",
+    multiple=True,
+    metavar="LABEL",
+    help="A speaker label to treat as participant even if it names a role, e.g. a "
+    'participant labelled "Interviewer" (repeatable).',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 @_guard
 def analyze(
@@ -147,9 +163,17 @@ def analyze(
     max_usd: float | None,
     max_tasks: int | None,
     new_run: bool,
+    interviewers: tuple[str, ...],
+    participants: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Analyse the documents at PATH and write themes, charts, a deck and a report."""
+    """Analyse the documents at PATH and write themes, charts, a deck and a report.
+
+    In conversations the interviewer is detected per document (a label such as
+    "Interviewer" or "Moderator", or the speaker who asks the questions); their turns are
+    kept as the prompts of participants' answers, never as evidence. The outputs say who
+    was treated as interviewer in each document; --interviewer/--participant override it.
+    """
     from workbench.project import Project
     from workbench.settings import Settings
 
@@ -168,6 +192,11 @@ def analyze(
         updates["steering_file"] = str(steer_file)
     if batch:
         updates["models"] = s.models.model_copy(update={"batch": True})
+    if interviewers or participants:
+        r = s.roles.model_copy()
+        r.interviewers = [*r.interviewers, *interviewers]
+        r.participants = [*r.participants, *participants]
+        updates["roles"] = r
     if max_usd is not None or max_tasks is not None:
         b = s.budgets.model_copy()
         if max_usd is not None:
@@ -188,6 +217,8 @@ def analyze(
     )
     for t in summary["themes"]:
         say(f"  - {t['label']}: {t['n_documents']} of {t['total_documents']}")
+        for c in t.get("codes", []):
+            say(f"      · {c['label']}: {c['n_documents']} of {t['total_documents']}")
     if summary["unassigned_documents"]:
         say(f"  ({summary['unassigned_documents']} documents fit no theme)")
     say(f"\nRun written to {summary['run_dir']}")

@@ -233,7 +233,7 @@ def _gate(
     `record=False` (a replan's partial re-run) checks without overwriting the run's
     gate figures in the manifest.
     """
-    from subagents.verify import check_findings
+    from subagents.verify import check_findings, interviewer_evidence
 
     findings: list[Finding] = []
     bad_schema = 0
@@ -246,6 +246,7 @@ def _gate(
     if bad_schema:
         ctx.emit(Event("warning", "gate", f"{bad_schema} findings did not match the schema"))
     problems = check_findings(findings, ctx.corpus.by_id())
+    problems += interviewer_evidence(findings)
     if problems:
         bad = {p.finding_id for p in problems}
         findings = [f for f in findings if f.id not in bad]
@@ -255,6 +256,7 @@ def _gate(
                     "warning", "gate", f"dropped finding {p.finding_id} in {p.doc_id}: {p.problem}"
                 )
             )
+    quoted = len(findings) + len(problems)  # findings the quote check saw
     unsupported = _unsupported(ctx, findings)
     covered = {d for r in results for d in r.get("doc_ids", [])}
     coverage = len(covered) / total if total else 1.0
@@ -262,10 +264,10 @@ def _gate(
     ctx.emit(Event("stage_done", "gate", f"{len(findings)} findings, all quotes {checked}"))
     if record:
         ctx.store.update_manifest(
-            quote_check={"checked": len(findings) + len(problems), "failed": len(problems)},
+            quote_check={"checked": quoted, "failed": len(problems)},
             gates={
                 "schema": {"failed": bad_schema},
-                "quotes": {"checked": len(findings) + len(problems), "failed": len(problems)},
+                "quotes": {"checked": quoted, "failed": len(problems)},
                 "coverage": {"documents": len(covered), "of": total, "share": round(coverage, 3)},
                 "claims": {"checked": len(findings) + len(unsupported), "failed": len(unsupported)},
             },

@@ -40,7 +40,7 @@ from subagents.findings import Evidence, Finding
 from subagents.offline.sentiment import sentiment_of
 from subagents.offline.text import Span, clean, content_words, sentence_spans, words
 
-ANALYST_VERSION = "answer-analyst/3"
+ANALYST_VERSION = "answer-analyst/4"
 
 _REDACTED = re.compile(r"\b(?:X{2,}|\[redacted\]|<redacted>)", re.IGNORECASE)
 
@@ -59,48 +59,77 @@ class AnalystSettings:
     hits_per_query: int = 10
     min_content_words: int = 6  # per passage
     max_chars: int = 360  # a passage grows sentence by sentence up to this length
-    min_relevance: float = 0.15  # cosine of the passage (or its prompt) to the question
+    min_relevance: float = 0.2  # cosine of the passage (or its prompt) to the question
     restatement: float = 0.75  # this close to the question and saying little else: dropped
     duplicate: float = 0.92  # passages of one document this similar are one finding
     prompt_weight: float = 0.5  # how much an on-topic prompt lends to its answer
 
 
-def sub_queries(question: str) -> list[str]:
-    """The question and its clauses, so a two-part question retrieves both parts.
+def question_clauses(question: str) -> list[tuple[str, str]]:
+    """The parts of a question as (the words asked, the query to search with).
 
-    A clause too short to stand alone ("what worries them") borrows the content words of
-    the rest of the question ("... the teams, new remote control")."""
+    A clause too short to stand alone ("what worries them") is searched with the content
+    words of the rest of the question ("... about teams, new remote control")."""
     parts = re.split(
         r"[?;]|,\s*(?:and|but|or)\s+|\s+and\s+(?=what|how|why|which|who|where|when)", question
     )
-    queries = [question.strip()]
     clauses = [p.strip(" ,.") for p in parts if p.strip(" ,.")]
+    out: list[tuple[str, str]] = []
     for p in clauses:
-        if p.lower() == question.strip().lower():
-            continue
         own = content_words(p)
         if len(own) >= 2:
-            queries.append(p)
+            out.append((p, p))
         elif own or re.match(r"(?i)(what|how|why|which|who|where|when)\b", p):
             rest = [w for q in clauses if q != p for w in content_words(q) if w not in own]
             if rest:
-                queries.append(f"{p} about {' '.join(dict.fromkeys(rest))}")
-    return list(dict.fromkeys(queries))
+                out.append((p, f"{p} about {' '.join(dict.fromkeys(rest))}"))
+    return out
 
 
-@dataclass
-class Passage:
-    """Consecutive kept sentences of one turn: [start, end) offsets in the segment text."""
+def sub_queries(question: str) -> list[str]:
+    """The question and its clauses, so a two-part question retrieves both parts."""
+    whole = question.strip()
+    return list(
+        dict.fromkeys(
+            [whole, *(q for _, q in question_clauses(question) if q.lower() != whole.lower())]
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A [start, end) slice of one segment's text."""
 
     segment: Segment
     start: int
     end: int
-    prompt: Segment | None
-    prompt_span: tuple[int, int] | None
 
     @property
     def text(self) -> str:
         return self.segment.text[self.start : self.end]
+
+
+@dataclass
+class Passage:
+    """Consecutive kept sentences of one speaker: one piece per segment it touches (a turn
+    split over subtitle cues, or over consecutive turns, stays one passage)."""
+
+    pieces: list[Piece]
+    prompt: Segment | None
+    prompt_span: tuple[int, int] | None
+    section: Piece | None = None  # the guide question whose section this is
+
+    @property
+    def segment(self) -> Segment:
+        return self.pieces[0].segment
+
+    @property
+    def start(self) -> int:
+        return self.pieces[0].start
+
+    @property
+    def text(self) -> str:
+        return " ".join(p.text for p in self.pieces)
 
 
 def _recurring(seg: Segment) -> list[tuple[int, int]]:
@@ -133,19 +162,49 @@ def _usable(sp: Span, seg: Segment) -> bool:
     return bool(content_words(text))
 
 
-def _group(seg: Segment, max_chars: int) -> list[tuple[int, int]]:
-    """Runs of usable sentences of one turn, each up to `max_chars`: (start, end) offsets."""
-    out: list[tuple[int, int]] = []
-    current: list[Span] = []
-    for sp in sentence_spans(seg.text):
-        usable = _usable(sp, seg)
-        if current and (not usable or sp.end - current[0].start > max_chars):
-            out.append((current[0].start, current[-1].end))
-            current = []
-        if usable:
-            current.append(sp)
+def _group(run: list[Segment], max_chars: int) -> list[list[Piece]]:
+    """Runs of usable sentences of one speaker's consecutive segments, each up to
+    `max_chars`, as pieces (one per segment touched)."""
+    out: list[list[Piece]] = []
+    current: list[tuple[Segment, Span]] = []
+    size = 0
+
+    def close() -> None:
+        pieces: list[Piece] = []
+        for seg, sp in current:
+            if pieces and pieces[-1].segment.id == seg.id:
+                pieces[-1] = Piece(seg, pieces[-1].start, sp.end)
+            else:
+                pieces.append(Piece(seg, sp.start, sp.end))
+        out.append(pieces)
+
+    for seg in run:
+        for sp in sentence_spans(seg.text):
+            usable = _usable(sp, seg)
+            if current and (not usable or size + len(sp.text) > max_chars):
+                close()
+                current, size = [], 0
+            if usable:
+                current.append((seg, sp))
+                size += len(sp.text) + 1
     if current:
-        out.append((current[0].start, current[-1].end))
+        close()
+    return out
+
+
+def _runs(segments: list[Segment]) -> list[list[Segment]]:
+    """Consecutive segments of the same (named) speaker; unlabelled segments stand alone."""
+    out: list[list[Segment]] = []
+    for seg in segments:
+        if (
+            out
+            and seg.speaker
+            and out[-1][-1].speaker == seg.speaker
+            and out[-1][-1].index == seg.index - 1
+        ):
+            out[-1].append(seg)
+        else:
+            out.append([seg])
     return out
 
 
@@ -157,12 +216,20 @@ def answer_passages(doc: Document, max_chars: int) -> list[Passage]:
     prompt_span: tuple[int, int] | None = None
     recent: list[Segment] = []
     title = next((s for s in doc.segments if s.attrs.get("field") == "title"), None)
-    for seg in doc.segments:
+    section: Piece | None = None
+    for run in _runs([s for s in doc.segments if s.text.strip()]):
+        seg = run[0]
         role = seg.attrs.get("role")
         if role == "interviewer":
-            span = _question_span(seg)
-            if span is not None and ("?" in seg.text or len(content_words(seg.text)) >= 4):
-                prompt, prompt_span = seg, span
+            for turn in run:
+                span = _question_span(turn)
+                if span is not None and ("?" in turn.text or len(content_words(turn.text)) >= 4):
+                    prompt, prompt_span = turn, span
+                guide = [
+                    (a, b) for a, b in _recurring(turn) if turn.text[a:b].rstrip().endswith("?")
+                ]
+                if guide:  # a question asked in many interviews opens a section of the guide
+                    section = Piece(turn, *guide[-1])
             continue
         if seg.attrs.get("field") == "title":
             continue
@@ -176,9 +243,9 @@ def answer_passages(doc: Document, max_chars: int) -> list[Passage]:
             )
             if asked is not None:
                 context, context_span = asked, _question_span(asked)
-        recent.append(seg)
-        for start, end in _group(seg, max_chars):
-            out.append(Passage(seg, start, end, context, context_span))
+        recent.extend(run)
+        for pieces in _group(run, max_chars):
+            out.append(Passage(pieces, context, context_span, section))
     return out
 
 
@@ -274,25 +341,29 @@ class ExtractiveAnalyst:
             ):
                 for sid in hit.segment_ids:
                     best[sid] = max(best.get(sid, 0.0), 1.0 / rank)
-        return np.array([best.get(p.segment.id, 0.0) for p in passages], dtype=np.float32)
+        return np.array(
+            [max(best.get(x.segment.id, 0.0) for x in p.pieces) for p in passages], dtype=np.float32
+        )
 
     @staticmethod
     def _finding(
         doc: Document, p: Passage, claim: str, task_key: str, confidence: float
     ) -> Finding:
+        evidence = [
+            Evidence(
+                doc_id=doc.id,
+                segment_id=x.segment.id,
+                quote=x.text,
+                speaker=x.segment.speaker,
+                role=x.segment.attrs.get("role"),
+                start_time=x.segment.start_time,
+                end_time=x.segment.end_time,
+                start_char=x.segment.start_char + x.start,
+                end_char=x.segment.start_char + x.end,
+            )
+            for x in p.pieces
+        ]
         seg = p.segment
-        quote = p.text
-        ev = Evidence(
-            doc_id=doc.id,
-            segment_id=seg.id,
-            quote=quote,
-            speaker=seg.speaker,
-            role=seg.attrs.get("role"),
-            start_time=seg.start_time,
-            end_time=seg.end_time,
-            start_char=seg.start_char + p.start,
-            end_char=seg.start_char + p.end,
-        )
         context = None
         if p.prompt is not None and p.prompt_span is not None:
             a, b = p.prompt_span
@@ -308,16 +379,29 @@ class ExtractiveAnalyst:
                 start_char=pr.start_char + a,
                 end_char=pr.start_char + b,
             )
+        section = None
+        if p.section is not None:
+            g = p.section
+            section = Evidence(
+                doc_id=doc.id,
+                segment_id=g.segment.id,
+                quote=g.text,
+                speaker=g.segment.speaker,
+                role=g.segment.attrs.get("role"),
+                start_char=g.segment.start_char + g.start,
+                end_char=g.segment.start_char + g.end,
+            )
         fid = hashlib.sha256(f"{task_key}|{seg.id}|{p.start}".encode()).hexdigest()[:16]
         return Finding(
             id=fid,
             task_key=task_key,
             doc_id=doc.id,
             claim=claim,
-            evidence=[ev],
+            evidence=evidence,
             context=context,
+            section=section,
             confidence=confidence,
-            sentiment=sentiment_of(quote),
+            sentiment=sentiment_of(p.text),
             tags=[seg.speaker] if seg.speaker else [],
             engine="offline",
         )

@@ -1,12 +1,14 @@
 """Clustering synthesis: the offline theme-synthesizer, a codebook of themes and codes.
 
 1. **Represent.** Each finding is embedded (MiniLM) with the research question's own
-   words masked (every finding is about the question, so they say nothing about which
-   theme it belongs to), plus, at a lower weight, the prompt it answers
-   (`Finding.context`): an answer is read in the light of what was asked.
+   words masked where most findings repeat them (they say nothing about which theme a
+   finding belongs to), plus, at lower weights, the prompt it answers
+   (`Finding.context`) and, in a semi-structured interview, the guide question whose
+   section it is in (`Finding.section`): an answer is read in the light of what was
+   asked, and where.
 2. **Themes.** Spectral clustering of the findings' k-nearest-neighbour graph (the
    graph view that BERTopic's UMAP + HDBSCAN also relies on), with the number of themes
-   chosen by the eigengap of the graph Laplacian, at most `max_themes`. Above
+   the one whose partition has the highest modularity, at most `max_themes`. Above
    `sample_size` findings the clustering runs on a sample and every other finding joins
    the theme of its nearest sampled neighbours, so time and memory grow linearly.
 3. **Significance, not a share.** A theme must be backed by
@@ -34,16 +36,18 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from subagents.findings import Code, Finding, Synthesis, Theme
+from subagents.findings import Code, Finding, QuestionPart, Synthesis, Theme
 from subagents.offline.analyst import Encoder
 from subagents.offline.text import FILLERS, STOPWORDS, clean, content_words, sentence_spans, stem
 
 SYNTHESIS_VERSION = "codebook-synthesis/3"
 SPECTRAL_MIN = 30  # fewer findings than this are grouped by average linkage instead
 SMALL_DISTANCE = 0.75  # ... at this cosine distance
+NAMING_SAMPLE = 3000  # findings of a theme read to name it
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,8 @@ class SynthesisSettings:
     max_themes: int = 8
     min_doc_share: float = 0.1  # with 3 ln N, the significance floor (see the module doc)
     min_docs: int = 2
-    context_weight: float = 0.5  # weight of the prompt's embedding beside the finding's
+    context_weight: float = 0.3  # weight of the prompt's embedding beside the finding's
+    section_weight: float = 1.0  # weight of the interview guide section's question
     neighbours: int = 10  # k of the k-nearest-neighbour graph
     outlier_similarity: float = 0.2  # below this cosine to every theme centre: fits none
     code_distance: float = 0.55  # average-linkage cosine distance at which codes stop merging
@@ -81,19 +86,24 @@ class ClusteringSynthesizer:
         noun: str = "documents",
         question: str = "",
         participants: Mapping[str, Sequence[str]] | None = None,
+        vectors: np.ndarray | None = None,
     ) -> Synthesis:
         """Group findings into themes with codes; see the module docstring.
 
         `participants` (document id -> its participants' names) turns on participant
-        counts; documents absent from it contribute no participants."""
+        counts; documents absent from it contribute no participants. `vectors` (one row
+        per finding, in the order given) skips encoding the findings."""
         s = self.settings
         total = len(doc_ids)
         need = min_documents(total, s.min_doc_share, s.min_docs)
-        findings = sorted(findings, key=lambda f: (f.doc_id, f.id))
+        order = sorted(range(len(findings)), key=lambda i: (findings[i].doc_id, findings[i].id))
+        findings = [findings[i] for i in order]
+        if vectors is not None:
+            vectors = _normalise(np.asarray(vectors, dtype=np.float32)[order])
         method = (
             f"{SYNTHESIS_VERSION}: MiniLM embeddings of {len(findings)} findings (question words "
             f"masked, prompt at weight {s.context_weight}), spectral clustering of their "
-            f"{s.neighbours}-nearest-neighbour graph (themes chosen by the eigengap, at most "
+            f"{s.neighbours}-nearest-neighbour graph (number of themes by modularity, at most "
             f"{s.max_themes}), codes by agglomerative clustering inside each theme; a theme needs "
             f">= {need} of {total} {noun}; names from KeyBERT-style candidate phrases"
         )
@@ -106,9 +116,15 @@ class ClusteringSynthesizer:
                 outlier_finding_ids=[f.id for f in findings],
                 method=method,
             )
-        asked = {stem(w) for w in content_words(question)}
-        content = self.encoder.encode([mask(f.claim, asked) for f in findings])
-        vecs = _with_context(content, findings, self.encoder, asked, s.context_weight)
+        asked = common_question_words(question, findings)
+        content = (
+            vectors
+            if vectors is not None
+            else self.encoder.encode([mask(f.claim, asked) for f in findings])
+        )
+        vecs = _with_context(
+            content, findings, self.encoder, asked, s.context_weight, s.section_weight
+        )
         labels = cluster_themes(vecs, s)
         groups = _assign_outliers(vecs, labels, s.outlier_similarity)
         kept = [g for g in groups if len({findings[i].doc_id for i in g}) >= need]
@@ -133,8 +149,10 @@ class ClusteringSynthesizer:
             if total_people is not None:
                 themes[-1].total_participants = total_people
         assigned_docs = {findings[i].doc_id for i in in_theme}
+        parts = question_parts(question, findings, content, kept, themes, self.encoder)
         return Synthesis(
             themes=themes,
+            parts=parts,
             unassigned_doc_ids=sorted(d for d in doc_ids if d not in assigned_docs),
             unassigned_reasons=_reasons(doc_ids, finding_docs, assigned_docs),
             outlier_finding_ids=[findings[i].id for i in range(len(findings)) if i not in in_theme],
@@ -222,6 +240,21 @@ class ClusteringSynthesizer:
 
 # -- representation ---------------------------------------------------------------------
 
+COMMON_SHARE = 0.2  # a question word in at least this share of the findings is masked
+
+
+def common_question_words(question: str, findings: Sequence[Finding]) -> set[str]:
+    """The question's words (stemmed) that many findings repeat: they say nothing about
+    which theme a finding belongs to. A word of one part of the question ("what worries
+    them") that few findings use still tells those findings apart, and stays."""
+    asked = {stem(w) for w in content_words(question)}
+    if not findings or not asked:
+        return asked
+    counts: Counter[str] = Counter()
+    for f in findings:
+        counts.update({stem(w) for w in content_words(f.claim)} & asked)
+    return {w for w in asked if counts[w] >= COMMON_SHARE * len(findings)}
+
 
 def mask(text: str, asked: set[str]) -> str:
     """The text without the question's own words (stemmed match)."""
@@ -237,18 +270,25 @@ def _with_context(
     encoder: Encoder,
     asked: set[str],
     weight: float,
+    section_weight: float = 0.0,
 ) -> np.ndarray:
-    if weight <= 0:
+    """Each finding's vector plus, at lower weights, its prompt's and its guide section's:
+    an answer is read in the light of what was asked, and where in the interview."""
+    texts = {
+        ev.quote: mask(clean(ev.quote), asked)
+        for f in findings
+        for ev, w in ((f.context, weight), (f.section, section_weight))
+        if ev is not None and w > 0
+    }
+    if not texts:
         return content
-    prompts = {f.context.quote: mask(clean(f.context.quote), asked) for f in findings if f.context}
-    if not prompts:
-        return content
-    keys = list(prompts)
-    pv = dict(zip(keys, encoder.encode([prompts[k] for k in keys]), strict=True))
+    keys = list(texts)
+    tv = dict(zip(keys, encoder.encode([texts[k] for k in keys]), strict=True))
     out = content.copy()
     for i, f in enumerate(findings):
-        if f.context is not None:
-            out[i] = content[i] + weight * pv[f.context.quote]
+        for ev, w in ((f.context, weight), (f.section, section_weight)):
+            if ev is not None and w > 0:
+                out[i] = out[i] + w * tv[ev.quote]
     return _normalise(out)
 
 
@@ -257,10 +297,57 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.where(n == 0, 1, n)
 
 
+def question_parts(
+    question: str,
+    findings: Sequence[Finding],
+    content: np.ndarray,
+    groups: Sequence[Sequence[int]],
+    themes: Sequence[Theme],
+    encoder: Encoder,
+    per_part: int = 5,
+) -> list[QuestionPart]:
+    """For a question of several parts, the themes and findings that answer each part best
+    (by embedding similarity to the part), so that no part goes unanswered."""
+    from subagents.offline.analyst import question_clauses
+
+    pairs = question_clauses(question)
+    if len(pairs) < 2 or not len(findings):
+        return []
+    clauses = [shown for shown, _ in pairs]
+    qv = encoder.encode(clauses)  # the words asked: "what worries them" carries the stance
+    sims = content @ qv.T  # findings x parts
+    # how much more a finding answers this part than the others
+    lead = sims - sims.mean(axis=1, keepdims=True)
+    out = []
+    for p, clause in enumerate(clauses):
+        order = np.argsort(-(sims[:, p] + lead[:, p]))
+        picked: list[int] = []
+        seen: set[str] = set()
+        for i in order:
+            if findings[i].doc_id in seen:
+                continue
+            picked.append(int(i))
+            seen.add(findings[i].doc_id)
+            if len(picked) >= per_part:
+                break
+        ranked = sorted(
+            range(len(groups)),
+            key=lambda g: -float((sims[list(groups[g]), p] + lead[list(groups[g]), p]).mean()),
+        )
+        out.append(
+            QuestionPart(
+                question=clause[0].upper() + clause[1:],
+                theme_ids=[themes[g].id for g in ranked[:3]],
+                finding_ids=[findings[i].id for i in picked],
+            )
+        )
+    return out
+
+
 # -- clustering ---------------------------------------------------------------------------
 
 
-def _knn_affinity(vecs: np.ndarray, k: int) -> object:
+def _knn_affinity(vecs: np.ndarray, k: int) -> Any:
     """Symmetric k-nearest-neighbour graph weighted by cosine similarity (sparse)."""
     from scipy.sparse import csr_matrix
 
@@ -280,32 +367,45 @@ def _knn_affinity(vecs: np.ndarray, k: int) -> object:
     return a.maximum(a.T)
 
 
-def _eigengap(affinity: object, max_k: int, min_k: int) -> int:
-    """The number of clusters at the largest gap between the graph Laplacian's smallest
-    eigenvalues (von Luxburg, 2007), between min_k and max_k."""
-    from scipy.sparse.csgraph import laplacian
-    from scipy.sparse.linalg import eigsh
+def _modularity(affinity: Any, labels: np.ndarray) -> float:
+    """Newman's modularity of a partition of a weighted graph."""
+    a = affinity.tocsr()
+    total = a.sum()
+    if total == 0:
+        return 0.0
+    degree = np.asarray(a.sum(axis=1)).ravel()
+    q = 0.0
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        q += a[idx][:, idx].sum() / total - (degree[idx].sum() / total) ** 2
+    return float(q)
 
-    lap = laplacian(affinity, normed=True)
-    n = lap.shape[0]
-    m = min(max_k + 1, n - 1)
-    if m <= min_k:
-        return max(1, m - 1)
-    if n <= 600:
-        vals = np.linalg.eigvalsh(lap.toarray())[:m]
-    else:
-        vals = np.sort(
-            eigsh(lap, k=m, which="SM", tol=1e-4, maxiter=5000, return_eigenvectors=False)
-        )
-    gaps = np.diff(vals)  # gaps[k - 1]: between the k-th and the (k+1)-th eigenvalue
-    return int(np.argmax(gaps[min_k - 1 :]) + min_k)
+
+def _spectral_best(affinity: Any, min_k: int, max_k: int, seed: int) -> np.ndarray:
+    """Spectral clustering (k-means on the graph's spectral embedding) for every k in
+    [min_k, max_k], keeping the partition of highest modularity: the number of themes is
+    the one the neighbour graph supports best."""
+    from sklearn.cluster import KMeans
+    from sklearn.manifold import spectral_embedding
+
+    n = affinity.shape[0]
+    max_k = max(min_k, min(max_k, n - 1))
+    emb = spectral_embedding(affinity, n_components=max_k, random_state=seed, drop_first=False)
+    best: tuple[float, np.ndarray] | None = None
+    for k in range(min_k, max_k + 1):
+        x = emb[:, :k]
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x)
+        q = _modularity(affinity, labels)
+        if best is None or q > best[0] + 1e-9:
+            best = (q, labels)
+    assert best is not None
+    return best[1]
 
 
 def cluster_themes(vecs: np.ndarray, s: SynthesisSettings) -> np.ndarray:
     """Theme labels for every row (spectral clustering on the kNN graph, sampled above
     `sample_size` rows and extended to the rest through their nearest sampled rows)."""
-    from sklearn.cluster import SpectralClustering
-
     n = len(vecs)
     if n < SPECTRAL_MIN:  # too few for a neighbour graph: average-linkage clustering
         if n < 2:
@@ -325,11 +425,7 @@ def cluster_themes(vecs: np.ndarray, s: SynthesisSettings) -> np.ndarray:
     )
     sv = np.ascontiguousarray(vecs[sample])
     affinity = _knn_affinity(sv, neighbours)
-    k = _eigengap(affinity, s.max_themes, 3 if n >= 30 else 2)
-    model = SpectralClustering(
-        n_clusters=k, affinity="precomputed", random_state=s.seed, assign_labels="cluster_qr"
-    )
-    sample_labels = model.fit_predict(affinity)
+    sample_labels = _spectral_best(affinity, min(3, s.max_themes), s.max_themes, s.seed)
     if len(sample) == n:
         return sample_labels
     return _extend(vecs, sample, sample_labels, neighbours)
@@ -473,6 +569,12 @@ def name_groups(
     than a word)."""
     if not groups:
         return []
+    # a large group is named from an even sample of its findings: the phrases that matter
+    # are the frequent ones, and counting every n-gram of 100,000 findings takes minutes
+    groups = [
+        g if len(g) <= NAMING_SAMPLE else list(g)[:: math.ceil(len(g) / NAMING_SAMPLE)]
+        for g in groups
+    ]
     per_group: list[Counter[str]] = []
     per_group_docs: list[dict[str, set[str]]] = []
     overall: Counter[str] = Counter()
@@ -493,11 +595,14 @@ def name_groups(
         total = sum(c.values()) or 1
         need = min(2, len({f.doc_id for f in g}))
         scored = []
-        for ph, n in c.items():
-            if len(docs[ph]) < need or not _nameable(ph):
-                continue
-            lift = (n / total) / (overall[ph] / total_all)
-            scored.append((ph, min(1.0, lift / 2) * math.sqrt(len(docs[ph]))))
+        for floor in sorted({need, 1}, reverse=True):  # shared by two documents if possible
+            for ph, n in c.items():
+                if len(docs[ph]) < floor or not _nameable(ph):
+                    continue
+                lift = (n / total) / (overall[ph] / total_all)
+                scored.append((ph, min(1.0, lift / 2) * math.sqrt(len(docs[ph]))))
+            if scored:
+                break
         scored.sort(key=lambda x: (-x[1], x[0]))
         chosen.append(scored[:candidates])
     unique = sorted({ph for cands in chosen for ph, _ in cands})
@@ -516,9 +621,44 @@ def name_groups(
         length = np.array([(1.0, 1.6, 1.7)[min(ph.count(" "), 2)] for ph in names])
         score = np.clip(cvecs @ centre, 0, None) * (0.5 + 0.5 * spec) * length
         picked = _mmr(cvecs, score, 8, 0.7)
-        keywords = [names[i] for i in picked]
+        texts = [f.claim for f in groups[gi]]
+        keywords = [_surface(names[i], texts) for i in picked]
         out.append((_label(keywords), keywords))
-    return _distinct(out)
+    return _distinct(_unshared_heads(out))
+
+
+def _stems(phrase: str) -> frozenset[str]:
+    return frozenset(stem(w.lower()) for w in phrase.split())
+
+
+def _unshared_heads(labelled: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """A group whose best phrase another group (earlier: larger) already leads with
+    ("Feature" beside "Features") leads with its own next phrase instead."""
+    used: list[frozenset[str]] = []
+    out: list[tuple[str, list[str]]] = []
+    for label, keywords in labelled:
+        if not keywords:
+            out.append((label, keywords))
+            continue
+        fresh = [k for k in keywords if not any(_stems(k) <= u or u <= _stems(k) for u in used)]
+        if fresh and fresh[0] != keywords[0]:
+            keywords = [*fresh, *(k for k in keywords if k not in fresh)]
+            label = _label(keywords)
+        used.append(_stems(keywords[0]))
+        out.append((label, keywords))
+    return out
+
+
+def _surface(phrase: str, texts: Sequence[str]) -> str:
+    """The phrase as the speakers wrote it most often ("LCD screen", not "lcd screen")."""
+    pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, phrase.split())) + r"\b", re.IGNORECASE)
+    forms = Counter(m.group(0) for t in texts for m in pattern.finditer(t))
+    if not forms:
+        return phrase
+    # the most frequent form not capitalised only because it began a sentence
+    ranked = sorted(forms.items(), key=lambda kv: (-kv[1], kv[0] != kv[0].lower()))
+    out = " ".join(ranked[0][0].split())
+    return out if out.lower() == phrase.lower() else phrase
 
 
 _CONTRACTED = frozenset(
@@ -585,9 +725,13 @@ def _mmr(vecs: np.ndarray, score: np.ndarray, k: int, lam: float) -> list[int]:
 
 def _label(keywords: list[str]) -> str:
     first = keywords[0]
-    used = set(first.split())
+    used = {w.lower() for w in first.split()}
     second = next(
-        (k for k in keywords[1:3] if not (set(k.split()) & used) and " " in k and " " in first),
+        (
+            k
+            for k in keywords[1:3]
+            if not ({w.lower() for w in k.split()} & used) and " " in k and " " in first
+        ),
         None,
     )
     label = first if second is None else f"{first} and {second}"

@@ -91,6 +91,9 @@ def test_findings_are_participants_answers_with_the_prompt_as_context(
         follow_up.context is not None
         and follow_up.context.quote == "How do you notice it in the end?"
     )
+    # the guide question asked in every interview opens the section both answers are in
+    for f in by_doc["a"] + by_doc["b"]:
+        assert f.section is not None and f.section.quote == GUIDE
     assert len(by_doc["b"]) == 1
     assert by_doc["c"] == []  # says nothing about the question: no findings, not a quota
 
@@ -124,3 +127,28 @@ def test_long_answers_are_split_into_passages_of_complete_sentences(tmp_path: Pa
     assert len(passages) >= 3
     for p in passages:
         assert p.text.endswith(".") and len(p.text) <= 200
+
+
+def test_a_sentence_split_over_subtitle_cues_is_one_finding(tmp_path: Path, analyst) -> None:  # type: ignore[no-untyped-def]
+    cues = [
+        "WEBVTT",
+        "",
+        "00:00:01.000 --> 00:00:03.000",
+        "<v Ann>Monitoring our models is hard because the alerts",
+        "",
+        "00:00:03.000 --> 00:00:05.000",
+        "<v Ann>fire on every small shift and people stop reading them.",
+        "",
+        "00:00:05.000 --> 00:00:07.000",
+        "<v Bob>I see.",
+    ]
+    (tmp_path / "call.vtt").write_text("\n".join(cues), encoding="utf-8")
+    docs = load_corpus(tmp_path).documents
+    annotate_roles(docs)
+    findings = analyst.analyze(docs[0], QUESTION, task_key="t")
+    assert len(findings) == 1
+    f = findings[0]
+    assert [ev.segment_id for ev in f.evidence] == [docs[0].segments[0].id, docs[0].segments[1].id]
+    assert f.claim.startswith("Monitoring our models") and f.claim.endswith("reading them.")
+    for ev in f.evidence:
+        assert docs[0].text[ev.start_char : ev.end_char] == ev.quote
