@@ -1,7 +1,8 @@
 """The report: one self-contained HTML file, and a Markdown version, from a `ReportSpec`.
 
 HTML: charts are embedded as PNG data URIs, each with a line saying how to read it.
-Per theme: its prevalence (with participants when known), description, the reviewer's
+After the summary, a question of several parts is answered part by part (the themes that
+answer each part most, linked, and its best quotes). Per theme: its prevalence (with participants when known), description, the reviewer's
 flags, its own chart, its codes (each with its prevalence and quotes), and its quotes.
 Every quote is a `<q class="verbatim">` showing what was said as a reader sees it
 (transcript markup removed; the checks trace it to the verbatim text), the prompt that
@@ -18,7 +19,8 @@ up to `EMBED_MEDIA_TOTAL_BYTES`), so the file still works when mailed on its own
 over the limits is referenced by its path relative to the report (the run directory
 layout), and the player says so — a 50 MB video in base64 would make the page unusable.
 
-Markdown: the same content, charts and clips as relative links (it lives in the run dir);
+Markdown: the same content, charts and clips as relative links (it lives in the run dir,
+and only paths inside it become links), every corpus or model string escaped (`md_text`);
 its appendix is bounded per theme like the deck's, the full table being the CSV beside it.
 """
 
@@ -27,10 +29,11 @@ from __future__ import annotations
 import base64
 import html
 import mimetypes
-import re
 from pathlib import Path
+from urllib.parse import quote
 
 from exports.errors import ExportInputError
+from exports.paths import inside, is_relative_inside
 from exports.spec import ChartSpec, QuoteSpec, ReportSpec, ThemeSpec
 from exports.style import prevalence_label
 from exports.text import (
@@ -40,9 +43,13 @@ from exports.text import (
     appendix_head,
     attribution,
     citation,
+    clean_text,
     confidence_text,
     has_claims,
+    headline,
     interviewers_by_doc,
+    md_lines,
+    md_text,
     method_rows,
     part_lead,
     people,
@@ -99,7 +106,7 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; border-top: 1
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(clean_text(text), quote=True)
 
 
 class _Media:
@@ -122,7 +129,7 @@ class _Media:
 
 
 def _chart_html(chart: ChartSpec, media: _Media) -> str:
-    path = media.run_dir / chart.png_path
+    path = inside(media.run_dir, chart.png_path, f"chart {chart.id!r}")
     if not path.is_file():
         raise ExportInputError(f"chart {chart.id!r}: {path} does not exist; render the chart first")
     uri = media.data_uri(path)
@@ -141,7 +148,7 @@ def _chart_html(chart: ChartSpec, media: _Media) -> str:
 def _player_html(q: QuoteSpec, media: _Media) -> str:
     if not q.media_path:
         return ""
-    path = media.run_dir / q.media_path
+    path = inside(media.run_dir, q.media_path, f"clip of quote {q.segment_id!r}")
     if not path.is_file():
         return f'<p class="attr">Clip missing: {_e(q.media_path)}</p>'
     mime = mimetypes.guess_type(path.name)[0] or ""
@@ -378,10 +385,11 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
     theme_charts = {t.chart_id for t in spec.themes if t.chart_id}
     who = interviewers_by_doc(spec)
     # the question under the title, unless the title says it already
-    asked = "" if spec.question in spec.title else f"Question: {_e(spec.question)}<br>"
+    title = headline(spec.title, 120)
+    asked = "" if spec.question in title else f"Question: {_e(spec.question)}<br>"
     body = [
         f'<div class="engine" id="engine-note">{_e(spec.engine_note)}</div>',
-        f"<header><h1>{_e(spec.title)}</h1>",
+        f"<header><h1>{_e(title)}</h1>",
         f'<p class="meta">{asked}{_e(spec.corpus_name)} · {spec.n_documents} {_e(spec.noun)}'
         f" · run {_e(spec.run_id)} · {_e(spec.created_at)}</p></header>",
         "<h2>Executive summary</h2><ul>"
@@ -406,7 +414,7 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="research-workbench exports">'
-        f"<title>{_e(spec.title)}</title><style>{CSS}</style></head>\n<body>\n"
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )
@@ -414,21 +422,45 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
     return out_path
 
 
+def _md_link(target: str | None) -> str | None:
+    """A link target inside the run dir, URL-quoted; None for anything else."""
+    if not target or not is_relative_inside(target):
+        return None
+    return quote(target, safe="/._-")
+
+
+def _md_image(alt: str, target: str | None) -> list[str]:
+    link = _md_link(target)
+    if link is None:
+        return [f"(chart {md_text(alt)}: its file is outside the run directory, not linked)", ""]
+    return [f"![{md_text(alt)}]({link})", ""]
+
+
+def _md_piece(text: str) -> str:
+    """`md_text` of a piece of a line, keeping a space at either end (a marked quote sits
+    between the two halves of its turn)."""
+    if not text.strip():
+        return " " if text else ""
+    lead = " " if text[0].isspace() else ""
+    trail = " " if text[-1].isspace() else ""
+    return lead + md_text(text) + trail
+
+
 def _md_source(q: QuoteSpec) -> list[str]:
     """The quote's own turn whole (the quote in bold) with the turns around it, one line
     each with its speaker; without turns, the raw context around the quote."""
-    esc = _md_escape
     if not q.turns:
-        return [esc(f"{q.context_before} **{q.text}** {q.context_after}".strip())]
+        before, after = md_text(q.context_before), md_text(q.context_after)
+        return [f"{before} **{md_text(q.text)}** {after}".strip()]
     lines = []
     for t in q.turns:
         text = t.text
         if t.quote_start is not None and t.quote_end is not None:
             a, b = t.quote_start, t.quote_end
-            body = f"{esc(text[:a])}**{esc(text[a:b])}**{esc(text[b:])}"
+            body = f"{_md_piece(text[:a])}**{md_text(text[a:b])}**{_md_piece(text[b:])}"
         else:
-            body = esc(text)
-        who = f"**{esc(t.speaker)}:** " if t.speaker else ""
+            body = md_text(text)
+        who = f"**{md_text(t.speaker)}:** " if t.speaker else ""
         lines.append(f"{who}{body}  ")
     return lines
 
@@ -437,17 +469,22 @@ def _md_quote(
     q: QuoteSpec, interviewers: dict[str, set[str]] | None = None, tag: str = ""
 ) -> list[str]:
     asked = prompt_line(q, interviewers or {}, PROMPT_CHARS_HTML)
-    lines = [f"*{_md_escape(asked)}*", ""] if asked else []
+    lines = [f"*{md_text(asked)}*", ""] if asked else []
     lines += [
-        *(f"> {line}" for line in q.shown.splitlines() or [""]),
+        *(f"> {line}" for line in md_lines(q.shown)),
         ">",
-        f"> {attribution(q)}{tag}",
+        f"> {md_text(attribution(q) + tag)}",
         "",
     ]
-    if q.media_path:
-        lines += [f"[▶ Play clip]({q.media_path})", ""]
+    clip = _md_link(q.media_path)
+    if clip:
+        lines += [f"[▶ Play clip]({clip})", ""]
+    elif q.media_path:
+        lines += ["(clip outside the run directory: not linked)", ""]
     lines += [
-        f"<details><summary>Show in source: {html.escape(citation(q))}</summary>",
+        # raw HTML: one line, so no blank line can end the block and start Markdown
+        f"<details><summary>Show in source: {html.escape(' '.join(clean_text(citation(q)).split()))}"
+        "</summary>",
         "",
         *_md_source(q),
         "",
@@ -457,33 +494,28 @@ def _md_quote(
     return lines
 
 
-def _md_escape(text: str) -> str:
-    """Corpus text inside the report's raw-HTML blocks: no tags, one line (the spaces at
-    its ends kept: a marked quote sits between the two halves of its turn)."""
-    return html.escape(re.sub(r"\s*\n\s*", " ", text), quote=False)
-
-
 def _md_theme(t: ThemeSpec, spec: ReportSpec, charts: dict[str, ChartSpec]) -> list[str]:
+    t_ = md_text
     who = interviewers_by_doc(spec)
     participants = people(t.n_participants, t.total_participants)
     md = [
-        f"## {t.label}",
+        f"## {t_(t.label)}",
         "",
-        f"**{prevalence_label(t.n_documents, t.total_documents)}** {spec.noun}"
+        f"**{prevalence_label(t.n_documents, t.total_documents)}** {t_(spec.noun)}"
         + (f" · {participants}" if participants else ""),
         "",
     ]
-    md += [t.description or t.summary, ""]
-    md += [f"> **Reviewer:** {f}" for f in t.flags] + ([""] if t.flags else [])
+    md += [t_(t.description or t.summary), ""]
+    md += [f"> **Reviewer:** {t_(f)}" for f in t.flags] + ([""] if t.flags else [])
     if t.chart_id and t.chart_id in charts:
-        md += [f"![{charts[t.chart_id].title}]({charts[t.chart_id].png_path})", ""]
+        md += _md_image(charts[t.chart_id].title, charts[t.chart_id].png_path)
     if t.codes:
         md += ["### Codes", ""]
         for c in t.codes:
-            n = f"{prevalence_label(c.n_documents, t.total_documents)} {spec.noun}"
+            n = f"{prevalence_label(c.n_documents, t.total_documents)} {t_(spec.noun)}"
             n += f", {c.n_participants} participants" if c.n_participants else ""
             md.append(
-                f"- **{_cell(c.label)}** ({n})" + (f": {c.description}" if c.description else "")
+                f"- **{t_(c.label)}** ({n})" + (f": {t_(c.description)}" if c.description else "")
             )
         md.append("")
     if t.quotes:
@@ -491,6 +523,8 @@ def _md_theme(t: ThemeSpec, spec: ReportSpec, charts: dict[str, ChartSpec]) -> l
     for q in t.quotes:
         md += _md_quote(q, who)
     md += [f"Confidence: {confidence_text(t.confidence)}", ""]
+    if t.keywords:
+        md += [f"Keywords: {t_(', '.join(t.keywords))}", ""]
     return md
 
 
@@ -500,9 +534,9 @@ def _md_parts(spec: ReportSpec) -> list[str]:
     who = interviewers_by_doc(spec)
     md = ["## The question, part by part", ""]
     for p in spec.parts:
-        md += [f"### {p.question}", ""]
+        md += [f"### {md_text(p.question)}", ""]
         lead = part_lead(p, spec.themes, spec.noun)
-        md += [lead, ""] if lead else []
+        md += [md_text(lead), ""] if lead else []
         for q in p.quotes:
             md += _md_quote(q, who, _theme_tag(spec, q))
         if not p.quotes:
@@ -511,31 +545,31 @@ def _md_parts(spec: ReportSpec) -> list[str]:
 
 
 def _md_outside(spec: ReportSpec) -> list[str]:
+    t_ = md_text
     md = [f"## Documents that fit no theme: {len(spec.unassigned)} of {spec.n_documents}", ""]
     if not spec.unassigned:
-        md += [f"Every one of the {spec.noun} analysed fits a theme.", ""]
+        md += [f"Every one of the {t_(spec.noun)} analysed fits a theme.", ""]
     elif any(spec.unassigned_reasons.get(d) for d in spec.unassigned):
         md += ["| Document | Why it fits no theme |", "|---|---|"]
-        md += [
-            f"| {_cell(d)} | {_cell(spec.unassigned_reasons.get(d, ''))} |" for d in spec.unassigned
-        ]
+        md += [f"| {t_(d)} | {t_(spec.unassigned_reasons.get(d, ''))} |" for d in spec.unassigned]
         md.append("")
     else:
-        md += [f"- {d}" for d in spec.unassigned] + [""]
+        md += [f"- {t_(d)}" for d in spec.unassigned] + [""]
     if spec.not_analysed:
         md += [
-            f"## Not analysed: {len(spec.not_analysed)} of {spec.n_documents} {spec.noun}",
+            f"## Not analysed: {len(spec.not_analysed)} of {spec.n_documents} {t_(spec.noun)}",
             "",
             "| Document | Why it was not analysed |",
             "|---|---|",
         ]
-        md += [f"| {_cell(d)} | {_cell(why)} |" for d, why in spec.not_analysed.items()] + [""]
+        md += [f"| {t_(d)} | {t_(why)} |" for d, why in spec.not_analysed.items()] + [""]
     return md
 
 
 def _md_method(spec: ReportSpec) -> list[str]:
+    t_ = md_text
     md = ["## Method", "", "| | |", "|---|---|"]
-    md += [f"| {k} | {_cell(v)} |" for k, v in method_rows(spec)]
+    md += [f"| {t_(k)} | {t_(v)} |" for k, v in method_rows(spec)]
     roles = role_rows(spec)
     if roles:
         md += [
@@ -545,9 +579,9 @@ def _md_method(spec: ReportSpec) -> list[str]:
             "| Documents | Interviewer | Participants | How it was decided |",
             "|---|---|---|---|",
         ]
-        md += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in roles]
+        md += ["| " + " | ".join(t_(c) for c in row) + " |" for row in roles]
     if spec.reviewer_notes:
-        md += ["", "### Reviewer notes", ""] + [f"- {n}" for n in spec.reviewer_notes]
+        md += ["", "### Reviewer notes", ""] + [f"- {t_(n)}" for n in spec.reviewer_notes]
     return [*md, ""]
 
 
@@ -559,20 +593,20 @@ def _md_appendix(spec: ReportSpec) -> list[str]:
     md += [
         f"Up to {APPENDIX_PER_THEME} findings per theme, the most confident first (one per "
         "document first)"
-        + (f"; all {len(spec.findings)} are in {csv} beside this report." if csv else "."),
+        + (f"; all {len(spec.findings)} are in {md_text(csv)} beside this report." if csv else "."),
         "",
     ]
     for g in appendix_groups(spec):
         asked = any(f.prompt for f in g.rows)
         head = appendix_head(claims, asked)
         md += [
-            f"### {g.title} ({len(g.rows)} shown, {g.total} in all)",
+            f"### {md_text(g.title)} ({len(g.rows)} shown, {g.total} in all)",
             "",
             "| " + " | ".join(head) + " |",
             "|" + "---|" * len(head),
         ]
         md += [
-            "| " + " | ".join(_cell(c) for c in appendix_cells(f, claims, asked)) + " |"
+            "| " + " | ".join(md_text(c) for c in appendix_cells(f, claims, asked)) + " |"
             for f in g.rows
         ]
         md.append("")
@@ -580,39 +614,41 @@ def _md_appendix(spec: ReportSpec) -> list[str]:
 
 
 def write_markdown(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
-    """Write the Markdown report (charts and clips as links relative to the run dir)."""
+    """Write the Markdown report (charts and clips as links relative to the run dir).
+
+    Every string from the corpus or a model goes through `md_text` (markup escaped,
+    control characters dropped), and only paths inside the run dir become links.
+    """
+    t_ = md_text
     run_dir, out_path = Path(run_dir), Path(out_path)
     charts = {c.id: c for c in spec.charts}
     theme_charts = {t.chart_id for t in spec.themes if t.chart_id}
+    title = headline(spec.title, 120)
     md = [
-        f"> **{spec.engine_note}**",
+        f"> **{t_(spec.engine_note)}**",
         "",
-        f"# {spec.title}",
+        f"# {t_(title)}",
         "",
-        *([] if spec.question in spec.title else [f"Question: {spec.question}  "]),
-        f"{spec.corpus_name} · {spec.n_documents} {spec.noun} · "
-        f"run {spec.run_id} · {spec.created_at}",
+        *([] if spec.question in title else [f"Question: {t_(spec.question)}  "]),
+        f"{t_(spec.corpus_name)} · {spec.n_documents} {t_(spec.noun)} · "
+        f"run {t_(spec.run_id)} · {t_(spec.created_at)}",
         "",
         "## Executive summary",
         "",
     ]
-    md += [f"- {b}" for b in spec.executive_summary] + [""]
+    md += [f"- {t_(b)}" for b in spec.executive_summary] + [""]
     md += _md_parts(spec)
     for c in spec.charts:
         if c.id not in theme_charts:
-            md += [f"![{c.alt_text or c.title}]({c.png_path})", ""]
-            md += [f"*{c.caption}*", ""] if c.caption else []
+            md += _md_image(c.alt_text or c.title, c.png_path)
+            md += [f"*{t_(c.caption)}*", ""] if c.caption else []
     for t in spec.themes:
         md += _md_theme(t, spec, charts)
     md += _md_outside(spec)
     md += _md_method(spec)
     if spec.findings:
         md += _md_appendix(spec)
-    md += ["---", f"{spec.engine_note} Run {spec.run_id}, {spec.created_at}.", ""]
+    md += ["---", f"{t_(spec.engine_note)} Run {t_(spec.run_id)}, {t_(spec.created_at)}.", ""]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(md), encoding="utf-8")
     return out_path
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
