@@ -56,12 +56,13 @@ def quote_spec(
     before = " ".join(s.text for s in doc.segments[max(0, seg.index - 2) : seg.index])
     after = " ".join(s.text for s in doc.segments[seg.index + 1 : seg.index + 3])
     lo = max(0, seg.index - CONTEXT_TURNS)
-    turns = [_turn(s) for s in doc.segments[lo : seg.index] if s.text.strip()]
+    # turns around it that say something once markup is removed (not a lone {vocalsound})
+    turns = [t for t in map(_turn, doc.segments[lo : seg.index]) if t.text.strip()]
     turns.append(_turn(seg, ev.quote))
     turns += [
-        _turn(s)
-        for s in doc.segments[seg.index + 1 : seg.index + 1 + CONTEXT_TURNS]
-        if s.text.strip()
+        t
+        for t in map(_turn, doc.segments[seg.index + 1 : seg.index + 1 + CONTEXT_TURNS])
+        if t.text.strip()
     ]
     return QuoteSpec(
         text=ev.quote,
