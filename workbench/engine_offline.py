@@ -51,6 +51,7 @@ class OfflineWorkerSpec:
     index_dir: str
     corpus_path: str
     max_findings: int
+    queries: tuple[str, ...] = ()  # a codebook's codes, searched for besides the question
 
     def build(self) -> OfflineWorker:
         from retrieval import Embedder, HybridIndex
@@ -59,18 +60,24 @@ class OfflineWorkerSpec:
         embedder = Embedder()
         index = HybridIndex(Path(self.index_dir), embedder=embedder)
         docs = Corpus.load(self.corpus_path).by_id()
-        return OfflineWorker(index, embedder, docs, self.max_findings)
+        return OfflineWorker(index, embedder, docs, self.max_findings, self.queries)
 
 
 class OfflineWorker:
     """Runs analyst tasks with the extractive analyst; see the module docstring."""
 
     def __init__(
-        self, index: HybridIndex, embedder: Embedder, docs: dict[str, Document], max_findings: int
+        self,
+        index: HybridIndex,
+        embedder: Embedder,
+        docs: dict[str, Document],
+        max_findings: int,
+        queries: Sequence[str] = (),
     ) -> None:
         from subagents.offline.analyst import AnalystSettings, ExtractiveAnalyst
 
         self.docs = docs
+        self.queries = list(queries)
         self.analyst = ExtractiveAnalyst(
             _IndexSearcher(index), embedder, AnalystSettings(max_findings=max_findings)
         )
@@ -80,12 +87,17 @@ class OfflineWorker:
         question = p.get("sub_question") or p["question"]
         steering = list(task.steering) + list(p.get("notes", []))
         findings: list[Finding] = []
+        seen: set[str] = set()
         for doc_id in p["doc_ids"]:
-            findings.extend(
-                self.analyst.analyze(
-                    self.docs[doc_id], question, task_key=task.key, steering=steering
-                )
-            )
+            # deductive runs read each document once for the question and once for each
+            # code of the codebook, as a coder reads for each code
+            for asked in [question, *self.queries]:
+                for f in self.analyst.analyze(
+                    self.docs[doc_id], asked, task_key=task.key, steering=steering
+                ):
+                    if f.id not in seen:
+                        seen.add(f.id)
+                        findings.append(f)
         return {
             "doc_ids": p["doc_ids"],
             "doc_id": p["doc_ids"][0],
@@ -119,18 +131,28 @@ class OfflineEngine:
         self.embedder = embedder
         self.docs = docs
         self.corpus_path = corpus_path
+        from workbench.codebook import code_queries, codebook_for
+
+        self.codebook = codebook_for(settings)
+        self.queries = code_queries(self.codebook) if self.codebook else []
         self.worker = OfflineWorker(
-            index, embedder, docs, settings.analysis.max_findings_per_document
+            index, embedder, docs, settings.analysis.max_findings_per_document, self.queries
         )
 
     def version(self, subagent: str) -> str:
         from subagents.offline.analyst import ANALYST_VERSION
 
+        if self.codebook is not None:  # the analyst also reads for each code
+            return f"{ANALYST_VERSION}+codebook/{self.codebook.content_hash}"
         return ANALYST_VERSION
 
     def synthesis_version(self) -> str:
         from subagents.offline.synthesis import SYNTHESIS_VERSION
 
+        if self.codebook is not None:
+            from subagents.offline.codebook import CODER_VERSION
+
+            return f"{CODER_VERSION}/{self.codebook.content_hash}+{SYNTHESIS_VERSION}"
         return SYNTHESIS_VERSION
 
     def worker_spec(self) -> OfflineWorkerSpec:
@@ -138,6 +160,7 @@ class OfflineEngine:
             str(self.index.directory),
             self.corpus_path,
             self.settings.analysis.max_findings_per_document,
+            tuple(self.queries),
         )
 
     async def analyze(self, task: Task) -> dict[str, Any]:
@@ -166,6 +189,19 @@ class OfflineEngine:
                 max_themes=a.max_themes,
             ),
         )
+        if self.codebook is not None:  # deductive: the codebook's codes are the themes
+            from subagents.offline.codebook import CodebookCoder
+
+            coder = CodebookCoder(self.embedder, self.codebook)
+            return await asyncio.to_thread(
+                coder.synthesize,
+                findings,
+                doc_ids,
+                noun=noun,
+                question=question,
+                candidates_from=synth,
+                contexts=prompts_before(findings, self.docs),
+            )
         return await asyncio.to_thread(
             synth.synthesize, findings, doc_ids, noun=noun, question=question
         )
@@ -174,6 +210,25 @@ class OfflineEngine:
         self, findings: Sequence[Finding], synthesis: Synthesis, *, question: str
     ) -> CriticOutput:
         return mechanical_critique(findings, synthesis, self.docs)
+
+
+def prompts_before(findings: Sequence[Finding], docs: dict[str, Document]) -> dict[str, str]:
+    """For findings without a `context`: the turn before theirs by another speaker (the
+    question that drew the answer), which the codebook coder reads with the finding."""
+    out: dict[str, str] = {}
+    for f in findings:
+        doc = docs.get(f.doc_id)
+        if f.context is not None or doc is None or doc.kind != "conversation":
+            continue
+        try:
+            seg = doc.segment(f.evidence[0].segment_id)
+        except KeyError:
+            continue
+        for prev in reversed(doc.segments[: seg.index]):
+            if prev.speaker and prev.speaker != seg.speaker:
+                out[f.id] = prev.text
+                break
+    return out
 
 
 def mechanical_critique(

@@ -40,6 +40,9 @@ class AnalysisSettings(BaseModel):
     min_theme_share: float = Field(default=0.1, gt=0, le=1)
     cluster_distance: float = Field(default=0.72, gt=0, lt=2)
     batch_size: int = Field(default=10, ge=1, le=500)  # documents per task for per-batch stages
+    # deductive coding: a .csv or .yaml codebook (code, description, examples, parent); themes
+    # are then its codes (see workbench.codebook)
+    codebook: str | None = None
 
 
 class ModelSettings(BaseModel):
