@@ -1,13 +1,15 @@
 """REFI-QDA projects (`.qdpx`): the exchange format NVivo, ATLAS.ti, MAXQDA and others open.
 
 A `.qdpx` is a zip holding `project.qde` (XML in the `urn:QDA-XML:project:1.0`
-namespace, REFI-QDA Project 1.0) and `Sources/<guid>.txt`, the plain text of each
-source, referenced as `plainTextPath="internal://<guid>.txt"`. Written here:
+namespace, REFI-QDA Project 1.0) and `sources/<guid>.txt`, the plain text of each
+source, referenced as `plainTextPath="internal://<guid>.txt"` (the folder name is
+lower case, as QualCoder writes it and as readers resolve it; reading accepts any
+case). Written here:
 
     Project (name, origin, creating user, date)
       Users/User                           the workbench, as the coder
       CodeBook/Codes/Code[/Code]           themes > codes, with descriptions and colours
-      Sources/TextSource                   one per document, its text in Sources/
+      Sources/TextSource                   one per document, its text in sources/
         PlainTextSelection                 a coded passage at [start, end) characters of
           Description, Coding/CodeRef,     that text, its speaker as the description and
           NoteRef                          a note (speaker, run, claim, confidence)
@@ -16,7 +18,7 @@ source, referenced as `plainTextPath="internal://<guid>.txt"`. Written here:
 
 Positions count characters (Unicode code points) of the source text as written, which is
 UTF-8 without a byte-order mark with "\\n" line ends. `read_qdpx` reads such a project
-back (also one written by another tool: text inline or in `Sources/`, PDF sources with a
+back (also one written by another tool: text inline or in `sources/`, PDF sources with a
 text representation), for round trips and for scoring a run against a researcher's own
 coding. The types here are plain data; the workbench fills them from a run.
 """
@@ -36,6 +38,7 @@ from pydantic import BaseModel, Field
 from exports.errors import ExportInputError
 
 NS = "urn:QDA-XML:project:1.0"
+SOURCES_DIR = "sources"
 _Q = f"{{{NS}}}"
 GUID_NAMESPACE = uuid.UUID("6f1f0c3e-64a4-4c8b-9a5e-2b7c1d0e9f42")  # stable GUIDs per object key
 PALETTE = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F", "#EDC948", "#B07AA1",
@@ -214,7 +217,7 @@ def write_qdpx(project: QdaProject, path: str | Path) -> Path:
         z.writestr(zipfile.ZipInfo("project.qde", stamp), xml, zipfile.ZIP_DEFLATED)
         for src in project.sources:
             z.writestr(
-                zipfile.ZipInfo(f"Sources/{src.guid}.txt", stamp),
+                zipfile.ZipInfo(f"{SOURCES_DIR}/{src.guid}.txt", stamp),
                 src.text.encode("utf-8"),
                 zipfile.ZIP_DEFLATED,
             )
@@ -245,14 +248,11 @@ def _text_of(el: ET.Element, archive: zipfile.ZipFile, display: str) -> str:
         return inline.text or ""
     ref = el.get("plainTextPath") or ""
     if ref.startswith("internal://"):
-        member = "Sources/" + PurePosixPath(ref[len("internal://") :]).name
-        try:
-            data = archive.read(member)
-        except KeyError as e:
-            raise QdpxError(
-                f"{display}: source {el.get('name')!r} points to missing {member}"
-            ) from e
-        return data.decode("utf-8-sig")
+        want = f"{SOURCES_DIR}/{PurePosixPath(ref[len('internal://') :]).name}"
+        member = next((n for n in archive.namelist() if n.lower() == want.lower()), None)
+        if member is None:
+            raise QdpxError(f"{display}: source {el.get('name')!r} points to missing {want}")
+        return archive.read(member).decode("utf-8-sig")
     raise QdpxError(
         f"{display}: source {el.get('name')!r} keeps its text outside the project ({ref or 'no path'}); "
         "export it with the sources embedded"

@@ -85,8 +85,8 @@ def test_written_project_validates_and_reads_back_the_same(tmp_path: Path) -> No
         names = set(z.namelist())
         xml = z.read("project.qde")
         src = project.sources[0]
-        assert z.read(f"Sources/{src.guid}.txt") == src.text.encode("utf-8")  # no BOM
-    assert names == {"project.qde", *(f"Sources/{s.guid}.txt" for s in project.sources)}
+        assert z.read(f"sources/{src.guid}.txt") == src.text.encode("utf-8")  # no BOM
+    assert names == {"project.qde", *(f"sources/{s.guid}.txt" for s in project.sources)}
     validate(xml)
     back = read_qdpx(path)
     assert back == project
@@ -179,7 +179,7 @@ def test_reads_other_tools_layouts_inline_text_and_pdf_representations(tmp_path:
         (
             {"project.qde": f'<Project {NS} name="x"><Sources><TextSource guid="{G}000000000001" '
                             f'name="a" plainTextPath="internal://gone.txt"/></Sources></Project>'},
-            "points to missing Sources/gone.txt",
+            "points to missing sources/gone.txt",
         ),
         (
             {"project.qde": f'<Project {NS} name="x"><Sources><TextSource guid="{G}000000000001" '
