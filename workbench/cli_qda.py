@@ -2,7 +2,8 @@
 
     workbench export qdpx RUN_DIR [--out FILE.qdpx]
     workbench export codebook RUN_DIR [--out codebook.yaml|codebook.csv]
-    workbench eval coding RUN_DIR CODED.qdpx|codes.json [--min-docs N] [--json]
+    workbench eval coding RUN_DIR CODED.qdpx|codes.json [--min-docs N] [--participants-only]
+                          [--json]
 
 Registered by `workbench.cli` through `register(main, eval_group)`.
 """
@@ -63,15 +64,21 @@ def register(main: click.Group, eval_group: click.Group) -> None:
     @click.argument("coded", type=click.Path(path_type=Path))
     @click.option("--min-docs", type=click.IntRange(1), default=2, show_default=True,
                   help="Codes backed by fewer documents are not counted in code recall.")  # fmt: skip
+    @click.option("--participants-only", is_flag=True,
+                  help="Leave out findings an interviewer spoke before scoring.")  # fmt: skip
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
     @_guard
-    def eval_coding(run_dir: Path, coded: Path, min_docs: int, as_json: bool) -> None:
+    def eval_coding(
+        run_dir: Path, coded: Path, min_docs: int, participants_only: bool, as_json: bool
+    ) -> None:
         """Score a run against a researcher's coding of the same transcripts (a .qdpx from
         their QDA tool, or a codes.json): evidence precision, code recall, purity, and
         precision and recall per top-level code."""
         from workbench.evaluation.coding import evaluate_coding
 
-        result = evaluate_coding(run_dir, coded, min_docs=min_docs)
+        result = evaluate_coding(
+            run_dir, coded, min_docs=min_docs, participants_only=participants_only
+        )
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))
             return

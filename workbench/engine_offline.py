@@ -134,6 +134,12 @@ class OfflineEngine:
         from workbench.codebook import code_queries, codebook_for
 
         self.codebook = codebook_for(settings)
+        if self.codebook is not None:
+            self.note = ENGINE_NOTE.replace(
+                "themes are clusters of them.",
+                "themes are the codes of the researcher's codebook, each finding coded by its "
+                "similarity to a code's description and examples.",
+            )
         self.queries = code_queries(self.codebook) if self.codebook else []
         self.worker = OfflineWorker(
             index, embedder, docs, settings.analysis.max_findings_per_document, self.queries

@@ -139,8 +139,15 @@ class CodebookCoder:
             leftover = candidates_from.synthesize(  # type: ignore[attr-defined]
                 other, list(doc_ids), noun=noun, question=question
             )
+            taken = {c.code.lower() for c in self.book.codes}
             candidates = [
-                t.model_copy(update={"flags": [*t.flags, "candidate code: not in the codebook"]})
+                t.model_copy(
+                    update={
+                        # a proposed code never reads as one the codebook already has
+                        "label": f"{t.label} (new)" if t.label.lower() in taken else t.label,
+                        "flags": [*t.flags, "candidate code: not in the codebook"],
+                    }
+                )
                 for t in leftover.themes
             ]
         method = (

@@ -110,6 +110,14 @@ def test_codes_json_coding_scores_evidence_and_per_code(
     )
     from workbench.evaluation.coding import evaluate_coding
 
+    spoken = json.loads(coded.read_text())
+    spoken["interviewer_speakers"] = [first.evidence[0].speaker]
+    (tmp_path / "spoken.json").write_text(json.dumps(spoken))
+    asked = evaluate_coding(run.dir, tmp_path / "spoken.json", participants_only=True)
+    by_them = [f for f in run.findings if f.evidence[0].speaker == first.evidence[0].speaker]
+    assert asked["themed_findings"] == sum(
+        1 for t in run.themes for i in t.finding_ids if i not in {f.id for f in by_them}
+    )
     score = evaluate_coding(run.dir, coded, min_docs=1)
     assert score["coded_segments_located"] == "1/2"
     assert score["code_recall"] == 0.5 and score["codes_scored"] == 2

@@ -174,6 +174,7 @@ def _theme_of_finding(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[st
                     "doc_id": f.doc_id,
                     "quote": ev.quote,
                     "speaker": ev.speaker,
+                    "role": ev.role,
                     "theme_id": theme_of[f.id],
                 }
             )
@@ -186,9 +187,20 @@ def score_coding(
     gold: GoldCoding,
     *,
     min_docs: int = 2,
+    participants_only: bool = False,
 ) -> dict[str, Any]:
     """The measures of the module docstring, for themed `findings` (dicts with id, doc_id,
-    quote, speaker, theme_id) and `themes` (dicts with id, label, n_documents)."""
+    quote, speaker, theme_id, optionally role) and `themes` (dicts with id, label,
+    n_documents). `participants_only` leaves out findings an interviewer spoke (by role, or
+    by the coding's interviewer names) before scoring: how well the participants' words
+    were coded, apart from how many questions the analysts quoted."""
+    if participants_only:
+        findings = [
+            f
+            for f in findings
+            if f.get("role") != "interviewer"
+            and norm(str(f.get("speaker") or "")) not in gold.interviewers
+        ]
     code_docs: dict[str, set[str]] = defaultdict(set)
     for doc, code in gold.segments:
         code_docs[code].add(doc)
@@ -306,7 +318,9 @@ def _per_code(
     return out
 
 
-def evaluate_coding(run_dir: Path, coded: Path, *, min_docs: int = 2) -> dict[str, Any]:
+def evaluate_coding(
+    run_dir: Path, coded: Path, *, min_docs: int = 2, participants_only: bool = False
+) -> dict[str, Any]:
     """Score the run in `run_dir` against the coding in `coded` (.qdpx or codes.json)."""
     from workbench.run import Run
 
@@ -322,7 +336,9 @@ def evaluate_coding(run_dir: Path, coded: Path, *, min_docs: int = 2) -> dict[st
         raise UserError(f"{coded}: give a REFI-QDA project (.qdpx) or a codes.json")
     if not gold.segments:
         raise UserError(f"{coded}: it holds no coded segments to compare with")
-    out = score_coding(findings, themes, gold, min_docs=min_docs)
+    out = score_coding(
+        findings, themes, gold, min_docs=min_docs, participants_only=participants_only
+    )
     out["run"] = run.id
     return out
 
