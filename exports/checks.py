@@ -262,7 +262,7 @@ def check_deck_numbers(deck_path: Path, spec: ReportSpec) -> list[Problem]:
         want_row = [
             labels.get(f.theme_id or "", f.theme_id or "—"),
             f.doc_title,
-            f.claim,
+            f.claim or "",
             f.quote,
             f"{f.confidence:.2f}",
         ]

@@ -443,7 +443,7 @@ class _Deck:
             [
                 labels.get(f.theme_id or "", f.theme_id or "—"),
                 f.doc_title,
-                f.claim,
+                f.claim or "",
                 f.quote,
                 f"{f.confidence:.2f}",
             ]

@@ -280,7 +280,7 @@ def write_markdown(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
         ]
         md += [
             f"| {_cell(labels.get(f.theme_id or '', f.theme_id or '—'))} | {_cell(f.doc_title)} | "
-            f"{_cell(f.claim)} | {_cell(f.quote)} | {f.confidence:.2f} |"
+            f"{_cell(f.claim or '')} | {_cell(f.quote)} | {f.confidence:.2f} |"
             for f in spec.findings
         ]
     md += ["", "---", f"{spec.engine_note} Run {spec.run_id}, {spec.created_at}.", ""]

@@ -12,9 +12,21 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
-class QuoteSpec(BaseModel):
-    text: str  # verbatim from the source
+class TurnSpec(BaseModel):
+    """One turn of the source around a quote, as a reader sees it (markup cleaned)."""
+
     speaker: str | None = None
+    text: str  # the whole turn, display text
+    # the quote's place in `text`, for the quote's own turn (None for neighbouring turns)
+    quote_start: int | None = None
+    quote_end: int | None = None
+
+
+class QuoteSpec(BaseModel):
+    text: str  # verbatim from the source (what the checks compare)
+    display: str = ""  # the same words as a reader sees them: transcript markup removed
+    speaker: str | None = None
+    role: str | None = None  # "participant" / "interviewer" when known
     doc_id: str
     doc_title: str
     segment_id: str
@@ -22,8 +34,17 @@ class QuoteSpec(BaseModel):
     end_time: float | None = None
     context_before: str = ""  # the neighbouring source text, for "quote in context"
     context_after: str = ""
+    # the prompt that drew the quote (an interviewer's question, a ticket's title)
+    prompt: str | None = None
+    prompt_speaker: str | None = None
+    # the quote's own turn whole, with the turns around it and their speakers
+    turns: list[TurnSpec] = Field(default_factory=list)
     confidence: float | None = None
     media_path: str | None = None  # a clip file (relative to the run dir) if one was cut
+
+    @property
+    def shown(self) -> str:
+        return self.display or self.text
 
 
 class ChartSpec(BaseModel):
@@ -36,6 +57,16 @@ class ChartSpec(BaseModel):
     alt_text: str = ""
 
 
+class CodeSpec(BaseModel):
+    """A sub-code of a theme with its own prevalence."""
+
+    label: str
+    description: str = ""
+    n_documents: int
+    n_participants: int | None = None
+    quotes: list[QuoteSpec] = Field(default_factory=list)
+
+
 class ThemeSpec(BaseModel):
     id: str
     label: str
@@ -44,8 +75,13 @@ class ThemeSpec(BaseModel):
     total_documents: int
     quotes: list[QuoteSpec] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
-    chart_id: str | None = None
+    chart_id: str | None = None  # the chart that shows this theme
     confidence: float | None = None
+    description: str = ""  # one sentence drawn from the theme's evidence
+    codes: list[CodeSpec] = Field(default_factory=list)
+    n_participants: int | None = None
+    total_participants: int | None = None
+    flags: list[str] = Field(default_factory=list)  # the critic's notes on this theme
 
 
 class FindingRow(BaseModel):
@@ -54,10 +90,26 @@ class FindingRow(BaseModel):
     finding_id: str
     theme_id: str | None
     doc_title: str
-    claim: str
-    quote: str
+    # the claim when it says something the quote does not (model engine); None when it
+    # only renders the quote (offline engine), so no column repeats the quote
+    claim: str | None
+    quote: str  # verbatim
     confidence: float
     doc_id: str | None = None  # lets the checks find the quote's source
+    display: str = ""  # the quote as a reader sees it (markup removed)
+    theme_label: str | None = None
+    code_label: str | None = None
+    speaker: str | None = None
+    prompt: str | None = None  # what was asked
+
+
+class RoleRow(BaseModel):
+    """Who was treated as interviewer in one conversation, and why."""
+
+    doc_title: str
+    interviewers: list[str] = Field(default_factory=list)
+    participants: list[str] = Field(default_factory=list)
+    how: str = ""  # the plain-words reason
 
 
 class ReportSpec(BaseModel):
@@ -72,6 +124,11 @@ class ReportSpec(BaseModel):
     executive_summary: list[str]  # bullet sentences
     themes: list[ThemeSpec]
     unassigned: list[str] = Field(default_factory=list)  # titles of documents that fit no theme
+    unassigned_reasons: dict[str, str] = Field(default_factory=dict)  # title -> why
+    not_analysed: dict[str, str] = Field(default_factory=dict)  # title -> why (another language)
+    speaker_roles: list[RoleRow] = Field(default_factory=list)
+    reviewer_notes: list[str] = Field(default_factory=list)  # the critic's summary and flags
+    findings_csv: str | None = None  # the full findings table beside the deck (run-relative)
     charts: list[ChartSpec] = Field(default_factory=list)
     findings: list[FindingRow] = Field(default_factory=list)
     method: dict[str, Any] = Field(default_factory=dict)  # corpus, engine/models, cost, date ...

@@ -353,6 +353,7 @@ def synthesis_from_coding(
     noun: str = "documents",
     method: str = "",
     candidates: Sequence[Theme] = (),
+    total_participants: int | None = None,
 ) -> Synthesis:
     """Themes = the codebook's top-level codes with their codes, from `coded` (finding id ->
     leaf code name). Every top-level code is a theme, even one nothing was coded with
@@ -407,7 +408,7 @@ def synthesis_from_coding(
                 description=desc,
                 codes=codes,
                 n_participants=_participants(members),
-                total_participants=None,
+                total_participants=total_participants,
             )
         )
     themes.sort(key=lambda t: -t.n_documents)  # stable: codebook order within ties

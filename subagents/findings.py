@@ -85,8 +85,18 @@ class Theme(BaseModel):
         return self.n_documents / self.total_documents if self.total_documents else 0.0
 
 
+class QuestionPart(BaseModel):
+    """One part of a several-part question ("... and what worries them?") with the themes
+    and findings that answer it best, so no part of the question goes unanswered."""
+
+    question: str
+    theme_ids: list[str] = Field(default_factory=list)  # most relevant first
+    finding_ids: list[str] = Field(default_factory=list)  # the findings that answer it best
+
+
 class Synthesis(BaseModel):
     themes: list[Theme]
+    parts: list[QuestionPart] = Field(default_factory=list)
     unassigned_doc_ids: list[str] = Field(default_factory=list)  # documents that fit no theme
     # why each unassigned document fits no theme ("no participant speech about the
     # question", "its findings fit no theme", ...)

@@ -36,6 +36,9 @@ class PlanOutput(BaseModel):
 class FindingDraft(BaseModel):
     claim: str = Field(min_length=3)
     evidence: list[Evidence] = Field(min_length=1)
+    context: Evidence | None = Field(
+        default=None, description="the interviewer's question (or other prompt) that drew it"
+    )
     confidence: float = Field(ge=0.0, le=1.0)
     sentiment: Sentiment = "neutral"
     tags: list[str] = Field(default_factory=list)
@@ -48,6 +51,7 @@ class FindingDraft(BaseModel):
             doc_id=doc_id or self.evidence[0].doc_id,
             claim=self.claim,
             evidence=self.evidence,
+            context=self.context,
             confidence=self.confidence,
             sentiment=self.sentiment,
             tags=self.tags,
@@ -129,12 +133,18 @@ class ChartOutput(BaseModel):
 
 class CriticIssue(BaseModel):
     finding_id: str | None = None
+    theme_id: str | None = None
     kind: Literal[
         "unsupported_claim",
         "quote_not_verbatim",
         "count_inconsistent",
         "overgeneralization",
         "missing_evidence",
+        "interviewer_voice",
+        "one_speaker",
+        "one_document",
+        "near_duplicate",
+        "restates_question",
         "other",
     ]
     detail: str

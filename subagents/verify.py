@@ -64,3 +64,19 @@ def check_findings(findings: Iterable[Finding], docs: Mapping[str, Document]) ->
 def quote_in_source(quote: str, docs: Mapping[str, Document], doc_id: str) -> bool:
     doc = docs.get(doc_id)
     return doc is not None and any(quote in s.text for s in doc.segments)
+
+
+def interviewer_evidence(findings: Iterable[Finding]) -> list[QuoteProblem]:
+    """Evidence spoken by an interviewer: a prompt, not what a participant said."""
+    return [
+        QuoteProblem(
+            finding_id=f.id,
+            doc_id=ev.doc_id,
+            segment_id=ev.segment_id,
+            quote=ev.quote,
+            problem="the quote is the interviewer's (a prompt), not a participant's",
+        )
+        for f in findings
+        for ev in f.evidence
+        if ev.role == "interviewer"
+    ]

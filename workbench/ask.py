@@ -109,6 +109,8 @@ class Citation(BaseModel):
 class AnswerSentence(BaseModel):
     text: str
     citations: list[int] = Field(default_factory=list)  # Citation.n values
+    # the heading this sentence is listed under (a document); None for the direct answer
+    group: str | None = None
 
 
 class Answer(BaseModel):
@@ -144,7 +146,22 @@ class Answer(BaseModel):
         return " ".join(s.text for s in self.sentences)
 
     def markdown(self) -> str:
-        lines = [f"**Q:** {self.question}", "", self.text, ""]
+        """The direct answer first, then the supporting points grouped under their
+        document, then the numbered evidence."""
+        lines = [f"**Q:** {self.question}", ""]
+        if not self.found:
+            lines += [self.text, ""]
+        else:
+            groups: dict[str | None, list[AnswerSentence]] = {}
+            for s in self.sentences:
+                groups.setdefault(s.group, []).append(s)
+            for g, items in groups.items():
+                if g is None:
+                    lines += [" ".join(_cited(s) for s in items), ""]
+                    continue
+                lines.append(f"**{g}**")
+                lines += [f"- {_cited(s)}" for s in items]
+                lines.append("")
         if self.evidence:
             lines.append("Evidence:")
             for c in self.evidence:
@@ -165,6 +182,10 @@ class Answer(BaseModel):
             f"<div><p><b>Q:</b> {html.escape(self.question)}</p><p>{html.escape(self.text)}</p>"
             f"<ol style='list-style:none'>{ev}</ol><p><i>{html.escape(self.engine_note)}</i></p></div>"
         )
+
+
+def _cited(s: AnswerSentence) -> str:
+    return s.text + ("" if not s.citations else " " + "".join(f"[{n}]" for n in s.citations))
 
 
 def _where(c: Citation) -> str:
@@ -216,7 +237,7 @@ def ask(
     if chosen not in ENGINE_NOTES:
         raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
     if not isinstance(corpus, Corpus):
-        corpus = Corpus.load(corpus)
+        corpus = project.corpus(corpus)
     sc = Scope.of(scope)
     docs = corpus.by_id()
     if sc.doc_ids:
@@ -285,7 +306,7 @@ def verify_answer(answer: Answer, docs: Mapping[str, Document]) -> Answer:
     for s in answer.sentences:
         cites = [n for n in s.citations if n in good]
         if cites:
-            sentences.append(AnswerSentence(text=s.text, citations=cites))
+            sentences.append(AnswerSentence(text=s.text, citations=cites, group=s.group))
         else:
             answer.notes.append(f"dropped a sentence without verified evidence: {s.text[:80]!r}")
     # renumber in order of first citation so the markers read 1, 2, 3 ...
@@ -295,7 +316,8 @@ def verify_answer(answer: Answer, docs: Mapping[str, Document]) -> Answer:
     renum = {old: i for i, old in enumerate(order, start=1)}
     answer.evidence = [good[old].model_copy(update={"n": renum[old]}) for old in order]
     answer.sentences = [
-        AnswerSentence(text=s.text, citations=[renum[n] for n in s.citations]) for s in sentences
+        AnswerSentence(text=s.text, citations=[renum[n] for n in s.citations], group=s.group)
+        for s in sentences
     ]
     answer.found = bool(answer.sentences)
     return answer
@@ -308,7 +330,9 @@ def verify_answer(answer: Answer, docs: Mapping[str, Document]) -> Answer:
 class OfflineAskSettings:
     max_words: int = 200  # length budget of the answer
     hits_per_query: int = 24  # windows per sub-query (4-turn windows: ~72 turns of candidates)
-    max_quote_words: int = 15  # a long turn is trimmed to its best sentences up to this
+    # a long turn is trimmed to its best complete sentences up to this many words; only a
+    # single sentence longer than twice this is cut at its clauses
+    max_quote_words: int = 25
     min_similarity: float = 0.25  # below this for every candidate: "found no evidence"
     # once something clears min_similarity, supporting turns of the retrieved passages
     # need only this much (the passages were retrieved for the question already)
@@ -437,7 +461,19 @@ class OfflineAsker:
             best = pool[int(np.argmax(mmr))]
             pool.remove(best)
             take(best)
-        chosen.sort(key=lambda c: (turns[c[0]].doc_id, turns[c[0]].index))
+        # the direct answer first (the best-scoring quote), then the rest grouped by
+        # document, documents in order of their best quote, turns in conversation order
+        if chosen:
+            lead = max(chosen, key=lambda c: score[c[0]])
+            best_in: dict[str, float] = {}
+            for i, _ in chosen:
+                best_in[turns[i].doc_id] = max(best_in.get(turns[i].doc_id, -1.0), score[i])
+            rest = sorted(
+                (c for c in chosen if c is not lead),
+                key=lambda c: (-best_in[turns[c[0]].doc_id], turns[c[0]].doc_id, turns[c[0]].index),
+            )
+            chosen = [lead, *rest]
+        titles = {d: doc.title for d, doc in self.docs.items()}
         for n, (i, (a, b)) in enumerate(chosen, start=1):
             t = turns[i]
             quote = t.text[a:b]
@@ -461,7 +497,13 @@ class OfflineAsker:
             if said and said[-1] not in ".?!":
                 said += "."
             prefix = f"{t.speaker}: " if t.speaker else ""
-            answer.sentences.append(AnswerSentence(text=prefix + said, citations=[n]))
+            answer.sentences.append(
+                AnswerSentence(
+                    text=prefix + said,
+                    citations=[n],
+                    group=None if n == 1 else titles.get(t.doc_id, t.doc_id),
+                )
+            )
         answer.found = bool(answer.sentences)
         return answer
 
@@ -499,6 +541,8 @@ class OfflineAsker:
                 continue
             if len(content_words(seg.text)) < s.min_content_words:
                 continue
+            if seg.attrs.get("role") == "interviewer":  # prompts, never evidence
+                continue
             out.append(
                 _Turn(
                     doc_id=doc_id,
@@ -518,24 +562,37 @@ class OfflineAsker:
         return out
 
     def _best_span(self, turn: _Turn, qvecs: np.ndarray) -> tuple[int, int] | None:
-        """The turn itself, or for a long turn the window of sentences closest to the question."""
+        """The turn's window of consecutive complete sentences closest to the question, up
+        to `max_quote_words` (a single longer sentence is cut at its clauses). Questions and
+        text that recurs across documents (a guide, a template) are never quoted."""
         from subagents.offline.text import sentence_spans
 
-        spans = _clauses(sentence_spans(turn.text), self.settings.max_quote_words)
-        if not spans:
+        limit = self.settings.max_quote_words
+        seg = self.docs[turn.doc_id].segment(turn.segment_id)
+        recurring = [(int(a), int(b)) for a, b in seg.attrs.get("recurring", [])]
+        spans = _clauses(sentence_spans(turn.text), 2 * limit)
+        usable = [
+            not sp.text.rstrip().endswith("?")
+            and not any(sp.start < b and a < sp.end for a, b in recurring)
+            for sp in spans
+        ]
+        if not any(usable):
             return None
-        if len(turn.text[spans[0].start : spans[-1].end].split()) <= self.settings.max_quote_words:
+        if all(usable) and len(turn.text[spans[0].start : spans[-1].end].split()) <= limit:
             return spans[0].start, spans[-1].end
-        vecs = self.encode([_clean(sp.text) for sp in spans])
-        rel = (vecs @ qvecs.T).max(axis=1)
+        idx = [i for i, ok in enumerate(usable) if ok]
+        vecs = self.encode([_clean(spans[i].text) for i in idx])
+        rel = dict(zip(idx, (vecs @ qvecs.T).max(axis=1), strict=True))
         best: tuple[float, int, int] | None = None
-        for i in range(len(spans)):
+        for i in idx:
             n_words = 0
             for j in range(i, len(spans)):
-                n_words += len(spans[j].text.split())
-                if n_words > self.settings.max_quote_words and j > i:
+                if not usable[j]:
                     break
-                val = float(rel[i : j + 1].mean()) + 0.02 * (j - i)
+                n_words += len(spans[j].text.split())
+                if n_words > limit and j > i:
+                    break
+                val = float(np.mean([rel[k] for k in range(i, j + 1)])) + 0.02 * (j - i)
                 if best is None or val > best[0]:
                     best = (val, spans[i].start, spans[j].end)
         assert best is not None

@@ -436,7 +436,6 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         answer and evidence; you keep it (y), drop it (n) or stop (q). The kept ones are
         written to --out as a golden set that `workbench eval analysis` runs.
         """
-        from workbench.corpus import Corpus
         from workbench.evaluation.judge import propose_questions
         from workbench.project import Project
 
@@ -451,7 +450,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             raise UserError(f"corpus path not found: {corpus}")
         model = _model(project_dir, "proposing questions", "write the golden set by hand")
         project = Project(project_dir)
-        full = Corpus.load(corpus)
+        full = project.corpus(corpus)
         docs = full.by_id()
         unknown = [d for d in doc_ids if d not in docs]
         if unknown:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval.roles import RoleSettings, SpeakerRoles
 from retrieval.types import Document, SkippedFile
 from workbench.errors import UserError
 
@@ -21,15 +23,26 @@ _NOUNS = {
 
 @dataclass
 class Corpus:
-    """Documents loaded from a file or folder, with the loader's report kept."""
+    """Documents loaded from a file or folder, with the loader's report kept.
+
+    Loading also reads what the analysis needs to know about each document: who
+    interviews and who participates in a conversation (`roles`, see `retrieval.roles`),
+    text that recurs across many documents (an interview guide, a ticket template:
+    `Segment.attrs["recurring"]`, never evidence), and the language of each document
+    (`other_language`: documents in another language than English, which the offline
+    engine lists instead of analysing).
+    """
 
     path: Path
     documents: list[Document]
     skipped: list[SkippedFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    roles: dict[str, SpeakerRoles] = field(default_factory=dict)
+    other_language: dict[str, str] = field(default_factory=dict)
+    role_settings: RoleSettings = field(default_factory=RoleSettings)
 
     @classmethod
-    def load(cls, path: str | Path) -> Corpus:
+    def load(cls, path: str | Path, *, roles: RoleSettings | None = None) -> Corpus:
         from retrieval import RetrievalError, load_corpus
 
         p = Path(path).expanduser()
@@ -46,9 +59,42 @@ class Corpus:
                 + (f". Skipped: {listed}" if listed else ": the folder is empty")
             )
         docs = sorted(report.documents, key=lambda d: d.id)
-        return cls(
+        corpus = cls(
             path=p, documents=docs, skipped=list(report.skipped), warnings=list(report.warnings)
         )
+        corpus.annotate(roles or RoleSettings())
+        return corpus
+
+    def annotate(self, roles: RoleSettings) -> None:
+        """Speaker roles, recurring text and languages (see the class docstring)."""
+        from retrieval.language import annotate_languages
+        from retrieval.recurring import annotate_recurring
+        from retrieval.roles import annotate_roles
+
+        self.role_settings = roles
+        self.roles = annotate_roles(self.documents, roles)
+        annotate_recurring(self.documents)
+        self.other_language = annotate_languages(self.documents)
+        for doc_id, lang in sorted(self.other_language.items()):
+            self.warnings.append(
+                f"{doc_id}: written in another language ({lang}); the offline engine reads "
+                "English, so it lists this document instead of analysing it"
+            )
+        for doc_id, sr in sorted(self.roles.items()):
+            if not sr.confident:
+                self.warnings.append(f"{doc_id}: {sr.note}")
+
+    @staticmethod
+    def annotation_key(doc: Document) -> str:
+        """A hash of what the analysis reads besides a document's text (its roles and its
+        recurring spans): part of every task's idempotency key."""
+        parts = [json.dumps(doc.metadata.get("speaker_roles"), sort_keys=True)]
+        parts += [f"{s.id}:{s.attrs.get('role')}:{s.attrs.get('recurring')}" for s in doc.segments]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+    def interviewer_summary(self) -> list[dict[str, object]]:
+        """Per conversation: who was treated as interviewer, and why (for the outputs)."""
+        return [{"doc_id": d, **sr.as_dict()} for d, sr in sorted(self.roles.items())]
 
     @property
     def name(self) -> str:

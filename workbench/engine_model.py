@@ -83,6 +83,8 @@ def render_document(doc: Document) -> str:
         head = s.id
         if s.speaker:
             head += f" {s.speaker}"
+        if s.attrs.get("role"):
+            head += f" [{s.attrs['role']}]"
         if s.start_time is not None:
             head += f" [{s.start_time:.1f}s]"
         elif s.start_line is not None:
@@ -91,33 +93,36 @@ def render_document(doc: Document) -> str:
     return "\n".join(lines)
 
 
+def _filled(ev: Evidence, docs: dict[str, Document]) -> Evidence:
+    doc = docs.get(ev.doc_id)
+    try:
+        seg = doc.segment(ev.segment_id) if doc else None
+    except KeyError:
+        seg = None
+    if seg is None or ev.quote not in seg.text:
+        return ev
+    at = seg.text.index(ev.quote)
+    return Evidence(
+        doc_id=ev.doc_id,
+        segment_id=seg.id,
+        chunk_id=ev.chunk_id,
+        quote=ev.quote,
+        speaker=seg.speaker or ev.speaker,
+        role=seg.attrs.get("role"),
+        start_time=seg.start_time,
+        end_time=seg.end_time,
+        start_char=seg.start_char + at,
+        end_char=seg.start_char + at + len(ev.quote),
+    )
+
+
 def fill_evidence(f: Finding, docs: dict[str, Document]) -> Finding:
-    """Offsets, speaker and times from the cited segment (the gate checks the quote)."""
-    fixed = []
-    for ev in f.evidence:
-        doc = docs.get(ev.doc_id)
-        try:
-            seg = doc.segment(ev.segment_id) if doc else None
-        except KeyError:
-            seg = None
-        if seg is None or ev.quote not in seg.text:
-            fixed.append(ev)
-            continue
-        at = seg.text.index(ev.quote)
-        fixed.append(
-            Evidence(
-                doc_id=ev.doc_id,
-                segment_id=seg.id,
-                chunk_id=ev.chunk_id,
-                quote=ev.quote,
-                speaker=seg.speaker or ev.speaker,
-                start_time=seg.start_time,
-                end_time=seg.end_time,
-                start_char=seg.start_char + at,
-                end_char=seg.start_char + at + len(ev.quote),
-            )
-        )
-    return f.model_copy(update={"evidence": fixed})
+    """Offsets, speaker, role and times from the cited segments (the gate checks the quote);
+    the prompt a finding names as its context gets the same."""
+    update: dict[str, Any] = {"evidence": [_filled(ev, docs) for ev in f.evidence]}
+    if f.context is not None:
+        update["context"] = _filled(f.context, docs)
+    return f.model_copy(update=update)
 
 
 class ModelEngine:
@@ -223,6 +228,14 @@ class ModelEngine:
         lines.append(
             "Quote verbatim: each quote must be an exact substring of the text of the segment "
             "whose segment_id you give."
+        )
+        lines.append(
+            "Whose words count: a line marked [interviewer] is a prompt, never evidence; quote "
+            "[participant] lines (or unmarked lines where a document has no roles). Give the "
+            "question that drew a finding as its `context` (that line's segment_id and the "
+            "exact question). Interview guide questions and restatements of the research "
+            "question are not findings. Report as many findings as the document supports, "
+            "none if it does not address the question."
         )
         if self.codebook is not None:  # the researcher's own file: trusted instructions
             from subagents.codebook import codebook_instructions

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from subagents.findings import Finding, Synthesis
-from subagents.outputs import CriticIssue, CriticOutput
+from subagents.outputs import CriticOutput
 from workbench.fanout import Task
 from workbench.store import now_iso
 
 if TYPE_CHECKING:
     from retrieval import Embedder, HybridIndex
+    from retrieval.roles import RoleSettings
     from retrieval.types import Document
+    from workbench.corpus import Corpus
     from workbench.settings import Settings
 
 ENGINE_NOTE = (
@@ -51,6 +53,7 @@ class OfflineWorkerSpec:
     index_dir: str
     corpus_path: str
     max_findings: int
+    roles: RoleSettings = field(default_factory=lambda: _role_settings())
     queries: tuple[str, ...] = ()  # a codebook's codes, searched for besides the question
 
     def build(self) -> OfflineWorker:
@@ -59,8 +62,29 @@ class OfflineWorkerSpec:
 
         embedder = Embedder()
         index = HybridIndex(Path(self.index_dir), embedder=embedder)
-        docs = Corpus.load(self.corpus_path).by_id()
-        return OfflineWorker(index, embedder, docs, self.max_findings, self.queries)
+        corpus = Corpus.load(self.corpus_path, roles=self.roles)
+        return OfflineWorker(
+            index,
+            embedder,
+            corpus.by_id(),
+            self.max_findings,
+            self.queries,
+            skip=skipped_documents(corpus),
+        )
+
+
+def _role_settings() -> RoleSettings:
+    from retrieval.roles import RoleSettings
+
+    return RoleSettings()
+
+
+def skipped_documents(corpus: Corpus) -> dict[str, str]:
+    """Documents the offline engine lists instead of analysing, with the reason."""
+    return {
+        doc_id: f"written in another language ({lang}); the offline engine reads English"
+        for doc_id, lang in corpus.other_language.items()
+    }
 
 
 class OfflineWorker:
@@ -73,11 +97,14 @@ class OfflineWorker:
         docs: dict[str, Document],
         max_findings: int,
         queries: Sequence[str] = (),
+        *,
+        skip: dict[str, str] | None = None,
     ) -> None:
         from subagents.offline.analyst import AnalystSettings, ExtractiveAnalyst
 
         self.docs = docs
         self.queries = list(queries)
+        self.skip = dict(skip or {})
         self.analyst = ExtractiveAnalyst(
             _IndexSearcher(index), embedder, AnalystSettings(max_findings=max_findings)
         )
@@ -88,7 +115,11 @@ class OfflineWorker:
         steering = list(task.steering) + list(p.get("notes", []))
         findings: list[Finding] = []
         seen: set[str] = set()
+        abstained: dict[str, str] = {}
         for doc_id in p["doc_ids"]:
+            if doc_id in self.skip:
+                abstained[doc_id] = self.skip[doc_id]
+                continue
             # deductive runs read each document once for the question and once for each
             # code of the codebook, as a coder reads for each code
             for asked in [question, *self.queries]:
@@ -102,7 +133,7 @@ class OfflineWorker:
             "doc_ids": p["doc_ids"],
             "doc_id": p["doc_ids"][0],
             "findings": [f.model_dump(mode="json") for f in findings],
-            "abstained": {},
+            "abstained": abstained,
             "steering": list(task.steering),
             "finished_at": now_iso(),
         }
@@ -125,6 +156,7 @@ class OfflineEngine:
         docs: dict[str, Document],
         *,
         corpus_path: str,
+        skip: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
@@ -142,7 +174,12 @@ class OfflineEngine:
             )
         self.queries = code_queries(self.codebook) if self.codebook else []
         self.worker = OfflineWorker(
-            index, embedder, docs, settings.analysis.max_findings_per_document, self.queries
+            index,
+            embedder,
+            docs,
+            settings.analysis.max_findings_per_document,
+            self.queries,
+            skip=skip,
         )
 
     def version(self, subagent: str) -> str:
@@ -166,6 +203,7 @@ class OfflineEngine:
             str(self.index.directory),
             self.corpus_path,
             self.settings.analysis.max_findings_per_document,
+            self.settings.roles.to_retrieval(),
             tuple(self.queries),
         )
 
@@ -190,7 +228,7 @@ class OfflineEngine:
         synth = ClusteringSynthesizer(
             self.embedder,
             SynthesisSettings(
-                distance_threshold=a.cluster_distance,
+                code_distance=a.cluster_distance,
                 min_doc_share=a.min_theme_share,
                 max_themes=a.max_themes,
             ),
@@ -207,15 +245,23 @@ class OfflineEngine:
                 question=question,
                 candidates_from=synth,
                 contexts=prompts_before(findings, self.docs),
+                participants=participants_of(self.docs),
             )
         return await asyncio.to_thread(
-            synth.synthesize, findings, doc_ids, noun=noun, question=question
+            synth.synthesize,
+            findings,
+            doc_ids,
+            noun=noun,
+            question=question,
+            participants=participants_of(self.docs),
         )
 
     async def critique(
         self, findings: Sequence[Finding], synthesis: Synthesis, *, question: str
     ) -> CriticOutput:
-        return mechanical_critique(findings, synthesis, self.docs)
+        from subagents.offline.critic import review
+
+        return review(findings, synthesis, self.docs, question=question)
 
 
 def prompts_before(findings: Sequence[Finding], docs: dict[str, Document]) -> dict[str, str]:
@@ -237,32 +283,11 @@ def prompts_before(findings: Sequence[Finding], docs: dict[str, Document]) -> di
     return out
 
 
-def mechanical_critique(
-    findings: Sequence[Finding], synthesis: Synthesis, docs: dict[str, Document]
-) -> CriticOutput:
-    """Quotes verbatim and theme counts consistent with the findings they cite."""
-    from subagents.verify import check_findings
-
-    issues = [
-        CriticIssue(
-            finding_id=p.finding_id, kind="quote_not_verbatim", detail=p.problem, severity="high"
-        )
-        for p in check_findings(findings, docs)
-    ]
-    fmap = {f.id: f for f in findings}
-    for t in synthesis.themes:
-        docs_cited = {fmap[i].doc_id for i in t.finding_ids if i in fmap}
-        if len(docs_cited) != t.n_documents:
-            issues.append(
-                CriticIssue(
-                    kind="count_inconsistent",
-                    detail=f"theme {t.label!r} says {t.n_documents} documents, "
-                    f"its findings come from {len(docs_cited)}",
-                    severity="high",
-                )
-            )
-    return CriticOutput(
-        verdict="revise" if any(i.severity == "high" for i in issues) else "pass",
-        issues=issues,
-        summary="mechanical check of quotes and counts",
-    )
+def participants_of(docs: dict[str, Document]) -> dict[str, list[str]] | None:
+    """Participants per conversation where speaker roles are known (None: no roles)."""
+    out: dict[str, list[str]] = {}
+    for doc_id, doc in docs.items():
+        info = doc.metadata.get("speaker_roles")
+        if isinstance(info, dict) and info.get("method") != "unlabelled":
+            out[doc_id] = list(info.get("participants") or [])
+    return out or None

@@ -121,9 +121,16 @@ async def execute(req: RunRequest) -> None:
                 note, short = runner.note, runner.short
                 store.update_manifest(models=runner.models, engine_note=note)
             else:
-                from workbench.engine_offline import OfflineEngine
+                from workbench.engine_offline import OfflineEngine, skipped_documents
 
-                runner = OfflineEngine(s, index, embedder, docs, corpus_path=str(corpus.path))
+                runner = OfflineEngine(
+                    s,
+                    index,
+                    embedder,
+                    docs,
+                    corpus_path=str(corpus.path),
+                    skip=skipped_documents(corpus),
+                )
                 note, short = runner.note, runner.short
             ctx = RunContext(
                 store=store,

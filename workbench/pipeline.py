@@ -107,6 +107,8 @@ def _tasks_for(
                 inputs["doc"] = g[0].content_hash
             else:
                 inputs["docs"] = [d.content_hash for d in g]
+            # roles and recurring text are read with the text: a change re-runs the task
+            inputs["annotations"] = [Corpus.annotation_key(d) for d in g]
             if stage.id != "analyze":
                 inputs["stage_goal"] = stage.goal
             if sub:
@@ -231,7 +233,7 @@ def _gate(
     `record=False` (a replan's partial re-run) checks without overwriting the run's
     gate figures in the manifest.
     """
-    from subagents.verify import check_findings
+    from subagents.verify import check_findings, interviewer_evidence
 
     findings: list[Finding] = []
     bad_schema = 0
@@ -244,6 +246,7 @@ def _gate(
     if bad_schema:
         ctx.emit(Event("warning", "gate", f"{bad_schema} findings did not match the schema"))
     problems = check_findings(findings, ctx.corpus.by_id())
+    problems += interviewer_evidence(findings)
     if problems:
         bad = {p.finding_id for p in problems}
         findings = [f for f in findings if f.id not in bad]
@@ -350,6 +353,11 @@ async def run_plan(ctx: RunContext, plan: Plan) -> dict[str, Any]:
             break
         replans += 1
         findings = await _replan(ctx, plan, findings, redo, replans, critique.summary)
+    if critique is not None:
+        from subagents.offline.critic import flag_themes
+
+        synthesis = flag_themes(synthesis, critique)
+        _write_themes(ctx, synthesis)
     write_findings_table(store, kept, synthesis, corpus.by_id())
     comparison = None
     if any(st.options.get("compare_by") for st in plan.of_kind("synthesize")):
@@ -368,7 +376,7 @@ async def run_plan(ctx: RunContext, plan: Plan) -> dict[str, Any]:
         ctx.emit(Event("stage_done", "charts", f"{len(charts)} charts"))
     await _checkpoint(ctx, "export")
     with ctx.tracer.start_as_current_span("stage export"):
-        outputs = await asyncio.to_thread(write_exports, ctx, kept, synthesis, charts)
+        outputs = await asyncio.to_thread(write_exports, ctx, kept, synthesis, charts, critique)
     ctx.emit(Event("stage_done", "export", ", ".join(sorted(outputs))))
     analyze_stats = [ctx.stats[s.id] for s in plan.of_kind("analyze") if s.id in ctx.stats]
     return {
@@ -428,13 +436,22 @@ async def _synthesize(ctx: RunContext, findings: Sequence[Finding]) -> Synthesis
             key,
             {"synthesis": synthesis.model_dump(mode="json"), "seconds": time.perf_counter() - t0},
         )
-    ctx.store.write_json(
-        "themes.json",
-        {"engine": ctx.engine, "engine_note": ctx.engine_note, **synthesis.model_dump(mode="json")},
-    )
+    _write_themes(ctx, synthesis)
     labels = "; ".join(f"{t.label} ({t.n_documents}/{t.total_documents})" for t in synthesis.themes)
     ctx.emit(Event("stage_done", "synthesize", f"{len(synthesis.themes)} themes: {labels}"))
     return synthesis
+
+
+def _write_themes(ctx: RunContext, synthesis: Synthesis) -> None:
+    ctx.store.write_json(
+        "themes.json",
+        {
+            "engine": ctx.engine,
+            "engine_note": ctx.engine_note,
+            "speaker_roles": ctx.corpus.interviewer_summary(),
+            **synthesis.model_dump(mode="json"),
+        },
+    )
 
 
 async def _critique(
@@ -447,9 +464,10 @@ async def _critique(
     await _checkpoint(ctx, "critic")
     key = idempotency_key(
         "critic",
-        ctx.runner.version("critic") if ctx.engine == "model" else "mechanical/1",
+        ctx.runner.version("critic") if ctx.engine == "model" else "researcher-critic/2",
         findings=sorted(f.id for f in findings),
         themes=[(t.label, t.finding_ids) for t in synthesis.themes],
+        question=ctx.question,
     )
     done = ctx.store.load_task(key)
     if done is not None:

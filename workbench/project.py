@@ -82,7 +82,8 @@ class Project:
 
     # corpus and index ------------------------------------------------------------------
     def corpus(self, path: str | Path) -> Corpus:
-        return Corpus.load(path)
+        """Load a corpus with this project's settings (speaker roles)."""
+        return Corpus.load(path, roles=self.settings.roles.to_retrieval())
 
     def index_for(
         self, corpus: Corpus, *, query_generator: QueryGenerator | None = None
@@ -204,7 +205,7 @@ class Project:
             control.listeners.append(say)
         t0 = time.perf_counter()
         if not isinstance(corpus, Corpus):
-            corpus = Corpus.load(corpus)
+            corpus = self.corpus(corpus)
         t_load = time.perf_counter() - t0
         for w in corpus.warnings:
             emit(Event("warning", "load", w))
@@ -307,6 +308,7 @@ class Project:
             "corpus": corpus.content_hash,
             "engine": engine,
             "analysis": self.settings.analysis.model_dump(),
+            "roles": self.settings.roles.model_dump(),
         }
         if engine == "model":
             data["models"] = self.settings.models.model_dump()
@@ -342,6 +344,8 @@ class Project:
             "documents": len(corpus),
             "skipped": [s.model_dump() for s in corpus.skipped],
             "warnings": corpus.warnings,
+            "speaker_roles": corpus.interviewer_summary(),
+            "other_language": corpus.other_language,
             "settings": self.settings.model_dump(mode="json"),
             "versions": {"research-workbench": __version__, "python": platform.python_version()},
             "cost_usd": 0.0,

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from retrieval.roles import RoleSettings
 from workbench.errors import UserError
 
 Engine = Literal["offline", "model"]
@@ -35,14 +36,35 @@ class Budgets(BaseModel):
 
 class AnalysisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_findings_per_document: int = Field(default=8, ge=1, le=100)
+    # a ceiling, not a quota: a document gives as many findings as it has answers about
+    # the question (none when it says nothing about it), at most this many
+    max_findings_per_document: int = Field(default=60, ge=1, le=1000)
     max_themes: int = Field(default=8, ge=1, le=50)
+    # a theme needs max(2, min(min_theme_share * N, 3 ln N)) of N documents: a fixed share
+    # alone would ask 1,000 of 10,000 tickets to back a theme
     min_theme_share: float = Field(default=0.1, gt=0, le=1)
-    cluster_distance: float = Field(default=0.72, gt=0, lt=2)
+    # codes inside a theme: average-linkage cosine distance at which they stop merging
+    cluster_distance: float = Field(default=0.55, gt=0, lt=2)
     batch_size: int = Field(default=10, ge=1, le=500)  # documents per task for per-batch stages
     # deductive coding: a .csv or .yaml codebook (code, description, examples, parent); themes
     # are then its codes (see workbench.codebook)
     codebook: str | None = None
+
+
+class RolesSettings(BaseModel):
+    """Who interviews: detected per conversation; these labels override the detection.
+
+    Labels are matched after normalisation ("Interviewer 1" = "interviewer1").
+    `participants` also rescues a participant whose label names a role ("Interviewer").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    interviewers: list[str] = Field(default_factory=list)
+    participants: list[str] = Field(default_factory=list)
+    detect: bool = True
+
+    def to_retrieval(self) -> RoleSettings:
+        return RoleSettings(tuple(self.interviewers), tuple(self.participants), self.detect)
 
 
 class ModelSettings(BaseModel):
@@ -78,6 +100,7 @@ class Settings(BaseModel):
     autonomy: Literal["auto", "review-plan"] = "auto"
     budgets: Budgets = Field(default_factory=Budgets)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    roles: RolesSettings = Field(default_factory=RolesSettings)
     sandbox: Literal["local", "e2b", "auto"] = "auto"
     # conversation chunking: windows of this many speaker turns, sharing `chunk_overlap`
     turns_per_chunk: int = Field(default=4, ge=1, le=200)

@@ -1,10 +1,27 @@
 """The extractive analyst: the offline implementation of the interview/ticket analysts.
 
-For one document and one question it retrieves the relevant segments through the
-injected search, scores their sentences against the question and its sub-queries,
-and keeps the best, diverse, verbatim sentences as findings. It never writes text
-of its own: the claim is a cleaned rendering of the quote, the quote is a character
-span of the source.
+For one document and one question it returns what participants said about the
+question, as findings:
+
+- **Whose words count.** In an interview the interviewer's turns are prompts, never
+  evidence (the speaker roles come from `retrieval.roles`, recorded on each segment as
+  `attrs["role"]`). Meetings and focus groups without an interviewer keep every speaker.
+- **What is not evidence.** Questions, text that recurs across many documents (the
+  guide read out, a ticket template: `attrs["recurring"]`), redacted text, fillers, and
+  sentences that only restate the research question.
+- **The unit is an answer.** A finding is a passage of complete sentences from one turn
+  (a long answer gives several passages); the prompt that drew it (the interviewer's
+  question, the ticket's title, the question another speaker just asked) is kept as
+  `Finding.context`.
+- **No quota.** Every passage about the question is kept, up to a ceiling: a document
+  that says much gives many findings, one that says nothing gives none. Near-duplicates
+  within the document are merged.
+- **Confidence** combines how relevant the passage (or the prompt it answers) is, how
+  much it says beyond the question's own words, and how sure the speaker's role is; it
+  never comes from similarity to the question alone.
+
+It never writes text of its own: the claim is a cleaned rendering of the quote, the
+quote is a character span of the source.
 """
 
 from __future__ import annotations
@@ -23,7 +40,9 @@ from subagents.findings import Evidence, Finding
 from subagents.offline.sentiment import sentiment_of
 from subagents.offline.text import Span, clean, content_words, sentence_spans, words
 
-ANALYST_VERSION = "extractive-analyst/2"
+ANALYST_VERSION = "answer-analyst/3"
+
+_REDACTED = re.compile(r"\b(?:X{2,}|\[redacted\]|<redacted>)", re.IGNORECASE)
 
 
 class Searcher(Protocol):
@@ -36,37 +55,195 @@ class Encoder(Protocol):
 
 @dataclass(frozen=True)
 class AnalystSettings:
-    max_findings: int = 8
+    max_findings: int = 60  # a ceiling, not a quota
     hits_per_query: int = 10
-    min_content_words: int = 4
-    min_chars: int = 30
-    max_chars: int = 400
-    min_similarity: float = 0.2  # cosine between a sentence and the closest query
-    diversity: float = 0.7  # MMR lambda: 1 = relevance only
+    min_content_words: int = 6  # per passage
+    max_chars: int = 360  # a passage grows sentence by sentence up to this length
+    min_relevance: float = 0.2  # cosine of the passage (or its prompt) to the question
+    restatement: float = 0.75  # this close to the question and saying little else: dropped
+    duplicate: float = 0.92  # passages of one document this similar are one finding
+    prompt_weight: float = 0.5  # how much an on-topic prompt lends to its answer
+
+
+def question_clauses(question: str) -> list[tuple[str, str]]:
+    """The parts of a question as (the words asked, the query to search with).
+
+    A clause too short to stand alone ("what worries them") is searched with the content
+    words of the rest of the question ("... about teams, new remote control")."""
+    parts = re.split(
+        r"[?;]|,\s*(?:and|but|or)\s+|\s+and\s+(?=what|how|why|which|who|where|when)", question
+    )
+    clauses = [p.strip(" ,.") for p in parts if p.strip(" ,.")]
+    out: list[tuple[str, str]] = []
+    for p in clauses:
+        own = content_words(p)
+        if len(own) >= 2:
+            out.append((p, p))
+        elif own or re.match(r"(?i)(what|how|why|which|who|where|when)\b", p):
+            rest = [w for q in clauses if q != p for w in content_words(q) if w not in own]
+            if rest:
+                out.append((p, f"{p} about {' '.join(dict.fromkeys(rest))}"))
+    return out
 
 
 def sub_queries(question: str) -> list[str]:
     """The question and its clauses, so a two-part question retrieves both parts."""
-    parts = re.split(
-        r"[?;]|,\s*(?:and|but|or)\s+|\s+and\s+(?=what|how|why|which|who|where|when)", question
+    whole = question.strip()
+    return list(
+        dict.fromkeys(
+            [whole, *(q for _, q in question_clauses(question) if q.lower() != whole.lower())]
+        )
     )
-    queries = [question.strip()]
-    for p in parts:
-        p = p.strip(" ,.")
-        if len(content_words(p)) >= 2 and p.lower() != question.strip().lower():
-            queries.append(p)
-    return queries
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A [start, end) slice of one segment's text."""
+
+    segment: Segment
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.segment.text[self.start : self.end]
 
 
 @dataclass
-class _Candidate:
-    segment: Segment
-    span: Span  # offsets within the segment text
-    retrieval_score: float
+class Passage:
+    """Consecutive kept sentences of one speaker: one piece per segment it touches (a turn
+    split over subtitle cues, or over consecutive turns, stays one passage)."""
+
+    pieces: list[Piece]
+    prompt: Segment | None
+    prompt_span: tuple[int, int] | None
+
+    @property
+    def segment(self) -> Segment:
+        return self.pieces[0].segment
+
+    @property
+    def start(self) -> int:
+        return self.pieces[0].start
+
+    @property
+    def text(self) -> str:
+        return " ".join(p.text for p in self.pieces)
+
+
+def _recurring(seg: Segment) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in seg.attrs.get("recurring", [])]
+
+
+def _question_span(seg: Segment) -> tuple[int, int] | None:
+    """The question sentences at the end of a prompt turn (what was asked), else the turn."""
+    spans = sentence_spans(seg.text)
+    if not spans:
+        return None
+    asked = [i for i, sp in enumerate(spans) if sp.text.rstrip().endswith("?")]
+    if not asked:
+        return (spans[0].start, spans[-1].end)
+    last = asked[-1]
+    first = last
+    while first > 0 and first - 1 in asked:
+        first -= 1
+    return (spans[first].start, spans[last].end)
+
+
+def _usable(sp: Span, seg: Segment) -> bool:
+    text = sp.text.strip()
+    if text.endswith("?"):
+        return False
+    if any(sp.start < b and a < sp.end for a, b in _recurring(seg)):
+        return False
+    if len(_REDACTED.findall(text)) >= 2:
+        return False
+    return bool(content_words(text))
+
+
+def _group(run: list[Segment], max_chars: int) -> list[list[Piece]]:
+    """Runs of usable sentences of one speaker's consecutive segments, each up to
+    `max_chars`, as pieces (one per segment touched)."""
+    out: list[list[Piece]] = []
+    current: list[tuple[Segment, Span]] = []
+    size = 0
+
+    def close() -> None:
+        pieces: list[Piece] = []
+        for seg, sp in current:
+            if pieces and pieces[-1].segment.id == seg.id:
+                pieces[-1] = Piece(seg, pieces[-1].start, sp.end)
+            else:
+                pieces.append(Piece(seg, sp.start, sp.end))
+        out.append(pieces)
+
+    for seg in run:
+        for sp in sentence_spans(seg.text):
+            usable = _usable(sp, seg)
+            if current and (not usable or size + len(sp.text) > max_chars):
+                close()
+                current, size = [], 0
+            if usable:
+                current.append((seg, sp))
+                size += len(sp.text) + 1
+    if current:
+        close()
+    return out
+
+
+def _runs(segments: list[Segment]) -> list[list[Segment]]:
+    """Consecutive segments of the same (named) speaker; unlabelled segments stand alone."""
+    out: list[list[Segment]] = []
+    for seg in segments:
+        if (
+            out
+            and seg.speaker
+            and out[-1][-1].speaker == seg.speaker
+            and out[-1][-1].index == seg.index - 1
+        ):
+            out[-1].append(seg)
+        else:
+            out.append([seg])
+    return out
+
+
+def answer_passages(doc: Document, max_chars: int) -> list[Passage]:
+    """Candidate evidence of one document: participants' sentences grouped into passages,
+    each with the prompt that drew it (see the module docstring)."""
+    out: list[Passage] = []
+    prompt: Segment | None = None
+    prompt_span: tuple[int, int] | None = None
+    recent: list[Segment] = []
+    title = next((s for s in doc.segments if s.attrs.get("field") == "title"), None)
+    for run in _runs([s for s in doc.segments if s.text.strip()]):
+        seg = run[0]
+        role = seg.attrs.get("role")
+        if role == "interviewer":
+            for turn in run:
+                span = _question_span(turn)
+                if span is not None and ("?" in turn.text or len(content_words(turn.text)) >= 4):
+                    prompt, prompt_span = turn, span
+            continue
+        if seg.attrs.get("field") == "title":
+            continue
+        context, context_span = prompt, prompt_span
+        if doc.kind == "ticket" and title is not None:
+            context, context_span = title, (0, len(title.text))
+        elif context is None:  # no interviewer: the question another speaker just asked
+            asked = next(
+                (r for r in reversed(recent[-3:]) if r.speaker != seg.speaker and "?" in r.text),
+                None,
+            )
+            if asked is not None:
+                context, context_span = asked, _question_span(asked)
+        recent.extend(run)
+        for pieces in _group(run, max_chars):
+            out.append(Passage(pieces, context, context_span))
+    return out
 
 
 class ExtractiveAnalyst:
-    """Finds the sentences of one document that answer a question; returns findings."""
+    """Finds what participants of one document said about a question; returns findings."""
 
     def __init__(
         self, searcher: Searcher, encoder: Encoder, settings: AnalystSettings | None = None
@@ -80,102 +257,154 @@ class ExtractiveAnalyst:
     ) -> list[Finding]:
         s = self.settings
         queries = sub_queries(question) + [m for m in steering if m.strip()]
-        candidates = self._candidates(doc, queries)
-        if not candidates:
+        passages = [
+            p
+            for p in answer_passages(doc, s.max_chars)
+            if len(content_words(p.text)) >= s.min_content_words
+        ]
+        if not passages:
             return []
-        texts = [clean(c.span.text) for c in candidates]
-        sent_vecs = self.encoder.encode(texts)
+        texts = [clean(p.text) for p in passages]
+        vecs = self.encoder.encode(texts)
         query_vecs = self.encoder.encode(queries)
-        sims = sent_vecs @ query_vecs.T  # (n_sentences, n_queries)
-        relevance = sims.max(axis=1)
-        retrieval = np.array([c.retrieval_score for c in candidates])
-        if retrieval.max() > 0:
-            retrieval = retrieval / retrieval.max()
-        # A sentence that only restates the question teaches nothing: weight by what it
-        # adds (content words the question does not have) and by how fluent it is.
-        asked = {w for q in queries for w in content_words(q)}
-        substance = np.array([_substance(t, asked) for t in texts])
-        score = (0.8 * relevance + 0.2 * retrieval * relevance) * substance
-        chosen = _mmr(sent_vecs, score, relevance >= s.min_similarity, s.max_findings, s.diversity)
+        own = (vecs @ query_vecs.T).max(axis=1)
+        prompt_rel = self._prompt_relevance(passages, query_vecs)
+        w = s.prompt_weight
+        relevance = np.maximum(own, (1 - w) * own + w * prompt_rel)
+        relevance = relevance + 0.1 * self._retrieved(doc, queries, passages)
+        asked = {x for q in queries for x in content_words(q)}
+        substance = np.array(
+            [_substance(t, asked | _prompt_words(p)) for t, p in zip(texts, passages, strict=True)]
+        )
+        restates = (own >= s.restatement) & (substance < 0.6)
+        keep = (relevance >= s.min_relevance) & ~restates
+        score = relevance * (0.5 + 0.5 * substance)
+        order = [int(i) for i in np.argsort(-score) if keep[i]]
+        chosen: list[int] = []
+        for i in order:
+            if len(chosen) >= s.max_findings:
+                break
+            if chosen and float((vecs[chosen] @ vecs[i]).max()) >= s.duplicate:
+                continue
+            chosen.append(i)
+        role_sure = _role_certainty(doc)
         findings = []
-        for i in sorted(
-            chosen, key=lambda j: (candidates[j].segment.index, candidates[j].span.start)
-        ):
-            c = candidates[i]
-            seg = c.segment
-            quote = c.span.text
-            ev = Evidence(
-                doc_id=doc.id,
-                segment_id=seg.id,
-                quote=quote,
-                speaker=seg.speaker,
-                start_time=seg.start_time,
-                end_time=seg.end_time,
-                start_char=seg.start_char + c.span.start,
-                end_char=seg.start_char + c.span.end,
-            )
-            fid = hashlib.sha256(f"{task_key}|{seg.id}|{c.span.start}".encode()).hexdigest()[:16]
+        for i in sorted(chosen, key=lambda j: (passages[j].segment.index, passages[j].start)):
+            p = passages[i]
+            confidence = 0.15 + 0.45 * min(1.0, float(relevance[i]) / 0.5)
+            confidence += 0.25 * float(substance[i]) + 0.15 * role_sure
             findings.append(
-                Finding(
-                    id=fid,
-                    task_key=task_key,
-                    doc_id=doc.id,
-                    claim=texts[i],
-                    evidence=[ev],
-                    confidence=round(float(np.clip((relevance[i] - 0.1) / 0.5, 0.05, 1.0)), 3),
-                    sentiment=sentiment_of(quote),
-                    tags=[seg.speaker] if seg.speaker else [],
-                    engine="offline",
+                self._finding(
+                    doc, p, texts[i], task_key, round(float(np.clip(confidence, 0.05, 1.0)), 3)
                 )
             )
         return findings
 
-    def _candidates(self, doc: Document, queries: list[str]) -> list[_Candidate]:
-        s = self.settings
-        by_id = {seg.id: seg for seg in doc.segments}
-        seg_score: dict[str, float] = {}
+    def _prompt_relevance(self, passages: list[Passage], query_vecs: np.ndarray) -> np.ndarray:
+        prompts: dict[str, str] = {}
+        for p in passages:
+            if p.prompt is not None and p.prompt_span is not None:
+                a, b = p.prompt_span
+                prompts.setdefault(p.prompt.id, clean(p.prompt.text[a:b]))
+        if not prompts:
+            return np.zeros(len(passages), dtype=np.float32)
+        ids = list(prompts)
+        sims = dict(
+            zip(
+                ids,
+                (self.encoder.encode([prompts[i] for i in ids]) @ query_vecs.T).max(axis=1),
+                strict=True,
+            )
+        )
+        return np.array(
+            [
+                float(sims[p.prompt.id]) if p.prompt is not None and p.prompt.id in sims else 0.0
+                for p in passages
+            ],
+            dtype=np.float32,
+        )
+
+    def _retrieved(self, doc: Document, queries: list[str], passages: list[Passage]) -> np.ndarray:
+        """1 for passages in a turn the hybrid index ranks first for the question, falling
+        off with rank: lexical matches the embedding alone can miss."""
+        best: dict[str, float] = {}
         for q in queries:
-            hits = self.searcher.search(q, k=s.hits_per_query, doc_ids=[doc.id])
-            for rank, hit in enumerate(hits, start=1):
+            for rank, hit in enumerate(
+                self.searcher.search(q, k=self.settings.hits_per_query, doc_ids=[doc.id]), start=1
+            ):
                 for sid in hit.segment_ids:
-                    seg_score[sid] = max(seg_score.get(sid, 0.0), 1.0 / (10 + rank))
-        out: list[_Candidate] = []
-        seen: set[str] = set()
-        for sid, sc in seg_score.items():
-            seg = by_id.get(sid)
-            if seg is None:
-                continue
-            for span in sentence_spans(seg.text):
-                key = clean(span.text).lower()
-                if key in seen:
-                    continue
-                if not (s.min_chars <= len(span.text) <= s.max_chars):
-                    continue
-                if len(content_words(span.text)) < s.min_content_words:
-                    continue
-                seen.add(key)
-                out.append(_Candidate(seg, span, sc))
-        out.sort(key=lambda c: (c.segment.index, c.span.start))
-        return out
+                    best[sid] = max(best.get(sid, 0.0), 1.0 / rank)
+        return np.array(
+            [max(best.get(x.segment.id, 0.0) for x in p.pieces) for p in passages], dtype=np.float32
+        )
+
+    @staticmethod
+    def _finding(
+        doc: Document, p: Passage, claim: str, task_key: str, confidence: float
+    ) -> Finding:
+        evidence = [
+            Evidence(
+                doc_id=doc.id,
+                segment_id=x.segment.id,
+                quote=x.text,
+                speaker=x.segment.speaker,
+                role=x.segment.attrs.get("role"),
+                start_time=x.segment.start_time,
+                end_time=x.segment.end_time,
+                start_char=x.segment.start_char + x.start,
+                end_char=x.segment.start_char + x.end,
+            )
+            for x in p.pieces
+        ]
+        seg = p.segment
+        context = None
+        if p.prompt is not None and p.prompt_span is not None:
+            a, b = p.prompt_span
+            pr = p.prompt
+            context = Evidence(
+                doc_id=doc.id,
+                segment_id=pr.id,
+                quote=pr.text[a:b],
+                speaker=pr.speaker,
+                role=pr.attrs.get("role"),
+                start_time=pr.start_time,
+                end_time=pr.end_time,
+                start_char=pr.start_char + a,
+                end_char=pr.start_char + b,
+            )
+        fid = hashlib.sha256(f"{task_key}|{seg.id}|{p.start}".encode()).hexdigest()[:16]
+        return Finding(
+            id=fid,
+            task_key=task_key,
+            doc_id=doc.id,
+            claim=claim,
+            evidence=evidence,
+            context=context,
+            confidence=confidence,
+            sentiment=sentiment_of(p.text),
+            tags=[seg.speaker] if seg.speaker else [],
+            engine="offline",
+        )
+
+
+def _prompt_words(p: Passage) -> set[str]:
+    if p.prompt is None or p.prompt_span is None:
+        return set()
+    a, b = p.prompt_span
+    return set(content_words(p.prompt.text[a:b]))
+
+
+def _role_certainty(doc: Document) -> float:
+    info = doc.metadata.get("speaker_roles")
+    if not isinstance(info, dict):
+        return 0.7 if doc.kind == "conversation" else 1.0
+    return 1.0 if info.get("confident", True) else 0.5
 
 
 def _substance(text: str, asked: set[str]) -> float:
+    """What a passage says beyond the question and its prompt: novel content words, fluency."""
     toks = words(text)
     novel = {w for w in content_words(text) if w not in asked}
     repeats = sum(1 for a, b in itertools.pairwise(toks) if a == b)
     fluency = max(0.4, 1.0 - 0.2 * repeats)
-    return (0.4 + 0.6 * min(1.0, len(novel) / 5)) * fluency
-
-
-def _mmr(
-    vecs: np.ndarray, score: np.ndarray, eligible: np.ndarray, k: int, lam: float
-) -> list[int]:
-    chosen: list[int] = []
-    pool = [i for i in range(len(score)) if eligible[i]]
-    while pool and len(chosen) < k:
-        redundancy = (vecs[pool] @ vecs[chosen].T).max(axis=1) if chosen else np.zeros(len(pool))
-        mmr = lam * score[pool] - (1 - lam) * redundancy
-        best = pool[int(np.argmax(mmr))]
-        chosen.append(best)
-        pool.remove(best)
-    return chosen
+    return (0.3 + 0.7 * min(1.0, len(novel) / 6)) * fluency

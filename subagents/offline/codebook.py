@@ -122,10 +122,13 @@ class CodebookCoder:
         question: str = "",
         candidates_from: object | None = None,
         contexts: Mapping[str, str] | None = None,
+        participants: Mapping[str, Sequence[str]] | None = None,
     ) -> Synthesis:
         """Themes = the codebook's top-level codes; candidate codes from what fit none.
 
         `contexts`: finding id -> what drew it, for findings without `Finding.context`.
+        `participants`: document id -> its participants, where roles are known (the
+        denominator of participant counts).
         `candidates_from`: an inductive synthesizer (`synthesize(findings, doc_ids, noun=,
         question=)`) that groups the uncoded findings into candidate codes; None: no
         candidates are proposed.
@@ -137,7 +140,7 @@ class CodebookCoder:
         candidates = []
         if candidates_from is not None and len(other) >= 2:
             leftover = candidates_from.synthesize(  # type: ignore[attr-defined]
-                other, list(doc_ids), noun=noun, question=question
+                other, list(doc_ids), noun=noun, question=question, participants=participants
             )
             taken = {c.code.lower() for c in self.book.codes}
             candidates = [
@@ -166,4 +169,7 @@ class CodebookCoder:
             noun=noun,
             method=method.replace("  ", " "),
             candidates=candidates,
+            total_participants=(
+                sum(len(set(v)) for v in participants.values()) if participants else None
+            ),
         )

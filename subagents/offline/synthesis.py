@@ -1,38 +1,72 @@
-"""Clustering synthesis: the offline theme-synthesizer.
+"""Clustering synthesis: the offline theme-synthesizer, a codebook of themes and codes.
 
-Findings from all documents are embedded and grouped by agglomerative clustering on
-cosine distance. A group becomes a theme only if it is backed by enough distinct
-documents; smaller groups are outliers, and documents none of whose findings land
-in a theme are reported as not fitting any theme rather than forced into one. Labels
-come from class-based TF-IDF (as in BERTopic) over multi-word phrases, so they read
-as a topic ("Battery life and kinetic charging"), not a bag of keywords.
+1. **Represent.** Each finding is embedded (MiniLM) with the research question's own
+   words masked (every finding is about the question, so they say nothing about which
+   theme it belongs to), plus, at a lower weight, the prompt it answers
+   (`Finding.context`): an answer is read in the light of what was asked.
+2. **Themes.** Spectral clustering of the findings' k-nearest-neighbour graph (the
+   graph view that BERTopic's UMAP + HDBSCAN also relies on), with the number of themes
+   the one whose partition has the highest modularity, at most `max_themes`. Above
+   `sample_size` findings the clustering runs on a sample and every other finding joins
+   the theme of its nearest sampled neighbours, so time and memory grow linearly.
+3. **Significance, not a share.** A theme must be backed by
+   `max(2, min(share * N, 3 ln N))` of N documents: 2 of 7 interviews, 4 of 36, 22 of
+   1,500 tickets, 28 of 10,000 (a fixed 10% would ask for 1,000). A finding far from
+   every theme's centre fits none and is said so, as is every document none of whose
+   findings fits a theme, with the reason.
+4. **Codes.** Inside each theme, agglomerative clustering of the findings' own content
+   gives its codes (theme > code, as researchers code); a code needs two documents.
+5. **Names.** KeyBERT-style: candidate phrases are the theme's n-grams (scikit-learn's
+   CountVectorizer), scored by how close their embedding is to the theme's centre and
+   how distinctive they are of the theme (class-based TF-IDF, as in BERTopic), then
+   diversified; a theme's description is its most central sentence, verbatim.
+
+Prevalence is counted from the findings: documents, and participants where speaker
+roles are known. The synthesizer never writes text of its own beyond the labels.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
+import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from subagents.findings import Finding, Synthesis, Theme
+from subagents.findings import Code, Finding, QuestionPart, Synthesis, Theme
 from subagents.offline.analyst import Encoder
-from subagents.offline.text import FILLERS, STOPWORDS, content_words, stem, words
+from subagents.offline.text import FILLERS, STOPWORDS, clean, content_words, sentence_spans, stem
 
-SYNTHESIS_VERSION = "clustering-synthesis/2"
+SYNTHESIS_VERSION = "codebook-synthesis/3"
+SPECTRAL_MIN = 30  # fewer findings than this are grouped by average linkage instead
+SMALL_DISTANCE = 0.75  # ... at this cosine distance
 
 
 @dataclass(frozen=True)
 class SynthesisSettings:
-    distance_threshold: float = 0.72  # average-linkage cosine distance at which groups stop merging
-    min_doc_share: float = 0.1  # a theme needs findings from at least this share of documents
-    min_docs: int = 3
     max_themes: int = 8
-    merge_similarity: float = 0.8  # themes whose centroids are closer than this are merged
+    min_doc_share: float = 0.1  # with 3 ln N, the significance floor (see the module doc)
+    min_docs: int = 2
+    context_weight: float = 0.5  # weight of the prompt's embedding beside the finding's
+    neighbours: int = 10  # k of the k-nearest-neighbour graph
+    outlier_similarity: float = 0.2  # below this cosine to every theme centre: fits none
+    code_distance: float = 0.55  # average-linkage cosine distance at which codes stop merging
+    max_codes: int = 6
+    sample_size: int = 4000  # cluster at most this many; assign the rest to neighbours
     quotes_per_theme: int = 3
+    seed: int = 0
+
+
+def min_documents(total: int, share: float, floor: int = 2) -> int:
+    """Documents a theme needs among `total`: significance that grows with the corpus."""
+    if total <= 0:
+        return floor
+    return max(floor, math.ceil(min(share * total, 3 * math.log(total))))
 
 
 class ClusteringSynthesizer:
@@ -47,199 +81,622 @@ class ClusteringSynthesizer:
         *,
         noun: str = "documents",
         question: str = "",
+        participants: Mapping[str, Sequence[str]] | None = None,
     ) -> Synthesis:
-        """Group findings into themes. The question's own words are masked out before
-        embedding and labelling: every finding is about the question, so its words say
-        nothing about which theme a finding belongs to."""
+        """Group findings into themes with codes; see the module docstring.
+
+        `participants` (document id -> its participants' names) turns on participant
+        counts; documents absent from it contribute no participants."""
         s = self.settings
         total = len(doc_ids)
+        need = min_documents(total, s.min_doc_share, s.min_docs)
         findings = sorted(findings, key=lambda f: (f.doc_id, f.id))
         method = (
-            f"{SYNTHESIS_VERSION}: MiniLM embeddings of {len(findings)} findings, average-linkage "
-            f"agglomerative clustering (cosine distance {s.distance_threshold}), themes need "
-            f">= {self._min_docs(total)} of {total} {noun}; labels by class-based TF-IDF"
+            f"{SYNTHESIS_VERSION}: MiniLM embeddings of {len(findings)} findings (question words "
+            f"masked, prompt at weight {s.context_weight}), spectral clustering of their "
+            f"{s.neighbours}-nearest-neighbour graph (number of themes by modularity, at most "
+            f"{s.max_themes}), codes by agglomerative clustering inside each theme; a theme needs "
+            f">= {need} of {total} {noun}; names from KeyBERT-style candidate phrases"
         )
-        if len(findings) < 2:
-            return Synthesis(themes=[], unassigned_doc_ids=sorted(doc_ids), method=method)
-        asked = {stem(w) for w in content_words(question)}
-        masked = [_mask(f.claim, asked) for f in findings]
-        vecs = self.encoder.encode(masked)
-        labels = _cluster(vecs, s.distance_threshold)
-        groups: dict[int, list[int]] = defaultdict(list)
-        for i, lab in enumerate(labels):
-            groups[int(lab)].append(i)
-        groups_list = _merge_close(list(groups.values()), vecs, s.merge_similarity)
-        min_docs = self._min_docs(total)
-        kept = [g for g in groups_list if len({findings[i].doc_id for i in g}) >= min_docs]
-        kept.sort(
-            key=lambda g: (-len({findings[i].doc_id for i in g}), -_coherence(vecs, g), min(g))
-        )
+        finding_docs = {f.doc_id for f in findings}
+        if len(findings) < 2 * s.min_docs:
+            return Synthesis(
+                themes=[],
+                unassigned_doc_ids=sorted(doc_ids),
+                unassigned_reasons=_reasons(doc_ids, finding_docs, set()),
+                outlier_finding_ids=[f.id for f in findings],
+                method=method,
+            )
+        asked = common_question_words(question, findings)
+        content = self.encoder.encode([mask(f.claim, asked) for f in findings])
+        vecs = _with_context(content, findings, self.encoder, asked, s.context_weight)
+        labels = cluster_themes(vecs, s)
+        groups = _assign_outliers(vecs, labels, s.outlier_similarity)
+        kept = [g for g in groups if len({findings[i].doc_id for i in g}) >= need]
+        kept.sort(key=lambda g: (-len({findings[i].doc_id for i in g}), -len(g), min(g)))
         kept = kept[: s.max_themes]
-        phrase_sets = [[(findings[i].doc_id, masked[i]) for i in g] for g in kept]
-        labels_text = _ctfidf_labels(phrase_sets)
+        names = name_groups(
+            [[findings[i] for i in g] for g in kept],
+            [content[g] for g in kept],
+            self.encoder,
+            asked,
+        )
+        people = _participant_index(findings, participants)
+        total_people = sum(len(set(v)) for v in participants.values()) if participants else None
         themes: list[Theme] = []
         in_theme: set[int] = set()
-        for g, (label, keywords) in zip(kept, labels_text, strict=True):
+        for g, (label, keywords) in zip(kept, names, strict=True):
             in_theme.update(g)
-            themes.append(self._theme(g, findings, vecs, label, keywords, total, noun))
+            codes = self._codes(g, findings, content, asked, people)
+            themes.append(
+                self._theme(g, findings, content, label, keywords, total, noun, codes, people)
+            )
+            if total_people is not None:
+                themes[-1].total_participants = total_people
         assigned_docs = {findings[i].doc_id for i in in_theme}
+        parts = question_parts(question, findings, content, kept, themes, self.encoder)
         return Synthesis(
             themes=themes,
+            parts=parts,
             unassigned_doc_ids=sorted(d for d in doc_ids if d not in assigned_docs),
+            unassigned_reasons=_reasons(doc_ids, finding_docs, assigned_docs),
             outlier_finding_ids=[findings[i].id for i in range(len(findings)) if i not in in_theme],
             method=method,
         )
 
-    def _min_docs(self, total: int) -> int:
-        return max(self.settings.min_docs, math.ceil(self.settings.min_doc_share * total))
+    def _codes(
+        self,
+        group: list[int],
+        findings: Sequence[Finding],
+        content: np.ndarray,
+        asked: set[str],
+        people: dict[int, tuple[str, str]],
+    ) -> list[Code]:
+        s = self.settings
+        sub = cluster_codes(content[group], s.code_distance, s.sample_size, s.seed)
+        by: dict[int, list[int]] = defaultdict(list)
+        for local, lab in enumerate(sub):
+            by[int(lab)].append(group[local])
+        parts = [
+            g for g in by.values() if len(g) >= 3 and len({findings[i].doc_id for i in g}) >= 2
+        ]
+        if len(parts) <= 1:
+            return []
+        parts.sort(key=lambda g: (-len({findings[i].doc_id for i in g}), -len(g), min(g)))
+        parts = parts[: s.max_codes]
+        names = name_groups(
+            [[findings[i] for i in g] for g in parts],
+            [content[g] for g in parts],
+            self.encoder,
+            asked,
+        )
+        codes = []
+        for g, (label, keywords) in zip(parts, names, strict=True):
+            reps = _representatives(g, findings, content, 3)
+            doc_ids = sorted({findings[i].doc_id for i in g})
+            codes.append(
+                Code(
+                    id="code-" + _digest(findings[i].id for i in g),
+                    label=label,
+                    description=_central_sentence(g, findings, content, self.encoder),
+                    finding_ids=[findings[i].id for i in sorted(g)],
+                    doc_ids=doc_ids,
+                    n_documents=len(doc_ids),
+                    n_participants=_count_people(g, people),
+                    keywords=keywords,
+                    representative_finding_ids=[findings[i].id for i in reps],
+                )
+            )
+        return codes
 
     def _theme(
         self,
         group: list[int],
         findings: Sequence[Finding],
-        vecs: np.ndarray,
+        content: np.ndarray,
         label: str,
         keywords: list[str],
         total: int,
         noun: str,
+        codes: list[Code],
+        people: dict[int, tuple[str, str]],
     ) -> Theme:
-        centroid = vecs[group].mean(axis=0)
-        order = sorted(group, key=lambda i: -float(vecs[i] @ centroid))
-        reps: list[int] = []
-        seen_docs: set[str] = set()
-        for i in order:  # most central first, one per document
-            if findings[i].doc_id not in seen_docs:
-                reps.append(i)
-                seen_docs.add(findings[i].doc_id)
-            if len(reps) >= max(self.settings.quotes_per_theme, 5):
-                break
+        reps = _representatives(group, findings, content, max(self.settings.quotes_per_theme, 5))
         doc_ids = sorted({findings[i].doc_id for i in group})
-        speakers = Counter(
-            e.speaker for i in group for e in findings[i].evidence if e.speaker
-        ).most_common(2)
-        who = f", most often by {' and '.join(s for s, _ in speakers)}" if speakers else ""
-        summary = (
-            f"Raised in {len(doc_ids)} of {total} {noun}{who}. "
-            f"Most representative remark: \u201c{findings[reps[0]].claim}\u201d"
-        )
-        tid = hashlib.sha256("|".join(sorted(findings[i].id for i in group)).encode()).hexdigest()[
-            :12
-        ]
+        n_people = _count_people(group, people)
+        who = f" ({n_people} participants)" if n_people is not None else ""
+        description = _central_sentence(group, findings, content, self.encoder)
+        summary = f"Raised in {len(doc_ids)} of {total} {noun}{who}."
         return Theme(
-            id=f"theme-{tid}",
+            id="theme-" + _digest(findings[i].id for i in group),
             label=label,
             summary=summary,
+            description=description,
             finding_ids=[findings[i].id for i in sorted(group)],
             doc_ids=doc_ids,
             n_documents=len(doc_ids),
             total_documents=total,
             keywords=keywords,
             representative_finding_ids=[findings[i].id for i in reps],
+            codes=codes,
+            n_participants=n_people,
         )
 
 
-def _mask(text: str, asked: set[str]) -> str:
+# -- representation ---------------------------------------------------------------------
+
+COMMON_SHARE = 0.2  # a question word in at least this share of the findings is masked
+
+
+def common_question_words(question: str, findings: Sequence[Finding]) -> set[str]:
+    """The question's words (stemmed) that many findings repeat: they say nothing about
+    which theme a finding belongs to. A word of one part of the question ("what worries
+    them") that few findings use still tells those findings apart, and stays."""
+    asked = {stem(w) for w in content_words(question)}
+    if not findings or not asked:
+        return asked
+    counts: Counter[str] = Counter()
+    for f in findings:
+        counts.update({stem(w) for w in content_words(f.claim)} & asked)
+    return {w for w in asked if counts[w] >= COMMON_SHARE * len(findings)}
+
+
+def mask(text: str, asked: set[str]) -> str:
+    """The text without the question's own words (stemmed match)."""
     if not asked:
         return text
     kept = [w for w in text.split() if stem(w.strip(".,?!;:\"'").lower()) not in asked]
     return " ".join(kept) or text
 
 
-def _cluster(vecs: np.ndarray, threshold: float) -> np.ndarray:
-    from sklearn.cluster import AgglomerativeClustering
-
-    model = AgglomerativeClustering(
-        n_clusters=None, metric="cosine", linkage="average", distance_threshold=threshold
-    )
-    return model.fit_predict(vecs)
-
-
-def _coherence(vecs: np.ndarray, group: list[int]) -> float:
-    c = vecs[group].mean(axis=0)
-    return float(np.linalg.norm(c))  # mean resultant length of unit vectors: 1 = identical
-
-
-def _merge_close(groups: list[list[int]], vecs: np.ndarray, threshold: float) -> list[list[int]]:
-    merged = True
-    groups = [sorted(g) for g in groups]
-    while merged and len(groups) > 1:
-        merged = False
-        cents = np.stack([vecs[g].mean(axis=0) for g in groups])
-        cents /= np.linalg.norm(cents, axis=1, keepdims=True)
-        sims = cents @ cents.T
-        np.fill_diagonal(sims, -1.0)
-        i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
-        if sims[i, j] >= threshold:
-            groups[i] = sorted(groups[i] + groups[j])
-            del groups[j]
-            merged = True
-    return groups
+def _with_context(
+    content: np.ndarray,
+    findings: Sequence[Finding],
+    encoder: Encoder,
+    asked: set[str],
+    weight: float,
+) -> np.ndarray:
+    if weight <= 0:
+        return content
+    prompts = {f.context.quote: mask(clean(f.context.quote), asked) for f in findings if f.context}
+    if not prompts:
+        return content
+    keys = list(prompts)
+    pv = dict(zip(keys, encoder.encode([prompts[k] for k in keys]), strict=True))
+    out = content.copy()
+    for i, f in enumerate(findings):
+        if f.context is not None:
+            out[i] = content[i] + weight * pv[f.context.quote]
+    return _normalise(out)
 
 
-def _phrases(text: str) -> set[str]:
-    """Unigrams, bigrams and trigrams of consecutive content words, plurals folded."""
-    raw = words(text)
-    ok = [len(t) > 2 and "'" not in t and t not in STOPWORDS and t not in FILLERS for t in raw]
-    toks = [stem(t) for t in raw]
-    out: set[str] = set()
-    for i, t in enumerate(toks):
-        if not ok[i]:
-            continue
-        out.add(t)
-        if i + 1 < len(toks) and ok[i + 1] and toks[i + 1] != t:
-            out.add(f"{t} {toks[i + 1]}")
-            if i + 2 < len(toks) and ok[i + 2]:
-                out.add(f"{t} {toks[i + 1]} {toks[i + 2]}")
+def _normalise(x: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(n == 0, 1, n)
+
+
+def question_parts(
+    question: str,
+    findings: Sequence[Finding],
+    content: np.ndarray,
+    groups: Sequence[Sequence[int]],
+    themes: Sequence[Theme],
+    encoder: Encoder,
+    per_part: int = 5,
+) -> list[QuestionPart]:
+    """For a question of several parts, the themes and findings that answer each part best
+    (by embedding similarity to the part), so that no part goes unanswered."""
+    from subagents.offline.analyst import question_clauses
+
+    pairs = question_clauses(question)
+    if len(pairs) < 2 or not len(findings):
+        return []
+    clauses = [shown for shown, _ in pairs]
+    qv = encoder.encode(clauses)  # the words asked: "what worries them" carries the stance
+    sims = content @ qv.T  # findings x parts
+    # how much more a finding answers this part than the others
+    lead = sims - sims.mean(axis=1, keepdims=True)
+    out = []
+    for p, clause in enumerate(clauses):
+        order = np.argsort(-(sims[:, p] + lead[:, p]))
+        picked: list[int] = []
+        seen: set[str] = set()
+        for i in order:
+            if findings[i].doc_id in seen:
+                continue
+            picked.append(int(i))
+            seen.add(findings[i].doc_id)
+            if len(picked) >= per_part:
+                break
+        ranked = sorted(
+            range(len(groups)),
+            key=lambda g: -float((sims[list(groups[g]), p] + lead[list(groups[g]), p]).mean()),
+        )
+        out.append(
+            QuestionPart(
+                question=clause[0].upper() + clause[1:],
+                theme_ids=[themes[g].id for g in ranked[:3]],
+                finding_ids=[findings[i].id for i in picked],
+            )
+        )
     return out
 
 
-def _ctfidf_labels(classes: list[list[tuple[str, str]]]) -> list[tuple[str, list[str]]]:
-    """Class-based TF-IDF over phrases, counted once per document of the class.
+# -- clustering ---------------------------------------------------------------------------
 
-    `classes` holds (document id, text) pairs. Counting a phrase once per document
-    makes a label what several documents share, not what one talkative document
-    repeats; a label is the best one or two phrases that share no word.
-    """
-    counts: list[Counter[str]] = []
-    for members in classes:
-        per_doc: dict[str, set[str]] = defaultdict(set)
-        for doc, text in members:
-            per_doc[doc] |= _phrases(text)
+
+def _knn_affinity(vecs: np.ndarray, k: int) -> Any:
+    """Symmetric k-nearest-neighbour graph weighted by cosine similarity (sparse)."""
+    from scipy.sparse import csr_matrix
+
+    n = len(vecs)
+    k = min(k, n - 1)
+    rows, cols, vals = [], [], []
+    for start in range(0, n, 2048):
+        block = vecs[start : start + 2048] @ vecs.T
+        for r in range(len(block)):
+            block[r, start + r] = -np.inf
+        idx = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        for r in range(len(block)):
+            rows.extend([start + r] * k)
+            cols.extend(idx[r].tolist())
+            vals.extend(np.clip(block[r, idx[r]], 0.01, None).tolist())
+    a = csr_matrix((vals, (rows, cols)), shape=(n, n))
+    return a.maximum(a.T)
+
+
+def _modularity(affinity: Any, labels: np.ndarray) -> float:
+    """Newman's modularity of a partition of a weighted graph."""
+    a = affinity.tocsr()
+    total = a.sum()
+    if total == 0:
+        return 0.0
+    degree = np.asarray(a.sum(axis=1)).ravel()
+    q = 0.0
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        q += a[idx][:, idx].sum() / total - (degree[idx].sum() / total) ** 2
+    return float(q)
+
+
+def _spectral_best(affinity: Any, min_k: int, max_k: int, seed: int) -> np.ndarray:
+    """Spectral clustering (k-means on the graph's spectral embedding) for every k in
+    [min_k, max_k], keeping the partition of highest modularity: the number of themes is
+    the one the neighbour graph supports best."""
+    from sklearn.cluster import KMeans
+    from sklearn.manifold import spectral_embedding
+
+    n = affinity.shape[0]
+    max_k = max(min_k, min(max_k, n - 1))
+    emb = spectral_embedding(affinity, n_components=max_k, random_state=seed, drop_first=False)
+    best: tuple[float, np.ndarray] | None = None
+    for k in range(min_k, max_k + 1):
+        x = emb[:, :k]
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x)
+        q = _modularity(affinity, labels)
+        if best is None or q > best[0] + 1e-9:
+            best = (q, labels)
+    assert best is not None
+    return best[1]
+
+
+def cluster_themes(vecs: np.ndarray, s: SynthesisSettings) -> np.ndarray:
+    """Theme labels for every row (spectral clustering on the kNN graph, sampled above
+    `sample_size` rows and extended to the rest through their nearest sampled rows)."""
+    n = len(vecs)
+    if n < SPECTRAL_MIN:  # too few for a neighbour graph: average-linkage clustering
+        if n < 2:
+            return np.zeros(n, dtype=int)
+        from sklearn.cluster import AgglomerativeClustering
+
+        model = AgglomerativeClustering(
+            n_clusters=None, metric="cosine", linkage="average", distance_threshold=SMALL_DISTANCE
+        )
+        return model.fit_predict(vecs)
+    neighbours = min(s.neighbours, n // 3)
+    rng = np.random.default_rng(s.seed)
+    sample = (
+        np.sort(rng.choice(n, size=s.sample_size, replace=False))
+        if n > s.sample_size
+        else np.arange(n)
+    )
+    sv = np.ascontiguousarray(vecs[sample])
+    affinity = _knn_affinity(sv, neighbours)
+    sample_labels = _spectral_best(affinity, min(3, s.max_themes), s.max_themes, s.seed)
+    if len(sample) == n:
+        return sample_labels
+    return _extend(vecs, sample, sample_labels, neighbours)
+
+
+def _extend(vecs: np.ndarray, sample: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Label every row by a vote of its k nearest sampled rows (weighted by similarity)."""
+    out = np.empty(len(vecs), dtype=int)
+    out[sample] = labels
+    rest = np.setdiff1d(np.arange(len(vecs)), sample)
+    sv = np.ascontiguousarray(vecs[sample])
+    n_labels = int(labels.max()) + 1
+    for start in range(0, len(rest), 4096):
+        rows = rest[start : start + 4096]
+        sims = np.ascontiguousarray(vecs[rows]) @ sv.T
+        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        votes = np.zeros((len(rows), n_labels))
+        for j in range(k):
+            np.add.at(
+                votes,
+                (np.arange(len(rows)), labels[idx[:, j]]),
+                np.take_along_axis(sims, idx[:, j : j + 1], 1)[:, 0],
+            )
+        out[rows] = votes.argmax(axis=1)
+    return out
+
+
+def _assign_outliers(vecs: np.ndarray, labels: np.ndarray, floor: float) -> list[list[int]]:
+    """Groups by label; a row less similar than `floor` to its group's centre fits none."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, lab in enumerate(labels):
+        groups[int(lab)].append(i)
+    out = []
+    for g in groups.values():
+        centre = vecs[g].mean(axis=0)
+        centre /= np.linalg.norm(centre) or 1.0
+        sims = vecs[g] @ centre
+        out.append([i for i, sim in zip(g, sims, strict=True) if sim >= floor])
+    return [g for g in out if g]
+
+
+def cluster_codes(vecs: np.ndarray, distance: float, sample_size: int, seed: int) -> np.ndarray:
+    """Codes inside one theme: average-linkage agglomerative clustering on cosine distance."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    n = len(vecs)
+    if n < 4:
+        return np.zeros(n, dtype=int)
+    sample = np.arange(n)
+    if n > sample_size:
+        sample = np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
+    model = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
+    )
+    labels = model.fit_predict(np.ascontiguousarray(vecs[sample]))
+    if len(sample) == n:
+        return labels
+    return _extend(vecs, sample, labels, 5)
+
+
+# -- prevalence ---------------------------------------------------------------------------
+
+
+def _participant_index(
+    findings: Sequence[Finding], participants: Mapping[str, Sequence[str]] | None
+) -> dict[int, tuple[str, str]]:
+    """finding index -> (document, participant) for findings spoken by a known participant."""
+    if not participants:
+        return {}
+    out = {}
+    for i, f in enumerate(findings):
+        names = set(participants.get(f.doc_id, ()))
+        for ev in f.evidence:
+            if ev.role == "participant" and ev.speaker and names:
+                who = ev.speaker if ev.speaker in names else _closest(ev.speaker, names)
+                out[i] = (f.doc_id, who)
+                break
+    return out
+
+
+def _closest(speaker: str, names: set[str]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(speaker, sorted(names), n=1, cutoff=0.8)
+    return match[0] if match else speaker
+
+
+def _count_people(group: Sequence[int], people: dict[int, tuple[str, str]]) -> int | None:
+    if not people:
+        return None
+    return len({people[i] for i in group if i in people})
+
+
+def _reasons(doc_ids: Sequence[str], with_findings: set[str], themed: set[str]) -> dict[str, str]:
+    out = {}
+    for d in doc_ids:
+        if d in themed:
+            continue
+        out[d] = (
+            "its findings fit no theme shared by enough documents"
+            if d in with_findings
+            else "no participant spoke to the question"
+        )
+    return out
+
+
+# -- names and descriptions ---------------------------------------------------------------
+
+_WORDS = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]")
+_STOP = (
+    STOPWORDS | FILLERS | frozenset({"yeah", "okay", "um", "uh", "gonna", "kinda", "lot", "bit"})
+)
+
+
+def phrases(text: str) -> list[str]:
+    """Candidate names in a text: runs of 1-3 consecutive words, none of them a stop word
+    or filler (so "scatter plots", never a run that skips the words between)."""
+    toks = _WORDS.findall(text.lower())
+    ok = [t not in _STOP and len(t) > 2 for t in toks]
+    out = []
+    for i in range(len(toks)):
+        for n in (1, 2, 3):
+            if i + n <= len(toks) and all(ok[i : i + n]):
+                out.append(" ".join(toks[i : i + n]))
+    return out
+
+
+def name_groups(
+    groups: Sequence[Sequence[Finding]],
+    centres_of: Sequence[np.ndarray],
+    encoder: Encoder,
+    asked: set[str],
+    *,
+    candidates: int = 25,
+) -> list[tuple[str, list[str]]]:
+    """A readable, distinct name and keywords for each group (see the module docstring).
+
+    A candidate must be used in two documents of the group (one when the group has one);
+    it scores by closeness of its embedding to the group's centre, by how specific it is
+    to the group (lift over the whole), and by length (a phrase names a topic better
+    than a word)."""
+    if not groups:
+        return []
+    per_group: list[Counter[str]] = []
+    per_group_docs: list[dict[str, set[str]]] = []
+    overall: Counter[str] = Counter()
+    for g in groups:
         c: Counter[str] = Counter()
-        for phrases in per_doc.values():
-            c.update(phrases)
-        counts.append(c)
-    df: Counter[str] = Counter()
-    for c in counts:
-        df.update(c)
-    avg = sum(sum(c.values()) for c in counts) / max(1, len(counts))
-    out: list[tuple[str, list[str]]] = []
-    for c in counts:
+        docs: dict[str, set[str]] = defaultdict(set)
+        for f in g:
+            for ph in phrases(mask(f.claim, asked)):
+                c[ph] += 1
+                docs[ph].add(f.doc_id)
+        per_group.append(c)
+        per_group_docs.append(docs)
+        overall.update(c)
+    total_all = sum(overall.values()) or 1
+    chosen: list[list[tuple[str, float]]] = []
+    for gi, g in enumerate(groups):
+        c, docs = per_group[gi], per_group_docs[gi]
         total = sum(c.values()) or 1
+        need = min(2, len({f.doc_id for f in g}))
         scored = []
-        # a label should be shared by at least two documents of the theme; when no phrase
-        # is, the theme's own best phrases still name it better than a placeholder
-        floor = 2 if any(n >= 2 for n in c.values()) else 1
-        for p, n in c.items():
-            if n < floor:
-                continue
-            score = (n / total) * math.log(1 + avg / df[p]) * (1.0 + 0.5 * p.count(" "))
-            scored.append((score, p))
-        scored.sort(key=lambda x: (-x[0], x[1]))
-        keywords = [p for _, p in scored[:8]]
-        out.append((_label_from(keywords), keywords))
-    return _distinct_labels(out)
+        for floor in sorted({need, 1}, reverse=True):  # shared by two documents if possible
+            for ph, n in c.items():
+                if len(docs[ph]) < floor or not _nameable(ph):
+                    continue
+                lift = (n / total) / (overall[ph] / total_all)
+                scored.append((ph, min(1.0, lift / 2) * math.sqrt(len(docs[ph]))))
+            if scored:
+                break
+        scored.sort(key=lambda x: (-x[1], x[0]))
+        chosen.append(scored[:candidates])
+    unique = sorted({ph for cands in chosen for ph, _ in cands})
+    phrase_vecs = dict(zip(unique, encoder.encode(unique), strict=True)) if unique else {}
+    out: list[tuple[str, list[str]]] = []
+    for gi, cands in enumerate(chosen):
+        if not cands:
+            out.append(("Miscellaneous remarks", []))
+            continue
+        centre = centres_of[gi].mean(axis=0)
+        centre /= np.linalg.norm(centre) or 1.0
+        names = [ph for ph, _ in cands]
+        cvecs = np.stack([phrase_vecs[ph] for ph in names])
+        spec = np.array([w for _, w in cands])
+        spec = spec / (spec.max() or 1.0)
+        length = np.array([(1.0, 1.6, 1.7)[min(ph.count(" "), 2)] for ph in names])
+        score = np.clip(cvecs @ centre, 0, None) * (0.5 + 0.5 * spec) * length
+        picked = _mmr(cvecs, score, 8, 0.7)
+        texts = [f.claim for f in groups[gi]]
+        keywords = [_surface(names[i], texts) for i in picked]
+        out.append((_label(keywords), keywords))
+    return _distinct(out)
 
 
-def _distinct_labels(labelled: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
-    """Two themes never share a label: a repeat takes its next keyword, else a number."""
+def _surface(phrase: str, texts: Sequence[str]) -> str:
+    """The phrase as the speakers wrote it most often ("LCD screen", not "lcd screen")."""
+    pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, phrase.split())) + r"\b", re.IGNORECASE)
+    forms = Counter(m.group(0) for t in texts for m in pattern.finditer(t))
+    if not forms:
+        return phrase
+    # the most frequent form not capitalised only because it began a sentence
+    ranked = sorted(forms.items(), key=lambda kv: (-kv[1], kv[0] != kv[0].lower()))
+    out = " ".join(ranked[0][0].split())
+    return out if out.lower() == phrase.lower() else phrase
+
+
+_CONTRACTED = frozenset(
+    "didn doesn isn wasn weren couldn wouldn shouldn haven hasn hadn aren ain".split()
+)
+
+
+def _pos(word: str) -> set[str]:
+    from lemminflect import getAllLemmas
+
+    return set(getAllLemmas(word))
+
+
+def _nameable(phrase: str) -> bool:
+    """Whether a phrase can name a topic: it ends in a noun (or a gerund, or a word the
+    lexicon does not know, such as a product name), and holds no adverb or bare verb."""
+    words = phrase.split()
+    if len(set(words)) < len(words) or any(len(w) <= 2 or w in _CONTRACTED for w in words):
+        return False
+    if all(w in FILLERS for w in words):
+        return False
+    *head, last = words
+    tags = _pos(last)
+    if tags and "NOUN" not in tags and not last.endswith("ing"):
+        return False
+    for w in head:
+        t = _pos(w)
+        if t and t <= {"ADV"}:
+            return False
+        if t and t <= {"VERB"} and not w.endswith(("ed", "ing")):
+            return False
+    return True
+
+
+def _key(phrase: str) -> str:
+    return " ".join(stem(w) for w in phrase.lower().split())
+
+
+def _phrase_docs(group: Sequence[Finding]) -> dict[str, int]:
+    """Stemmed phrase -> number of distinct documents of the group that use it."""
+    per_doc: dict[str, set[str]] = defaultdict(set)
+    for f in group:
+        toks = [stem(w) for w in re.findall(r"[a-zA-Z][a-zA-Z\-]+", f.claim.lower())]
+        for n in (1, 2, 3):
+            for i in range(len(toks) - n + 1):
+                per_doc[f.doc_id].add(" ".join(toks[i : i + n]))
+    c: Counter[str] = Counter()
+    for phrases in per_doc.values():
+        c.update(phrases)
+    return dict(c)
+
+
+def _mmr(vecs: np.ndarray, score: np.ndarray, k: int, lam: float) -> list[int]:
+    chosen: list[int] = []
+    pool = list(range(len(score)))
+    while pool and len(chosen) < k:
+        redundancy = (vecs[pool] @ vecs[chosen].T).max(axis=1) if chosen else np.zeros(len(pool))
+        mmr = lam * score[pool] - (1 - lam) * redundancy
+        best = pool[int(np.argmax(mmr))]
+        chosen.append(best)
+        pool.remove(best)
+    return chosen
+
+
+def _label(keywords: list[str]) -> str:
+    first = keywords[0]
+    used = {w.lower() for w in first.split()}
+    second = next(
+        (
+            k
+            for k in keywords[1:3]
+            if not ({w.lower() for w in k.split()} & used) and " " in k and " " in first
+        ),
+        None,
+    )
+    label = first if second is None else f"{first} and {second}"
+    return label[0].upper() + label[1:]
+
+
+def _distinct(labelled: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """Two groups never share a name: a repeat takes its next keyword, else a number."""
     seen: dict[str, int] = {}
     out: list[tuple[str, list[str]]] = []
     for label, keywords in labelled:
         if label in seen:
-            used = {w for k in keywords[:2] for w in k.split()}
-            extra = next((k for k in keywords[2:] if not (set(k.split()) & used)), None)
-            candidate = f"{label}, {extra}" if extra else ""
+            used = {w for k in keywords[:1] for w in k.split()}
+            extra = next((k for k in keywords[1:] if not (set(k.split()) & used)), None)
+            candidate = f"{label}: {extra}" if extra else ""
             if not candidate or candidate in seen:
                 candidate = f"{label} ({seen[label] + 1})"
             seen[label] += 1
@@ -249,11 +706,53 @@ def _distinct_labels(labelled: list[tuple[str, list[str]]]) -> list[tuple[str, l
     return out
 
 
-def _label_from(keywords: list[str]) -> str:
-    if not keywords:
-        return "Miscellaneous remarks"
-    first = keywords[0]
-    used = set(first.split())
-    second = next((k for k in keywords[1:] if not (set(k.split()) & used)), None)
-    label = first if second is None else f"{first} and {second}"
-    return label[0].upper() + label[1:]
+def _representatives(
+    group: Sequence[int], findings: Sequence[Finding], vecs: np.ndarray, n: int
+) -> list[int]:
+    """Most central first, one per document."""
+    centre = vecs[list(group)].mean(axis=0)
+    order = sorted(group, key=lambda i: -float(vecs[i] @ centre))
+    reps: list[int] = []
+    seen: set[str] = set()
+    for i in order:
+        if findings[i].doc_id not in seen:
+            reps.append(i)
+            seen.add(findings[i].doc_id)
+        if len(reps) >= n:
+            break
+    return reps
+
+
+def _central_sentence(
+    group: Sequence[int], findings: Sequence[Finding], vecs: np.ndarray, encoder: Encoder
+) -> str:
+    """The sentence of the group's most central findings closest to its centre, verbatim."""
+    centre = vecs[list(group)].mean(axis=0)
+    centre /= np.linalg.norm(centre) or 1.0
+    near = sorted(group, key=lambda i: -float(vecs[i] @ centre))[:8]
+    sentences = [
+        clean(sp.text)
+        for i in near
+        for sp in sentence_spans(findings[i].claim)
+        if 40 <= len(sp.text) <= 220 and len(content_words(sp.text)) >= 4
+    ]
+    if not sentences:
+        return clean(findings[near[0]].claim)[:220]
+    sv = encoder.encode(sentences)
+    # a description should read well: hesitations and repeated words cost
+    halting = np.array([_halting(t) for t in sentences])
+    best = sentences[int(np.argmax(sv @ centre - 0.04 * halting))]
+    return best[0].upper() + best[1:]
+
+
+def _halting(text: str) -> int:
+    toks = text.lower().split()
+    fillers = sum(
+        1 for t in toks if t.strip(",.") in ("uh", "um", "like", "-", "i-", "sort", "kind")
+    )
+    repeats = sum(1 for a, b in itertools.pairwise(toks) if a == b)
+    return fillers + 2 * repeats + text.count("-")
+
+
+def _digest(ids: object) -> str:
+    return hashlib.sha256("|".join(sorted(ids)).encode()).hexdigest()[:12]  # type: ignore[call-overload]

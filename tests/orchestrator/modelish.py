@@ -133,23 +133,31 @@ class ModelLike:
     def _findings(self, body: dict[str, Any]) -> dict[str, Any]:
         doc = next(b for b in _first_blocks(body) if b.get("type") == "document")
         findings = []
+        prompt: dict[str, str] | None = None
         for line in doc["source"]["data"].splitlines():
-            m = re.match(r"^(\S+#\d+)(?: (\S+))?(?: \[[^\]]*\])?: (.*)$", line)
-            if not m or len(m.group(3)) < 80:
+            # "<segment id> <speaker> [role] [time]: text"; the speaker may be several words
+            m = re.match(r"^(\S+#\d+)((?: [^\[:]+?)?)((?: \[[^\]]*\])*): (.*)$", line)
+            if not m:
                 continue
-            seg_id, text = m.group(1), m.group(3)
+            seg_id, marks, text = m.group(1), m.group(3), m.group(4)
+            doc_id = seg_id.split("#")[0]
+            if "[interviewer]" in marks:  # a prompt: kept as the context of what follows
+                if "?" in text:
+                    prompt = {"doc_id": doc_id, "segment_id": seg_id, "quote": text}
+                continue
+            if len(text) < 80:
+                continue
             quote = text[:60].rstrip()
-            claim = f"In {seg_id.split('#')[0]} a participant said: {quote[:40]}"
-            findings.append(
-                {
-                    "claim": claim,
-                    "evidence": [
-                        {"doc_id": seg_id.split("#")[0], "segment_id": seg_id, "quote": quote}
-                    ],
-                    "confidence": 0.5 if not findings else 0.8,
-                    "sentiment": "neutral",
-                }
-            )
+            claim = f"In {doc_id} a participant said: {quote[:40]}"
+            finding: dict[str, Any] = {
+                "claim": claim,
+                "evidence": [{"doc_id": doc_id, "segment_id": seg_id, "quote": quote}],
+                "confidence": 0.5 if not findings else 0.8,
+                "sentiment": "neutral",
+            }
+            if prompt is not None:
+                finding["context"] = prompt
+            findings.append(finding)
             if len(findings) == 3:
                 break
         self.claims.extend(f["claim"] for f in findings)

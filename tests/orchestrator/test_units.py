@@ -345,3 +345,49 @@ def test_compare_segments_counts_each_theme_within_each_segment(
     out = compare_segments(RunStore.create(tmp_path), corpus, [], Synthesis(themes=[theme]))
     assert out["by"] == "series" and out["segments"] == {"ES2002": 1, "IS1000": 1, "TS3005": 1}
     assert out["themes"][0]["segments"]["TS3005"] == {"n": 0, "of": 1}
+
+
+def test_roles_reach_the_model_analyst_and_the_gate_keeps_only_participants(tmp_path: Path) -> None:
+    from subagents.findings import Evidence, Finding
+    from subagents.outputs import FindingDraft
+    from subagents.verify import interviewer_evidence
+    from workbench.corpus import Corpus
+    from workbench.engine_model import fill_evidence, render_document
+
+    from .modelish import ModelLike
+
+    (tmp_path / "p1.txt").write_text(
+        "Interviewer: What makes monitoring your models hard in practice these days?\n\n"
+        "Participant: The alerts fire on every small shift in the inputs, so after a week the "
+        "whole team ignores them and real drift goes unnoticed for a month.\n",
+        encoding="utf-8",
+    )
+    corpus = Corpus.load(tmp_path)
+    doc = corpus.documents[0]
+    rendered = render_document(doc)
+    assert "Interviewer [interviewer]:" in rendered and "Participant [participant]:" in rendered
+    body = {
+        "messages": [
+            {"role": "user", "content": [{"type": "document", "source": {"data": rendered}}]}
+        ]
+    }
+    drafts = ModelLike()._findings(body)["findings"]
+    good = fill_evidence(
+        FindingDraft.model_validate(drafts[0]).to_finding(task_key="t", index=0), corpus.by_id()
+    )
+    assert good.evidence[0].role == "participant"
+    assert good.context is not None and good.context.role == "interviewer"
+    assert doc.text[good.context.start_char : good.context.end_char] == good.context.quote
+    prompt = doc.segments[0]
+    bad = fill_evidence(
+        Finding(
+            id="b",
+            task_key="t",
+            doc_id=doc.id,
+            claim="They asked about monitoring",
+            confidence=0.9,
+            evidence=[Evidence(doc_id=doc.id, segment_id=prompt.id, quote=prompt.text[:40])],
+        ),
+        corpus.by_id(),
+    )
+    assert [p.finding_id for p in interviewer_evidence([good, bad])] == ["b"]

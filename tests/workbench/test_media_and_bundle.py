@@ -17,10 +17,14 @@ def readings(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path
     folder = tmp_path_factory.mktemp("readings") / "readings"
     folder.mkdir()
     vtt = (src / "sonnet001.vtt").read_text(encoding="utf-8")
-    for i, name in enumerate(("reader-a", "reader-b", "reader-c")):
-        # identical copies would be skipped as duplicates: each session ends differently
-        extra = f"\n\n99\n00:00:52.000 --> 00:00:52.500\n<v Reader>Session {i + 1} ends here.\n"
-        (folder / f"{name}.vtt").write_text(vtt.rstrip("\n") + extra, encoding="utf-8")
+    head, *cues = vtt.strip().split("\n\n")
+    # each session reads part of the poem, every line in two of the three: text read out
+    # in three or more sessions would be a script, never evidence
+    n = len(cues)
+    parts = (range(0, 2 * n // 3), range(n // 3, n), [*range(0, n // 3), *range(2 * n // 3, n)])
+    for name, part in zip(("reader-a", "reader-b", "reader-c"), parts, strict=True):
+        text = "\n\n".join([head, *(cues[i] for i in part)]) + "\n"
+        (folder / f"{name}.vtt").write_text(text, encoding="utf-8")
         shutil.copy(src / "sonnet001.wav", folder / f"{name}.wav")
     return folder
 

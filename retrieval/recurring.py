@@ -1,0 +1,118 @@
+"""Text that recurs across many documents: an interview guide read out, a ticket template.
+
+A sentence that many documents share word for word ("### How often does this bug
+happen?", "So my first question is...") was written once and pasted or read out; it is
+the corpus's scaffolding, not what a participant or a reporter said, so it is never
+evidence. `find_recurring` finds it by counting, per normalised sentence and per
+8-word shingle, how many distinct documents contain it; `annotate_recurring` records the
+spans on each segment (`attrs["recurring"]`, offsets relative to the segment text).
+
+The threshold is a count of documents, `max(3, 5% of the corpus)`: people rarely say the
+same sentence of three or more words in three separate interviews, and a template line
+sits in a large share of the tickets that use it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from retrieval.types import Document
+
+_PIECE = re.compile(r"[^\n.?!]+[.?!]*")
+_WORD = re.compile(r"[a-z0-9']+")
+MIN_WORDS = 3
+SHINGLE = 8
+MIN_DOCS = 3
+MIN_SHARE = 0.05
+
+
+def recurring_threshold(n_docs: int) -> int:
+    return max(MIN_DOCS, math.ceil(MIN_SHARE * n_docs))
+
+
+def _pieces(text: str) -> list[tuple[int, int, list[str]]]:
+    out = []
+    for m in _PIECE.finditer(text):
+        words = _WORD.findall(m.group(0).lower())
+        if words:
+            out.append((m.start(), m.end(), words))
+    return out
+
+
+def _doc_counts(keys: list[int], owners: list[int]) -> dict[int, int]:
+    """Distinct documents per key, kept only for keys present in at least two."""
+    if not keys:
+        return {}
+    pairs = np.unique(np.array([keys, owners], dtype=np.int64), axis=1)
+    uniq, counts = np.unique(pairs[0], return_counts=True)
+    keep = counts >= 2
+    return dict(zip(uniq[keep].tolist(), counts[keep].tolist(), strict=True))
+
+
+def find_recurring(docs: Sequence[Document]) -> dict[str, dict[str, list[tuple[int, int]]]]:
+    """Per document, per segment id: the [start, end) spans (segment offsets) that recur.
+
+    Sentences and shingles are hashed and counted per distinct document with numpy, so
+    memory stays proportional to the corpus's words (tens of thousands of tickets)."""
+    need = recurring_threshold(len(docs))
+    if len(docs) < need:
+        return {}
+    piece_keys: list[int] = []
+    piece_owner: list[int] = []
+    sh_keys: list[int] = []
+    sh_owner: list[int] = []
+    layout: list[list[tuple[str, list[tuple[int, int, list[str]]]]]] = []
+    for d, doc in enumerate(docs):
+        segs = []
+        for seg in doc.segments:
+            pieces = _pieces(seg.text)
+            segs.append((seg.id, pieces))
+            for _, _, words in pieces:
+                if len(words) >= MIN_WORDS:
+                    piece_keys.append(hash(tuple(words)))
+                    piece_owner.append(d)
+                for i in range(len(words) - SHINGLE + 1):
+                    sh_keys.append(hash(tuple(words[i : i + SHINGLE])))
+                    sh_owner.append(d)
+        layout.append(segs)
+    piece_docs = _doc_counts(piece_keys, piece_owner)
+    shingle_docs = _doc_counts(sh_keys, sh_owner)
+    del piece_keys, piece_owner, sh_keys, sh_owner
+    out: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    for doc, segs in zip(docs, layout, strict=True):
+        for seg_id, pieces in segs:
+            spans = []
+            for start, end, words in pieces:
+                if len(words) >= MIN_WORDS and piece_docs.get(hash(tuple(words)), 0) >= need:
+                    spans.append((start, end))
+                    continue
+                if len(words) < SHINGLE:
+                    continue
+                covered = [False] * len(words)
+                for i in range(len(words) - SHINGLE + 1):
+                    if shingle_docs.get(hash(tuple(words[i : i + SHINGLE])), 0) >= need:
+                        covered[i : i + SHINGLE] = [True] * SHINGLE
+                if sum(covered) >= 0.5 * len(words):
+                    spans.append((start, end))
+            if spans:
+                out.setdefault(doc.id, {})[seg_id] = spans
+    return out
+
+
+def annotate_recurring(docs: Sequence[Document]) -> int:
+    """Record recurring spans on the segments; returns how many segments have some."""
+    found = find_recurring(docs)
+    n = 0
+    for doc in docs:
+        spans = found.get(doc.id, {})
+        for seg in doc.segments:
+            if seg.id in spans:
+                seg.attrs["recurring"] = [list(s) for s in spans[seg.id]]
+                n += 1
+            else:
+                seg.attrs.pop("recurring", None)
+    return n
