@@ -96,7 +96,8 @@ def main() -> None:
     "--codebook",
     type=click.Path(path_type=Path),
     default=None,
-    help="Code against your codebook (.csv or .yaml: code, description, examples, parent).",
+    help="Code against your codebook: .csv or .yaml (code, description, examples, parent), "
+    "or your QDA tool's REFI-QDA .qdc / .qdpx.",
 )
 @click.option("--max-usd", type=float, default=None, help="Stop the run at this cost.")
 @click.option("--max-tasks", type=int, default=None, help="Start at most this many tasks.")

@@ -1,7 +1,7 @@
 """`workbench export qdpx|codebook` and `workbench eval coding`: the researcher's own tools.
 
     workbench export qdpx RUN_DIR [--out FILE.qdpx]
-    workbench export codebook RUN_DIR [--out codebook.yaml|codebook.csv]
+    workbench export codebook RUN_DIR [--out codebook.yaml|codebook.csv|codebook.qdc]
     workbench eval coding RUN_DIR CODED.qdpx|codes.json [--min-docs N] [--participants-only]
                           [--json]
 
@@ -43,7 +43,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
     @export_group.command(name="codebook")
     @click.argument("run_dir", type=click.Path(path_type=Path))
     @click.option("--out", type=click.Path(path_type=Path), default=None,
-                  help="A .yaml or .csv file (default: RUN_DIR/codebook.yaml).")  # fmt: skip
+                  help="A .yaml, .csv or REFI-QDA .qdc file (default: RUN_DIR/codebook.yaml).")  # fmt: skip
     @_guard
     def export_codebook(run_dir: Path, out: Path | None) -> None:
         """The run's themes and codes as a codebook; give it to a later run with --codebook."""

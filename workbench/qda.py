@@ -179,11 +179,18 @@ def _started(manifest: dict[str, Any]) -> datetime | None:
 def write_run_codebook(
     run_dir: Path, findings: Sequence[Finding], synthesis: Synthesis, out: Path | None = None
 ) -> Path | None:
-    """The run's themes as a codebook (YAML or CSV by the file's suffix); None if no themes."""
+    """The run's themes as a codebook (YAML, CSV or REFI-QDA .qdc by the file's suffix);
+    None if the run has no themes."""
     from subagents.codebook import CodebookError, codebook_from_synthesis, write_codebook
 
     try:
         book = codebook_from_synthesis(synthesis, findings)
+        if out is not None and out.suffix.lower() == ".qdc":
+            from exports.qdc import write_qdc
+            from workbench import __version__
+            from workbench.codebook import qda_codes
+
+            return write_qdc(qda_codes(book), out, origin=f"research-workbench {__version__}")
         return write_codebook(book, out or run_dir / "codebook.yaml")
     except CodebookError as e:
         if out is None:

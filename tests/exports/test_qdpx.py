@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from exports.errors import ExportInputError
+from exports.qdc import codebook_xml, read_codebook_file, write_qdc
 from exports.qdpx import (
     QdaCode,
     QdaProject,
@@ -21,16 +22,17 @@ from exports.qdpx import (
     write_qdpx,
 )
 
-SCHEMAS = sorted((Path(__file__).parent / "data").glob("*.xsd"))
+DATA = Path(__file__).parent / "data"
 
 
-def validate(xml: bytes) -> None:
-    """Against every schema in tests/exports/data (see the subset schema's header)."""
+def validate(xml: bytes, kind: str = "project") -> None:
+    """Against every `*<kind>*.xsd` schema in tests/exports/data (see their headers)."""
     from lxml import etree
 
-    assert SCHEMAS
+    schemas = sorted(p for p in DATA.glob("*.xsd") if kind in p.name.lower())
+    assert schemas
     doc = etree.fromstring(xml)
-    for path in SCHEMAS:
+    for path in schemas:
         schema = etree.XMLSchema(etree.parse(str(path)))
         assert schema.validate(doc), f"{path.name}: {schema.error_log}"
 
@@ -205,3 +207,14 @@ def test_unreadable_projects_say_why(
     with pytest.raises(QdpxError, match=r".") as e:
         read_qdpx(path)
     assert says in str(e.value)
+
+
+def test_codebook_exchange_file_validates_and_reads_back(tmp_path: Path) -> None:
+    codes = sample().codes
+    validate(codebook_xml(codes), "codebook")
+    assert read_codebook_file(write_qdc(codes, tmp_path / "book.qdc")) == codes
+    # a project's codebook reads the same way
+    assert read_codebook_file(write_qdpx(sample(), tmp_path / "p.qdpx")) == codes
+    (tmp_path / "bad.qdc").write_text(f"<Project {NS} name='x'/>")
+    with pytest.raises(QdpxError, match="not a REFI-QDA codebook"):
+        read_codebook_file(tmp_path / "bad.qdc")

@@ -233,3 +233,35 @@ def test_an_inductive_run_becomes_a_codebook_a_later_run_reads(tmp_path: Path) -
     assert load_codebook(write_codebook(book, tmp_path / "b.yaml")).codes == book.codes
     with pytest.raises(CodebookError, match="no themes"):
         codebook_from_synthesis(Synthesis(themes=[]), findings)
+
+
+def test_a_qda_tools_codebook_drives_a_run(tmp_path: Path) -> None:
+    from exports.qdc import write_qdc
+    from exports.qdpx import QdaCode, stable_guid
+    from workbench.codebook import codebook_for, qda_codes
+    from workbench.errors import UserError
+    from workbench.settings import AnalysisSettings, Settings
+
+    tree = [
+        QdaCode(guid=stable_guid("a"), name="Remote", description="the remote", children=[
+            QdaCode(guid=stable_guid("b"), name="Battery", description="power")]),
+        QdaCode(guid=stable_guid("c"), name="Price"),
+    ]  # fmt: skip
+    path = write_qdc(tree, tmp_path / "nvivo.qdc")
+    book = codebook_for(Settings(analysis=AnalysisSettings(codebook=str(path))))
+    assert book is not None
+    assert [(c.code, c.parent, c.description) for c in book.codes] == [
+        ("Remote", None, "the remote"),
+        ("Battery", "Remote", "power"),
+        ("Price", None, ""),
+    ]
+    # and back out as a .qdc: same tree, names and descriptions
+    again = qda_codes(book)
+    assert [(c.name, [k.name for k in c.children]) for c in again] == [
+        ("Remote", ["Battery"]),
+        ("Price", []),
+    ]
+    tree[1].children.append(QdaCode(guid=stable_guid("d"), name="Battery"))
+    write_qdc(tree, tmp_path / "dupe.qdc")
+    with pytest.raises(UserError, match="repeat under different parents"):
+        codebook_for(Settings(analysis=AnalysisSettings(codebook=str(tmp_path / "dupe.qdc"))))

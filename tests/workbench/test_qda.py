@@ -73,6 +73,14 @@ def test_export_commands_and_the_run_scored_against_its_own_coding(
     assert proc.returncode == 0, proc.stderr
     book = load_codebook(tmp_path / "book.csv")
     assert [c.code for c in book.roots()] == [t.label for t in run.themes]
+    proc = _workbench("export", "codebook", str(run.dir), "--out", str(tmp_path / "book.qdc"))
+    assert proc.returncode == 0, proc.stderr
+    validate((tmp_path / "book.qdc").read_bytes(), "codebook")
+    from exports.qdc import read_codebook_file
+
+    assert [c.name for c in read_codebook_file(tmp_path / "book.qdc")] == [
+        c.code for c in book.roots()
+    ]
     # a run agrees with itself exported as a researcher's coding
     proc = _workbench("eval", "coding", str(run.dir), str(run.dir / "project.qdpx"), "--json")
     assert proc.returncode == 0, proc.stderr
