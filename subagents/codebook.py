@@ -500,7 +500,8 @@ def synthesis_from_tags(
             )
         )
     method = (
-        f"deductive coding with the codebook {book.source}: the analysts tagged each finding "
+        f"deductive coding with the codebook {Path(book.source).name}: the analysts tagged each "
+        "finding "
         f"with a code; {len(coded)} of {len(findings)} findings coded, prevalence counted from "
         "the findings"
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -154,7 +155,7 @@ class CodebookCoder:
                 for t in leftover.themes
             ]
         method = (
-            f"{CODER_VERSION}: deductive coding with the codebook {self.book.source or ''} "
+            f"{CODER_VERSION}: deductive coding with the codebook {Path(self.book.source).name} "
             f"({len(self.leaves)} codes under {len(self.book.roots())} top-level codes); "
             f"MiniLM similarity of each finding (and of the prompt that drew it) to each code's description and examples, "
             f"calibrated per code on this run's {len(findings)} findings (z >= {s.min_z}, "
