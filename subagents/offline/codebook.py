@@ -33,7 +33,9 @@ CODER_VERSION = "codebook-coder/1"
 
 @dataclass(frozen=True)
 class CoderSettings:
-    min_similarity: float = 0.2  # cosine to the best code's description or example
+    # cosine to the best code's description or example: MiniLM rarely gives 0.3 to two texts on
+    # unrelated topics, so a code the data never touches stays at 0 of N
+    min_similarity: float = 0.3
     # how far above that code's mean similarity over the run's findings, in standard
     # deviations: 0 = closer to the code than the run's average finding is
     min_z: float = 0.0

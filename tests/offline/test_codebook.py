@@ -15,7 +15,7 @@ from subagents.codebook import (
     write_codebook,
 )
 from subagents.findings import Code, Evidence, Finding, Synthesis, Theme
-from subagents.offline.codebook import CodebookCoder
+from subagents.offline.codebook import CodebookCoder, CoderSettings
 
 
 def _f(doc: str, i: int, text: str, *, role: str | None = None, tags: list[str] | None = None) -> Finding:  # fmt: skip
@@ -188,8 +188,10 @@ def test_the_prompt_that_drew_an_answer_steers_its_code(embedder) -> None:  # ty
     answers += [_f(f"d{i}", 1, "I think about it now and then, it depends") for i in range(9)]
     contexts = {f.id: "How often do you change the batteries?" for f in answers[:9]}
     contexts.update({f.id: "Do the buttons bother you?" for f in answers[9:]})
-    coder = CodebookCoder(embedder, _book())
+    # a low floor: this is about which code the prompt steers to, not whether one fits
+    coder = CodebookCoder(embedder, _book(), CoderSettings(min_similarity=0.15))
     coded, _ = coder.code(answers, contexts)
+    assert coder.code(answers)[0] == {}  # without their prompts the answers fit no code
     assert {coded.get(f.id) for f in answers[:9]} == {"Battery"}
     assert {coded.get(f.id) for f in answers[9:]} == {"Buttons"}
 
