@@ -41,7 +41,9 @@ _TITLE_TYPES = {PP_PLACEHOLDER.TITLE, PP_PLACEHOLDER.CENTER_TITLE}
 
 
 def rgb(hex_colour: str) -> RGBColor:
-    return RGBColor.from_string(hex_colour.lstrip("#").upper())
+    # python-pptx's constructors carry no type hints
+    colour: RGBColor = RGBColor.from_string(hex_colour.lstrip("#").upper())  # type: ignore[no-untyped-call]
+    return colour
 
 
 @dataclass(frozen=True)

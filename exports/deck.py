@@ -114,7 +114,7 @@ class _Deck:
 
     def new_slide(self, title: str, notes: Sequence[str], *, bullets: bool = False) -> Slide:
         layout = self.layouts.bullets if bullets else self.layouts.title_only
-        slide = self.prs.slides.add_slide(layout)
+        slide: Slide = self.prs.slides.add_slide(layout)
         ph = title_placeholder(slide)
         if ph is None:  # a template whose layouts have no title: add our own
             add_textbox(slide, self.title_box, [[Run(title, size=28, bold=True)]], name="Title")

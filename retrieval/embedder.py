@@ -91,7 +91,7 @@ def _load(directory: Path, device: str | None) -> Any:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     return SentenceTransformer(str(directory), device=device or "cpu", local_files_only=True)
 
@@ -138,6 +138,3 @@ class Embedder:
             normalize_embeddings=True,
             show_progress_bar=False,
         )
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]

@@ -161,6 +161,7 @@ def evaluate(
     whole_corpus: bool = True,
     progress: Callable[[str], None] | None = None,
     index_options: dict[str, Any] | None = None,
+    index_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Run the bench's queries against an index of the corpus; metrics per retriever and fused.
 
@@ -189,7 +190,7 @@ def evaluate(
         directory = Path(index_dir) if index_dir else default_index_dir(bench, corpus)
         index = HybridIndex(directory, **(index_options or {}))
         say(f"indexing {len(docs)} documents into {directory}")
-        stats = index.update(docs)
+        stats = index.update(docs, progress=index_progress)
         say(f"index: {stats.as_dict()}")
         is_files = "gold_files" in items[0]
         results: dict[str, dict[str, float]] = {}

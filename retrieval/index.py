@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +71,28 @@ class PassageRanking:
     context_windows: int = 2
     distinct: int = 10
     gap_turns: int = 4
+
+
+# texts encoded per call while progress is reported (one embedder batch, ~2 s on 2 cores)
+_PROGRESS_STEP = 64
+
+
+class _Meter:
+    """Chunks indexed so far, reported to a `progress(done, total)` callback."""
+
+    def __init__(self, progress: Callable[[int, int], None], total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0  # chunks of finished batches
+        progress(0, total)
+
+    def within_batch(self, encoded: int) -> None:
+        """`encoded` texts of the current batch are embedded (cached ones come later)."""
+        self.progress(min(self.total, self.done + encoded), self.total)
+
+    def batch_done(self, chunks: int) -> None:
+        self.done = min(self.total, self.done + chunks)
+        self.progress(self.done, self.total)
 
 
 @dataclass
@@ -258,9 +280,19 @@ class HybridIndex:
         return out
 
     def update(
-        self, docs: Sequence[Document], *, remove_missing: bool = True, batch_size: int = 256
+        self,
+        docs: Sequence[Document],
+        *,
+        remove_missing: bool = True,
+        batch_size: int = 256,
+        progress: Callable[[int, int], None] | None = None,
     ) -> UpdateStats:
-        """Bring the index in line with `docs`; only new or changed documents are embedded."""
+        """Bring the index in line with `docs`; only new or changed documents are embedded.
+
+        `progress(done, total)` is called as chunks of new or changed documents are
+        indexed (their embeddings computed or found in the cache), from this thread; it
+        is not called when nothing changed.
+        """
         seen: set[str] = set()
         for doc in docs:
             if doc.id in seen:
@@ -300,9 +332,14 @@ class HybridIndex:
         fresh: list[_Entry] = []
         pending: list[str] = []
         self._embedded = 0
+        meter = None
+        if progress is not None and todo:
+            meter = _Meter(progress, sum(len(self._chunk_docs([d])) for d in todo))
         for start in range(0, len(todo), max(1, batch_size // 8)):
             batch_docs = todo[start : start + max(1, batch_size // 8)]
-            fresh.extend(self._index_batch(batch_docs, config, new_docs, pending, batch_size))
+            fresh.extend(
+                self._index_batch(batch_docs, config, new_docs, pending, batch_size, meter)
+            )
         stats.added_chunks = len(fresh)
         stats.embedded_chunks = self._embedded
 
@@ -325,6 +362,7 @@ class HybridIndex:
         new_docs: dict[str, DocEntry],
         pending: list[str],
         batch_size: int,
+        meter: _Meter | None = None,
     ) -> list[_Entry]:
         chunks = self._chunk_docs(docs)
         texts = [search_text(c) for c in chunks]
@@ -333,12 +371,21 @@ class HybridIndex:
             raise IndexStateError(
                 f"query generator {self.generator.name!r} returned {len(queries)} lists for {len(chunks)} chunks"
             )
+
+        def encode(xs: list[str]) -> np.ndarray:
+            if meter is None:
+                return self.embedder.encode(xs, batch_size=min(batch_size, 64))
+            parts = []
+            for i in range(0, len(xs), _PROGRESS_STEP):  # slices, so progress moves
+                parts.append(self.embedder.encode(xs[i : i + _PROGRESS_STEP], batch_size=64))
+                meter.within_batch(i + len(parts[-1]))
+            return np.concatenate(parts)
+
         vectors, computed = embed_with_cache(
-            lambda xs: self.embedder.encode(xs, batch_size=min(batch_size, 64)),
-            self._cache,
-            texts,
-            int(getattr(self.embedder, "dimension", 384)),
+            encode, self._cache, texts, int(getattr(self.embedder, "dimension", 384))
         )
+        if meter is not None:
+            meter.batch_done(len(chunks))
         self._embedded += computed
         by_doc: dict[str, list[int]] = {}
         for i, c in enumerate(chunks):

@@ -131,9 +131,6 @@ class Redactor:
             }
         )
 
-    def redact_documents(self, docs: Iterable[Document]) -> list[Document]:
-        return [self.redact(d) for d in docs]
-
     def reveal(self, text: str) -> str:
         """Puts the originals back (only possible with the local map)."""
         reverse = {p: o for o, p in self._forward.items()}

@@ -161,7 +161,7 @@ def group_spellings(labels: Sequence[str], turns: Counter[str]) -> dict[str, str
         return (
             len(a) >= 6
             and turns[label] <= max(2, 0.05 * total)  # a one-off, beside a frequent label
-            and named_role(label) == named_role(head)  # never "Interviewee" for "Interviewer"
+            and not _different_roles(label, head)  # never "Interviewee" for "Interviewer"
             and not any(c.isdigit() for c in a + b)
             and difflib.SequenceMatcher(None, a, b).ratio() >= 0.85
         )
@@ -173,6 +173,11 @@ def group_spellings(labels: Sequence[str], turns: Counter[str]) -> dict[str, str
         if match is None:
             heads.append(label)
     return canonical
+
+
+def _different_roles(a: str, b: str) -> bool:
+    ra, rb = named_role(a), named_role(b)
+    return ra is not None and rb is not None and ra != rb
 
 
 def _norm_set(labels: Iterable[str]) -> set[str]:

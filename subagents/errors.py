@@ -8,8 +8,7 @@ SubagentsError                 root of everything raised here
 ├── ModelCallError             a model call failed for good (after retries, or not retryable)
 │   └── NonRetryableModelError authentication, permission, spend limit, bad request
 ├── CacheMissError             replay-only cache had no response for a request
-├── UnscriptedCallError        a ScriptedModel was called more times than it was scripted
-└── ToolError                  a tool failed; the agent loop reports it to the model
+└── UnscriptedCallError        a ScriptedModel was called more times than it was scripted
 """
 
 from __future__ import annotations
@@ -64,7 +63,3 @@ class CacheMissError(SubagentsError):
 
 class UnscriptedCallError(SubagentsError):
     """A ScriptedModel got a call after its scripted steps ran out."""
-
-
-class ToolError(SubagentsError):
-    """A tool failed. The agent loop sends the message back to the model as an error result."""

@@ -42,6 +42,9 @@ class Finding(BaseModel):
     # what drew the evidence: the interviewer's question, a ticket's title, the turn it
     # answers; shown with the finding, never counted as evidence
     context: Evidence | None = None
+    # in a semi-structured interview, the guide question whose section the answer is in
+    # (a question the interviewer asks in many interviews); None outside a guide
+    section: Evidence | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     sentiment: Sentiment = "neutral"
     tags: list[str] = Field(default_factory=list)

@@ -166,6 +166,25 @@ class QueryWriterOutput(BaseModel):
     items: list[QueryItem]
 
 
+class TicketCategoryDraft(BaseModel):
+    """One ticket's category from the ticket-analyst in triage mode."""
+
+    doc_id: str = Field(description="the ticket's document id, as given")
+    category: str | None = Field(
+        description="one of the given categories, exactly as spelled; null if none fits"
+    )
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[Evidence] = Field(
+        default_factory=list,
+        description="verbatim quotes from this ticket's segments that decided the category",
+    )
+    reason: str = Field(default="", description="one sentence: why this category (or none)")
+
+
+class TriageOutput(BaseModel):
+    tickets: list[TicketCategoryDraft]
+
+
 class AbstainArgs(BaseModel):
     reason: str = Field(min_length=3, description="why there is not enough evidence to answer")
 
@@ -178,6 +197,7 @@ OUTPUT_SCHEMAS: dict[str, type[BaseModel]] = {
     "chart": ChartOutput,
     "critique": CriticOutput,
     "queries": QueryWriterOutput,
+    "ticket-categories": TriageOutput,
 }
 
 

@@ -170,6 +170,7 @@ def read_segment_tool(reader: SegmentReader, *, timeout_s: float = 10.0) -> Tool
             "segment_id": seg.id,
             "doc_id": seg.doc_id,
             "speaker": seg.speaker,
+            "role": seg.attrs.get("role"),  # interviewer turns are prompts, not evidence
             "start_time": seg.start_time,
             "end_time": seg.end_time,
             "start_line": seg.start_line,

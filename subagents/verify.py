@@ -61,11 +61,6 @@ def check_findings(findings: Iterable[Finding], docs: Mapping[str, Document]) ->
     return problems
 
 
-def quote_in_source(quote: str, docs: Mapping[str, Document], doc_id: str) -> bool:
-    doc = docs.get(doc_id)
-    return doc is not None and any(quote in s.text for s in doc.segments)
-
-
 def interviewer_evidence(findings: Iterable[Finding]) -> list[QuoteProblem]:
     """Evidence spoken by an interviewer: a prompt, not what a participant said."""
     return [

@@ -39,6 +39,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from workbench.errors import UserError
+from workbench.events import Event, Listener
+from workbench.progress import IndexProgress, progress_listener
 
 if TYPE_CHECKING:
     from retrieval import Document, HybridIndex
@@ -220,11 +222,18 @@ def ask(
     index: HybridIndex | None = None,
     settings: OfflineAskSettings | None = None,
     model: Model | None = None,
+    on_event: Listener | None = None,
 ) -> Answer:
     """Answer `question` from `corpus` (a Corpus or a path) within `scope`; see the module doc.
 
-    `index` reuses an index already built for the corpus (else the project's is updated);
-    `model` is the Messages-API model for the model engine (tests pass a ScriptedModel).
+    Progress (indexing, answering) goes to `on_event`, else to progress bars or log
+    lines on stderr (`workbench.progress`).
+
+    `index` reuses an index already built for the corpus (else the project's is updated).
+    The engine is chosen as `Project.analyze` chooses it (`Project.resolve_engine`). The
+    model engine uses `model` (tests pass a ScriptedModel), else the project's model
+    stack (`Project(model=...)`, else one built from the settings); either way its calls
+    go through a `MeteredModel`: the project's budgets apply and every call is traced.
     """
     from workbench.corpus import Corpus
 
@@ -233,9 +242,7 @@ def ask(
         raise UserError(
             'the question is empty; ask something, e.g. "What did they decide about the price?"'
         )
-    chosen = engine or project.settings.engine or ("model" if model is not None else "offline")
-    if chosen not in ENGINE_NOTES:
-        raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
+    chosen = project.resolve_engine(engine, model=model)
     if not isinstance(corpus, Corpus):
         corpus = project.corpus(corpus)
     sc = Scope.of(scope)
@@ -247,16 +254,23 @@ def ask(
             raise UserError(
                 f"scope names documents not in the corpus: {unknown}; known ids include {known}"
             )
+    emit = on_event or progress_listener()
     if index is None:
+        t_index = time.perf_counter()
+        meter = IndexProgress(emit, f"{len(corpus)} {corpus.noun}").start()
         index = project.index_for(corpus)
-        index.update(corpus.documents)
+        stats = index.update(corpus.documents, progress=meter)
+        meter.finish(
+            f"{stats.added_chunks} chunks added, {stats.unchanged_docs} documents unchanged "
+            f"({time.perf_counter() - t_index:.1f}s)"
+        )
     t0 = time.perf_counter()
+    emit(Event("stage_started", "answer", f"the {chosen} engine answers from {sc.describe()}"))
     if chosen == "model":
         from workbench.ask_model import ask_with_model
 
-        if model is None:
-            model = _configured_model(project)
-        answer = ask_with_model(question, sc, docs, index, model, project_dir=project.dir)
+        metered = _configured_model(project, model)
+        answer = ask_with_model(question, sc, docs, index, metered, project_dir=project.dir)
     else:
         cache = project.wb_dir / "ask-embeddings.sqlite"
         asker = OfflineAsker(index, docs, settings, cache_path=cache)
@@ -266,21 +280,37 @@ def ask(
             asker.close()
     answer = verify_answer(answer, docs)
     answer.latency_s = round(time.perf_counter() - t0, 3)
+    said = f"{len(answer.sentences)} sentences citing {len(answer.evidence)} quotes"
+    emit(Event("stage_done", "answer", f"{said} in {answer.latency_s:.1f}s"))
     return answer
 
 
-def _configured_model(project: Project) -> Model:
-    """The project's model stack (settings.models, response cache), as the model engine uses."""
-    import os
+def _configured_model(project: Project, model: Model | None = None, *, trace: str = "ask") -> Model:
+    """A model for `ask`, the judge and the question proposer, metered as a run's model is.
 
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        raise UserError(
-            "the model engine needs ANTHROPIC_API_KEY in the environment; "
-            "set it or use --engine offline"
-        )
-    from workbench.engine_model import build_model
+    `model` when given (used as it is), else the project's stack as `analyze` builds it:
+    `Project(model=...)` or an `AnthropicModel` from `settings.models` (which needs
+    ANTHROPIC_API_KEY), under the response cache. Then a `MeteredModel`: the project's
+    budgets (`settings.budgets`) cap its calls and each call is a span appended to
+    `.workbench/traces/<trace>.jsonl`. A model that is already metered is returned as is.
+    """
+    from workbench.budgets import MeteredModel, metered
 
-    return build_model(project.settings, project.wb_dir / "cache.sqlite")
+    if isinstance(model, MeteredModel):
+        return model
+    if model is None:
+        import os
+
+        injected = project.injected_model()
+        if injected is None and not os.environ.get("ANTHROPIC_API_KEY"):
+            raise UserError(
+                "the model engine needs ANTHROPIC_API_KEY in the environment (or "
+                "Project(model=...)); set it or use --engine offline"
+            )
+        from workbench.engine_model import build_model
+
+        model = build_model(project.settings, project.wb_dir / "cache.sqlite", injected)
+    return metered(model, project.settings.budgets, project.wb_dir / "traces" / f"{trace}.jsonl")
 
 
 def verify_answer(answer: Answer, docs: Mapping[str, Document]) -> Answer:
@@ -328,11 +358,11 @@ def verify_answer(answer: Answer, docs: Mapping[str, Document]) -> Answer:
 
 @dataclass(frozen=True)
 class OfflineAskSettings:
-    max_words: int = 200  # length budget of the answer
+    max_words: int = 240  # length budget of the answer (whole sentences take more words)
     hits_per_query: int = 24  # windows per sub-query (4-turn windows: ~72 turns of candidates)
     # a long turn is trimmed to its best complete sentences up to this many words; only a
     # single sentence longer than twice this is cut at its clauses
-    max_quote_words: int = 25
+    max_quote_words: int = 18
     min_similarity: float = 0.25  # below this for every candidate: "found no evidence"
     # once something clears min_similarity, supporting turns of the retrieved passages
     # need only this much (the passages were retrieved for the question already)

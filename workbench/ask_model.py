@@ -177,6 +177,8 @@ async def _ask(
                     continue
                 seen.add((ev.segment_id, ev.quote))
                 seg = _segment(docs, ev.doc_id, ev.segment_id)
+                if seg is not None and seg.attrs.get("role") == "interviewer":
+                    continue  # an interviewer's question is a prompt, never an answer's evidence
                 start = end = None
                 if seg is not None and ev.quote in seg.text:
                     start = seg.start_char + seg.text.index(ev.quote)

@@ -17,12 +17,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from subagents.errors import ModelCallError, NonRetryableModelError
 from subagents.models.messages import Model, ModelRequest, ModelResponse, Usage
 from workbench.errors import BudgetExceededError, RunError
 from workbench.settings import Budgets
+from workbench.tracing import make_tracer
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -106,16 +108,6 @@ class BudgetTracker:
                 + response.usage.cache_creation_input_tokens
             )
             m["output"] += response.usage.output_tokens
-
-    def charge_dict(self, spent: dict[str, Any]) -> None:
-        """Charge usage reported by a remote worker (Ray) as plain data."""
-        if not spent:
-            return
-        with self._lock:
-            u = Usage(**spent.get("usage", {}))
-            self.ledger.usage = self.ledger.usage + u
-            self.ledger.cost_usd += Decimal(str(spent.get("cost_usd", "0")))
-            self.ledger.calls += int(spent.get("calls", 0))
 
     def failure(self, limit: int) -> bool:
         """Record a failed model call; True when the circuit breaker should open."""
@@ -243,3 +235,14 @@ class MeteredModel:
             },
         )
         span.end()
+
+
+def metered(model: Model, budgets: Budgets, trace_path: Path) -> MeteredModel:
+    """`model` under its own budget tracker, with one span per call appended to `trace_path`.
+
+    For model work outside a run (`ask`, the judge): the same caps, ledger, circuit
+    breaker and GenAI spans as a run's model, without a run directory.
+    """
+    trace_path.parent.mkdir(parents=True, exist_ok=True)
+    tracer, _ = make_tracer(trace_path)
+    return MeteredModel(model, BudgetTracker(budgets), tracer=tracer)

@@ -2,9 +2,9 @@
 
 The numbers come from the findings and themes of the run; each chart keeps its data
 file and the exact program that drew it beside the PNG and SVG, so it can be checked
-and redrawn. The program runs in a sandbox (bubblewrap + Jupyter kernel locally, E2B
-when configured) with no network and no secrets, exactly as model-written chart code
-does.
+and redrawn. The program runs in a sandbox (bubblewrap + Jupyter kernel locally, or E2B: the
+project's `sandbox` setting, where "auto" means E2B when E2B_API_KEY is set) with no
+network and no secrets, exactly as model-written chart code does.
 """
 
 from __future__ import annotations
@@ -166,17 +166,33 @@ def make_charts(
     ctx: RunContext, findings: Sequence[Finding], synthesis: Synthesis
 ) -> list[ChartSpec]:
     """Draw every chart in one sandbox; write data, code, PNG and SVG under charts/."""
+    return draw_charts(
+        ctx.store.dir,
+        chart_data(ctx, findings, synthesis),
+        run_id=ctx.store.run_id,
+        backend=ctx.settings.sandbox,
+    )
+
+
+def draw_charts(
+    run_dir: Path,
+    specs: Sequence[tuple[str, str, str, dict[str, Any]]],
+    *,
+    run_id: str = "",
+    backend: str = "auto",
+) -> list[ChartSpec]:
+    """Draw (chart id, kind, title, data) charts in one sandbox (the settings' backend),
+    into `run_dir/charts/`."""
     from sandboxes import create_sandbox
 
-    specs = chart_data(ctx, findings, synthesis)
     if not specs:
         return []
-    folder = ctx.store.dir / "charts"
+    folder = run_dir / "charts"
     folder.mkdir(exist_ok=True)
     charts: list[ChartSpec] = []
     with (
         tempfile.TemporaryDirectory(prefix="wb-charts-") as tmp,
-        create_sandbox(work_dir=Path(tmp)) as sb,
+        create_sandbox(work_dir=Path(tmp), backend=backend) as sb,
     ):
         for chart_id, kind, title, data in specs:
             data_name = f"{chart_id}.json"
@@ -189,7 +205,7 @@ def make_charts(
             if ex.error is not None:
                 raise RunError(
                     f"chart {chart_id} failed in the sandbox: {ex.error.name}: {ex.error.value}",
-                    run_id=ctx.store.run_id,
+                    run_id=run_id or None,
                     stage="charts",
                     task=chart_id,
                 )

@@ -7,6 +7,8 @@
     workbench runs [--project DIR]
     workbench steer <run-dir> "<message>"      (or /pause, /resume, /cancel)
     workbench eval retrieval <bench.json> <corpus> [--json]
+    workbench triage <tickets> --labels <labelled> --label-column COL [--group-column COL]
+    workbench eval triage --train A.csv --test B.csv --label-column COL [--json]
     workbench export qdpx|codebook <run-dir>; workbench eval coding <run-dir> <coded>
 
 Progress goes to stderr; with --json, stdout carries exactly one JSON object.
@@ -104,6 +106,22 @@ def main() -> None:
 @click.option(
     "--new-run", is_flag=True, help="Start a new run even if an unfinished one can be resumed."
 )
+@click.option(
+    "--interviewer",
+    "interviewers",
+    multiple=True,
+    metavar="LABEL",
+    help="A speaker label to treat as interviewer in every conversation (repeatable); "
+    "overrides the detection.",
+)
+@click.option(
+    "--participant",
+    "participants",
+    multiple=True,
+    metavar="LABEL",
+    help="A speaker label to treat as participant even if it names a role, e.g. a "
+    'participant labelled "Interviewer" (repeatable).',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 @_guard
 def analyze(
@@ -119,9 +137,17 @@ def analyze(
     max_usd: float | None,
     max_tasks: int | None,
     new_run: bool,
+    interviewers: tuple[str, ...],
+    participants: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Analyse the documents at PATH and write themes, charts, a deck and a report."""
+    """Analyse the documents at PATH and write themes, charts, a deck and a report.
+
+    In conversations the interviewer is detected per document (a label such as
+    "Interviewer" or "Moderator", or the speaker who asks the questions); their turns are
+    kept as the prompts of participants' answers, never as evidence. The outputs say who
+    was treated as interviewer in each document; --interviewer/--participant override it.
+    """
     from workbench.project import Project
     from workbench.settings import Settings
 
@@ -144,6 +170,11 @@ def analyze(
         if not codebook.is_file():
             raise UserError(f"codebook not found: {codebook}")
         updates["analysis"] = s.analysis.model_copy(update={"codebook": str(codebook.resolve())})
+    if interviewers or participants:
+        r = s.roles.model_copy()
+        r.interviewers = [*r.interviewers, *interviewers]
+        r.participants = [*r.participants, *participants]
+        updates["roles"] = r
     if max_usd is not None or max_tasks is not None:
         b = s.budgets.model_copy()
         if max_usd is not None:
@@ -164,6 +195,8 @@ def analyze(
     )
     for t in summary["themes"]:
         click.echo(f"  - {t['label']}: {t['n_documents']} of {t['total_documents']}")
+        for c in t.get("codes", []):
+            click.echo(f"      · {c['label']}: {c['n_documents']} of {t['total_documents']}")
     if summary["unassigned_documents"]:
         click.echo(f"  ({summary['unassigned_documents']} documents fit no theme)")
     click.echo(f"\nRun written to {summary['run_dir']}")
@@ -232,12 +265,13 @@ def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
     """Recall@k, MRR, hit@k and turn recall@k for each retriever alone and fused."""
     from retrieval import RetrievalError
     from retrieval.eval import evaluate
+    from workbench.progress import IndexProgress, progress_listener
 
     for p in (bench, corpus):
         if not p.exists():
             raise UserError(f"not found: {p}")
     try:
-        result = evaluate(bench, corpus)
+        result = evaluate(bench, corpus, index_progress=IndexProgress(progress_listener()))
     except RetrievalError as e:
         raise UserError(str(e)) from e
     if as_json:
@@ -254,10 +288,12 @@ def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
 
 
 def _register_commands() -> None:
-    """Commands that live in their own modules (ask, eval analysis, eval compare)."""
-    from workbench import cli_ask, cli_qda
+    """Commands that live in their own modules (ask, eval analysis, eval compare, triage,
+    export, eval coding)."""
+    from workbench import cli_ask, cli_qda, cli_triage
 
     cli_ask.register(main, eval_group)
+    cli_triage.register(main, eval_group)
     cli_qda.register(main, eval_group)
 
 

@@ -9,7 +9,8 @@
 
 The rubric judge and the question proposer are models: they need ANTHROPIC_API_KEY and
 use the project's model stack (`settings.models`, the response cache), built by
-`workbench.ask._configured_model` exactly as the model engine of `ask` builds it.
+`workbench.ask._configured_model` as `ask` builds it, metered: `settings.budgets` cap
+it, each call is a span in `.workbench/traces/eval.jsonl`.
 
 Registered by `workbench.cli` through `register(main, eval_group)`.
 """
@@ -38,6 +39,7 @@ HUMAN_LABELS_HELP = (
     '[{"id": "item id", "score": 0.8}, ...]. Calibrates the judge (its per-item score is '
     "the mean of its five criteria) on the items labelled."
 )
+ENGINE_HELP = "offline (no model) or model; default: the model when ANTHROPIC_API_KEY is set."
 
 
 def _model(project_dir: Path | None, needs: str, fix: str) -> Model:
@@ -47,7 +49,7 @@ def _model(project_dir: Path | None, needs: str, fix: str) -> Model:
     from workbench.ask import _configured_model
     from workbench.project import Project
 
-    return _configured_model(Project(project_dir or Path(".")))
+    return _configured_model(Project(project_dir or Path(".")), trace="eval")
 
 
 def _print_judge(report: EvalReport) -> None:
@@ -162,7 +164,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         show_default=True,
         help="Project directory (the index lives in DIR/.workbench).",
     )
-    @click.option("--engine", type=click.Choice(["offline", "model"]), default=None)
+    @click.option("--engine", type=click.Choice(["offline", "model"]), help=ENGINE_HELP)
     @click.option(
         "--max-words", type=click.IntRange(20, 2000), default=None, help="Answer length budget."
     )
@@ -437,6 +439,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         written to --out as a golden set that `workbench eval analysis` runs.
         """
         from workbench.evaluation.judge import propose_questions
+        from workbench.progress import IndexProgress, progress_listener
         from workbench.project import Project
 
         if approve_all and interactive:
@@ -458,7 +461,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         index = project.index_for(full)
         try:
             click.echo(f"indexing {len(full)} documents", err=True)
-            index.update(full.documents)
+            index.update(full.documents, progress=IndexProgress(progress_listener()))
             click.echo(f"asking the model for {n} questions", err=True)
             proposed = propose_questions(
                 model, index=index, docs=docs, n=n, scope_doc_ids=list(doc_ids) or None

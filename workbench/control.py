@@ -185,9 +185,6 @@ class RunControl:
         with self._lock:
             return list(self._s.messages)
 
-    def steering_texts(self) -> list[str]:
-        return [m.text for m in self.messages]
-
     def _record(self, rec: dict[str, Any]) -> None:
         if self._store is not None:
             self._store.append_jsonl("steering.jsonl", {**rec, "at": now_iso()})

@@ -10,7 +10,8 @@ from typing import Any, TextIO
 
 @dataclass(frozen=True)
 class Event:
-    # "run_started" | "stage_started" | "task_done" | "task_failed" | "stage_done" | "note"
+    # "run_started" | "stage_started" | "task_done" | "task_failed" | "progress" (work of
+    # a stage that is not tasks: chunks indexed; data["unit"]) | "stage_done" | "note"
     # | "warning" | "plan_proposed" (data["plan"]) | "review_queued" | "run_done"; from a
     # RunHandle also the control's "steer" | "steer_applied" | "pause" | "resume" | "cancel"
     kind: str
@@ -25,14 +26,18 @@ Listener = Callable[[Event], None]
 
 
 class LogPrinter:
-    """Prints events as log lines; task events are thinned to keep logs readable."""
+    """Prints events as log lines; task and progress events are thinned to quarters.
+
+    Where bars can be drawn (a terminal, a notebook), `workbench.progress.ProgressBars`
+    shows the same events as progress bars.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self._last_pct: dict[str, int] = {}
 
     def __call__(self, ev: Event) -> None:
-        if ev.kind == "task_done":
+        if ev.kind in ("task_done", "progress"):
             pct = int(100 * ev.done / ev.total) if ev.total else 100
             step = pct // 25
             if self._last_pct.get(ev.stage) == step and ev.done != ev.total:

@@ -68,27 +68,19 @@ Listener = Callable[[Task, dict[str, Any] | None, FanOutStats], None]
 
 
 class TokenBucket:
-    """Spaces task starts to `rate` per second with bursts of `burst`; `hold(s)` backs off."""
+    """Spaces task starts to `rate` per second with bursts of `burst`."""
 
     def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
         self.capacity = burst if burst is not None else max(1.0, rate)
         self.level = self.capacity
         self.updated = time.monotonic()
-        self.held_until = 0.0
         self._lock = asyncio.Lock()
-
-    def hold(self, seconds: float) -> None:
-        """Start nothing for `seconds` (a 429 with retry-after was seen)."""
-        self.held_until = max(self.held_until, time.monotonic() + seconds)
 
     async def acquire(self) -> None:
         async with self._lock:
             while True:
                 now = time.monotonic()
-                if now < self.held_until:
-                    await asyncio.sleep(self.held_until - now)
-                    continue
                 self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
                 self.updated = now
                 if self.level >= 1:

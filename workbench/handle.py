@@ -40,7 +40,8 @@ class RunHandle:
     @property
     def review(self) -> ReviewQueue | None:
         """The run's review queue, once the run has reached review (else None)."""
-        return self.control.review
+        queue: ReviewQueue | None = self.control.review  # set by the pipeline
+        return queue
 
     def _on_control(self, kind: str, data: dict[str, Any]) -> None:
         self._on_event(Event(kind, "steering", str(data.get("text", "")), data=dict(data)))

@@ -89,12 +89,7 @@ async def execute(req: RunRequest) -> None:
             if req.engine == "model":
                 from workbench.engine_model import build_model
 
-                injected = (
-                    project.model()
-                    if callable(project.model) and not hasattr(project.model, "complete")
-                    else project.model
-                )
-                inner = build_model(s, project.wb_dir / "cache.sqlite", injected)  # type: ignore[arg-type]
+                inner = build_model(s, project.wb_dir / "cache.sqlite", project.injected_model())
                 model = MeteredModel(inner, tracker, run_id=store.run_id, tracer=tracer)
                 if s.models.synthetic_queries:
                     from subagents.query_writer import LLMQueryGenerator
@@ -103,10 +98,16 @@ async def execute(req: RunRequest) -> None:
                         LLMQueryGenerator(model), asyncio.get_running_loop()
                     )
             t1 = time.perf_counter()
-            index = project.index_for(corpus, query_generator=generator)
             emit(Event("stage_started", "index", f"indexing {len(corpus)} {corpus.noun}"))
+            index = project.index_for(corpus, query_generator=generator)
+            loop = asyncio.get_running_loop()
+
+            def progress(done: int, total: int) -> None:  # from the indexing thread
+                ev = Event("progress", "index", "chunks indexed", done, total, {"unit": "chunks"})
+                loop.call_soon_threadsafe(emit, ev)
+
             with tracer.start_as_current_span("stage index"):
-                stats = await asyncio.to_thread(index.update, corpus.documents)
+                stats = await asyncio.to_thread(index.update, corpus.documents, progress=progress)
             t_index = time.perf_counter() - t1
             emit(Event("stage_done", "index", f"{_fmt_stats(stats)} in {t_index:.1f}s"))
 

@@ -159,6 +159,7 @@ async def _execute(
             "stage_started",
             stage.id,
             f"{what}, {reused_before} already finished" if reused_before else what,
+            total=len(tasks),
         )
     )
     with ctx.tracer.start_as_current_span(f"stage {stage.id}") as span:
@@ -192,7 +193,7 @@ async def _execute(
                     )
                     if task.steering:
                         tspan.set_attribute("workbench.steering", list(task.steering))
-                    result = await ctx.runner.analyze(task)
+                    result: dict[str, Any] = await ctx.runner.analyze(task)
                     tspan.set_attribute("workbench.findings", len(result["findings"]))
                     return result
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.corpus import Corpus
 from workbench.errors import BudgetExceededError, UserError, WorkbenchError
-from workbench.events import Event, Listener, LogPrinter
+from workbench.events import Event, Listener
+from workbench.progress import progress_listener
 from workbench.run import Run
 from workbench.settings import Settings
 from workbench.store import RunStore, now_iso
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from workbench.control import RunControl
     from workbench.handle import RunHandle
     from workbench.plans import Plan
+    from workbench.triage.api import TriageRun
 
 T = TypeVar("T")
 
@@ -49,7 +51,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     t.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    value: T = box["value"]
+    return value
 
 
 class Project:
@@ -131,13 +134,23 @@ class Project:
                 return store
         return None
 
-    def resolve_engine(self, engine: str | None) -> str:
+    def injected_model(self) -> Model | None:
+        """The model given as `Project(model=...)` (a factory is called), or None."""
+        m = self.model
+        if m is not None and callable(m) and not hasattr(m, "complete"):
+            return m()
+        return m  # type: ignore[return-value]
+
+    def resolve_engine(self, engine: str | None, *, model: Model | None = None) -> str:
+        """The engine a call runs on: `engine`, else the settings', else the model engine
+        when a model is at hand (`model`, `Project(model=...)`, or ANTHROPIC_API_KEY)."""
+        has_model = model is not None or self.model is not None
         chosen = engine or self.settings.engine
         if chosen is None:
-            chosen = "model" if self.model is not None else self.settings.resolved_engine()
+            chosen = "model" if has_model else self.settings.resolved_engine()
         if chosen not in ("offline", "model"):
             raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
-        if chosen == "model" and self.model is None:
+        if chosen == "model" and not has_model:
             import os
 
             if not os.environ.get("ANTHROPIC_API_KEY"):
@@ -193,7 +206,7 @@ class Project:
         if recipe not in RECIPES:
             raise UserError(f"unknown recipe {recipe!r}; available: {', '.join(RECIPES)}")
         chosen = self.resolve_engine(engine)
-        emit = on_event or LogPrinter()
+        emit = on_event or progress_listener()
         control = control or RunControl(steering_file=self.settings.steering_file)
         if on_event is None:  # plain and CLI runs: say when steering arrives and applies
 
@@ -297,6 +310,59 @@ class Project:
                 on_event=handle._on_event,
                 control=handle.control,
                 plan=plan,
+            )
+        )
+        return handle
+
+    def triage(
+        self,
+        tickets: str | Path,
+        labels: str | Path,
+        *,
+        label_column: str = "label",
+        group_column: str | None = None,
+        text_columns: str | list[str] | None = None,
+        engine: str | None = None,
+        threshold: float | None = None,
+        definitions: Any = None,
+        resume: bool = True,
+        on_event: Listener | None = None,
+        control: RunControl | None = None,
+    ) -> TriageRun:
+        """Sort every ticket into the team's categories, learned from `labels`.
+
+        Each ticket gets a category, a calibrated confidence and the verbatim quotes that
+        decided it; those under `threshold` (default `settings.triage.review_threshold`)
+        go to the review queue; then themes within each category, charts, deck, reports.
+        `group_column` learns per group (say, per repository). See `workbench.triage`.
+        """
+        from workbench.triage.api import triage
+
+        return triage(
+            self,
+            tickets,
+            labels,
+            label_column=label_column,
+            group_column=group_column,
+            text_columns=text_columns,
+            engine=engine,
+            threshold=threshold,
+            definitions=definitions,
+            resume=resume,
+            on_event=on_event,
+            control=control,
+        )
+
+    def start_triage(self, tickets: str | Path, labels: str | Path, **kwargs: Any) -> RunHandle:
+        """`triage` in the background: review its queue in the panel, `wait()` for the run."""
+        from workbench.control import RunControl
+        from workbench.handle import RunHandle
+
+        on_event = kwargs.pop("on_event", None)
+        handle = RunHandle(RunControl(steering_file=self.settings.steering_file), on_event)
+        handle._start(
+            lambda: self.triage(
+                tickets, labels, on_event=handle._on_event, control=handle.control, **kwargs
             )
         )
         return handle

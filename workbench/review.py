@@ -10,12 +10,16 @@ synthesis: rejected findings are left out, edited claims replace the originals.
 In a notebook the run waits for the queue (`policy="wait"`) and a widget calls
 `accept`/`reject`/`edit` from another thread; in batch the queue is written out and the
 policy (`accept` or `reject`) decides, recorded as `by: "policy:<name>"`.
+
+Triage uses the same queue for tickets: the claim names the predicted category, an edit
+gives the right category (`edit_check` refuses a name that is not one), and findings can
+be queued whatever their score, with the reason said (`propose(..., force=...)`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +55,8 @@ class ReviewQueue:
         self._lock = threading.Lock()
         self._items: dict[str, ReviewItem] = {}
         self.decisions: dict[str, dict[str, Any]] = {}
+        # checks (and may normalise) an edited claim; raises UserError to refuse it
+        self.edit_check: Callable[[str], str] | None = None
         for rec in store.read_jsonl("reviews.jsonl"):
             self.decisions[rec["finding_id"]] = rec
 
@@ -59,17 +65,32 @@ class ReviewQueue:
         s = f.confidence * (1.0 if quote_ok else 0.0)
         return round(s * (0.5 if flagged else 1.0), 3)
 
-    def propose(self, findings: Sequence[Finding], flagged: Iterable[str] = ()) -> list[ReviewItem]:
+    def propose(
+        self,
+        findings: Sequence[Finding],
+        flagged: Iterable[str] = (),
+        *,
+        force: Iterable[str] = (),
+        reasons: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[ReviewItem]:
+        """Queue the findings scoring under the threshold, and those in `force`.
+
+        `reasons` adds what else a person should know about a finding (e.g. "the ticket
+        is not in the language of the labelled examples").
+        """
         flagged_ids = set(flagged)
+        forced = set(force)
+        extra = reasons or {}
         with self._lock:
             for f in findings:
                 sc = self.score(f, flagged=f.id in flagged_ids)
-                if sc < self.settings.threshold:
-                    reasons = [f"confidence {f.confidence:.2f}"]
+                if sc < self.settings.threshold or f.id in forced:
+                    why = [f"confidence {f.confidence:.2f}"]
                     if f.id in flagged_ids:
-                        reasons.append("flagged by the critic")
+                        why.append("flagged by the critic")
+                    why.extend(extra.get(f.id, ()))
                     self._items[f.id] = ReviewItem(
-                        f.id, f.doc_id, f.claim, f.evidence[0].quote, sc, reasons
+                        f.id, f.doc_id, f.claim, f.evidence[0].quote, sc, why
                     )
             items = list(self._items.values())
         self.store.write_json(
@@ -119,7 +140,10 @@ class ReviewQueue:
     def edit(self, finding_id: str, claim: str, *, by: str = "user") -> None:
         if not claim.strip():
             raise UserError("an edited claim cannot be empty")
-        self._decide(finding_id, "edit", by, claim.strip())
+        claim = claim.strip()
+        if self.edit_check is not None:
+            claim = self.edit_check(claim)
+        self._decide(finding_id, "edit", by, claim)
 
     async def settle(self) -> None:
         """Batch: the policy decides what is pending. Interactive: wait for a person."""

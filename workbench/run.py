@@ -103,10 +103,15 @@ class Run:
                     "label": t.label,
                     "n_documents": t.n_documents,
                     "total_documents": t.total_documents,
+                    "n_participants": t.n_participants,
+                    "description": t.description,
+                    "codes": [{"label": c.label, "n_documents": c.n_documents} for c in t.codes],
                 }
                 for t in self.themes
             ],
             "unassigned_documents": len(self.synthesis.unassigned_doc_ids),
+            "speaker_roles": m.get("speaker_roles", []),
+            "other_language": m.get("other_language", {}),
             "cost_usd": m.get("cost_usd", 0.0),
             "outputs": {k: str(self.dir / v) for k, v in (m.get("outputs") or {}).items()},
             "timings_s": m.get("timings_s", {}),

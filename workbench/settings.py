@@ -91,6 +91,19 @@ class ReviewSettings(BaseModel):
     policy: Literal["accept", "reject", "wait"] = "accept"
 
 
+class TriageSettings(BaseModel):
+    """`workbench triage`: tickets into the team's own categories (see workbench.triage)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # a ticket whose calibrated confidence is under this goes to the review queue
+    review_threshold: float = Field(default=0.6, ge=0, le=1)
+    min_examples: int = Field(default=3, ge=2)  # fewer labelled examples: category not learned
+    per_group: bool = True  # with --group-column: each group's own models next to the pooled
+    batch_size: int = Field(default=10, ge=1, le=100)  # tickets per model-engine task
+    examples_per_ticket: int = Field(default=2, ge=0, le=10)  # few-shot, chosen by similarity
+    min_theme_tickets: int = Field(default=6, ge=2)  # themes only in categories this large
+
+
 class Settings(BaseModel):
     """All settings of a project. Defaults suit an interactive run on a laptop."""
 
@@ -101,12 +114,14 @@ class Settings(BaseModel):
     budgets: Budgets = Field(default_factory=Budgets)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     roles: RolesSettings = Field(default_factory=RolesSettings)
+    # where chart code runs: local (bubblewrap), e2b, or auto (e2b when E2B_API_KEY is set)
     sandbox: Literal["local", "e2b", "auto"] = "auto"
     # conversation chunking: windows of this many speaker turns, sharing `chunk_overlap`
     turns_per_chunk: int = Field(default=4, ge=1, le=200)
     chunk_overlap: int = Field(default=1, ge=0, le=199)
     models: ModelSettings = Field(default_factory=ModelSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
     executor: Literal["asyncio", "ray"] = "asyncio"
     ray_address: str | None = None  # None: a local Ray cluster
     tasks_per_second: float | None = Field(default=None, gt=0)  # token bucket on task starts

@@ -45,11 +45,16 @@ Isolation = Literal["bwrap", "none"]
 DEFAULT_PRELOAD: tuple[str, ...] = ("polars", "matplotlib", "matplotlib.pyplot")
 
 
+# A fresh context, as E2B's reset (a restarted interpreter) gives: names cleared, figures
+# closed, and matplotlib back to its default style and the inline backend, so that a job
+# which switched to Agg or changed the style does not stop the next job's plt.show().
 _RESET_CODE = """\
 %reset -f
 import os as _os, sys as _sys
 if "matplotlib.pyplot" in _sys.modules:
     _sys.modules["matplotlib.pyplot"].close("all")
+    _sys.modules["matplotlib"].rcdefaults()
+    get_ipython().run_line_magic("matplotlib", "inline")
 _os.chdir(_os.environ["SANDBOX_WORK_DIR"])
 del _os, _sys
 """

@@ -274,7 +274,7 @@ class AnthropicModel:
         if retry_after is not None:
             # Honour the server, plus a little jitter so paused callers do not return at once.
             return retry_after + self._rng.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
-        cap = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
+        cap = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempt - 1))
         return cap / 2 + self._rng.uniform(0, cap / 2)
 
     def _convert(

@@ -197,10 +197,6 @@ class Model(Protocol):
     async def complete(self, request: ModelRequest) -> ModelResponse: ...
 
 
-def text_block(text: str) -> TextBlock:
-    return TextBlock(text=text)
-
-
 def user(*blocks: TextBlock | ToolResultBlock | DocumentBlock | str) -> Message:
     """A user message; plain strings become text blocks."""
     content: list[Any] = [TextBlock(text=b) if isinstance(b, str) else b for b in blocks]

@@ -40,7 +40,7 @@ from subagents.findings import Evidence, Finding
 from subagents.offline.sentiment import sentiment_of
 from subagents.offline.text import Span, clean, content_words, sentence_spans, words
 
-ANALYST_VERSION = "answer-analyst/3"
+ANALYST_VERSION = "answer-analyst/4"
 
 _REDACTED = re.compile(r"\b(?:X{2,}|\[redacted\]|<redacted>)", re.IGNORECASE)
 
@@ -117,6 +117,7 @@ class Passage:
     pieces: list[Piece]
     prompt: Segment | None
     prompt_span: tuple[int, int] | None
+    section: Piece | None = None  # the guide question whose section this is
 
     @property
     def segment(self) -> Segment:
@@ -215,6 +216,7 @@ def answer_passages(doc: Document, max_chars: int) -> list[Passage]:
     prompt_span: tuple[int, int] | None = None
     recent: list[Segment] = []
     title = next((s for s in doc.segments if s.attrs.get("field") == "title"), None)
+    section: Piece | None = None
     for run in _runs([s for s in doc.segments if s.text.strip()]):
         seg = run[0]
         role = seg.attrs.get("role")
@@ -223,6 +225,11 @@ def answer_passages(doc: Document, max_chars: int) -> list[Passage]:
                 span = _question_span(turn)
                 if span is not None and ("?" in turn.text or len(content_words(turn.text)) >= 4):
                     prompt, prompt_span = turn, span
+                guide = [
+                    (a, b) for a, b in _recurring(turn) if turn.text[a:b].rstrip().endswith("?")
+                ]
+                if guide:  # a question asked in many interviews opens a section of the guide
+                    section = Piece(turn, *guide[-1])
             continue
         if seg.attrs.get("field") == "title":
             continue
@@ -238,7 +245,7 @@ def answer_passages(doc: Document, max_chars: int) -> list[Passage]:
                 context, context_span = asked, _question_span(asked)
         recent.extend(run)
         for pieces in _group(run, max_chars):
-            out.append(Passage(pieces, context, context_span))
+            out.append(Passage(pieces, context, context_span, section))
     return out
 
 
@@ -372,6 +379,18 @@ class ExtractiveAnalyst:
                 start_char=pr.start_char + a,
                 end_char=pr.start_char + b,
             )
+        section = None
+        if p.section is not None:
+            g = p.section
+            section = Evidence(
+                doc_id=doc.id,
+                segment_id=g.segment.id,
+                quote=g.text,
+                speaker=g.segment.speaker,
+                role=g.segment.attrs.get("role"),
+                start_char=g.segment.start_char + g.start,
+                end_char=g.segment.start_char + g.end,
+            )
         fid = hashlib.sha256(f"{task_key}|{seg.id}|{p.start}".encode()).hexdigest()[:16]
         return Finding(
             id=fid,
@@ -380,6 +399,7 @@ class ExtractiveAnalyst:
             claim=claim,
             evidence=evidence,
             context=context,
+            section=section,
             confidence=confidence,
             sentiment=sentiment_of(p.text),
             tags=[seg.speaker] if seg.speaker else [],

@@ -1,9 +1,11 @@
 """Clustering synthesis: the offline theme-synthesizer, a codebook of themes and codes.
 
 1. **Represent.** Each finding is embedded (MiniLM) with the research question's own
-   words masked (every finding is about the question, so they say nothing about which
-   theme it belongs to), plus, at a lower weight, the prompt it answers
-   (`Finding.context`): an answer is read in the light of what was asked.
+   words masked where most findings repeat them (they say nothing about which theme a
+   finding belongs to), plus, at lower weights, the prompt it answers
+   (`Finding.context`) and, in a semi-structured interview, the guide question whose
+   section it is in (`Finding.section`): an answer is read in the light of what was
+   asked, and where.
 2. **Themes.** Spectral clustering of the findings' k-nearest-neighbour graph (the
    graph view that BERTopic's UMAP + HDBSCAN also relies on), with the number of themes
    the one whose partition has the highest modularity, at most `max_themes`. Above
@@ -45,6 +47,7 @@ from subagents.offline.text import FILLERS, STOPWORDS, clean, content_words, sen
 SYNTHESIS_VERSION = "codebook-synthesis/3"
 SPECTRAL_MIN = 30  # fewer findings than this are grouped by average linkage instead
 SMALL_DISTANCE = 0.75  # ... at this cosine distance
+NAMING_SAMPLE = 3000  # findings of a theme read to name it
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ class SynthesisSettings:
     max_themes: int = 8
     min_doc_share: float = 0.1  # with 3 ln N, the significance floor (see the module doc)
     min_docs: int = 2
-    context_weight: float = 0.5  # weight of the prompt's embedding beside the finding's
+    context_weight: float = 0.3  # weight of the prompt's embedding beside the finding's
+    section_weight: float = 1.0  # weight of the interview guide section's question
     neighbours: int = 10  # k of the k-nearest-neighbour graph
     outlier_similarity: float = 0.2  # below this cosine to every theme centre: fits none
     code_distance: float = 0.55  # average-linkage cosine distance at which codes stop merging
@@ -82,15 +86,20 @@ class ClusteringSynthesizer:
         noun: str = "documents",
         question: str = "",
         participants: Mapping[str, Sequence[str]] | None = None,
+        vectors: np.ndarray | None = None,
     ) -> Synthesis:
         """Group findings into themes with codes; see the module docstring.
 
         `participants` (document id -> its participants' names) turns on participant
-        counts; documents absent from it contribute no participants."""
+        counts; documents absent from it contribute no participants. `vectors` (one row
+        per finding, in the order given) skips encoding the findings."""
         s = self.settings
         total = len(doc_ids)
         need = min_documents(total, s.min_doc_share, s.min_docs)
-        findings = sorted(findings, key=lambda f: (f.doc_id, f.id))
+        order = sorted(range(len(findings)), key=lambda i: (findings[i].doc_id, findings[i].id))
+        findings = [findings[i] for i in order]
+        if vectors is not None:
+            vectors = _normalise(np.asarray(vectors, dtype=np.float32)[order])
         method = (
             f"{SYNTHESIS_VERSION}: MiniLM embeddings of {len(findings)} findings (question words "
             f"masked, prompt at weight {s.context_weight}), spectral clustering of their "
@@ -108,8 +117,14 @@ class ClusteringSynthesizer:
                 method=method,
             )
         asked = common_question_words(question, findings)
-        content = self.encoder.encode([mask(f.claim, asked) for f in findings])
-        vecs = _with_context(content, findings, self.encoder, asked, s.context_weight)
+        content = (
+            vectors
+            if vectors is not None
+            else self.encoder.encode([mask(f.claim, asked) for f in findings])
+        )
+        vecs = _with_context(
+            content, findings, self.encoder, asked, s.context_weight, s.section_weight
+        )
         labels = cluster_themes(vecs, s)
         groups = _assign_outliers(vecs, labels, s.outlier_similarity)
         kept = [g for g in groups if len({findings[i].doc_id for i in g}) >= need]
@@ -255,18 +270,25 @@ def _with_context(
     encoder: Encoder,
     asked: set[str],
     weight: float,
+    section_weight: float = 0.0,
 ) -> np.ndarray:
-    if weight <= 0:
+    """Each finding's vector plus, at lower weights, its prompt's and its guide section's:
+    an answer is read in the light of what was asked, and where in the interview."""
+    texts = {
+        ev.quote: mask(clean(ev.quote), asked)
+        for f in findings
+        for ev, w in ((f.context, weight), (f.section, section_weight))
+        if ev is not None and w > 0
+    }
+    if not texts:
         return content
-    prompts = {f.context.quote: mask(clean(f.context.quote), asked) for f in findings if f.context}
-    if not prompts:
-        return content
-    keys = list(prompts)
-    pv = dict(zip(keys, encoder.encode([prompts[k] for k in keys]), strict=True))
+    keys = list(texts)
+    tv = dict(zip(keys, encoder.encode([texts[k] for k in keys]), strict=True))
     out = content.copy()
     for i, f in enumerate(findings):
-        if f.context is not None:
-            out[i] = content[i] + weight * pv[f.context.quote]
+        for ev, w in ((f.context, weight), (f.section, section_weight)):
+            if ev is not None and w > 0:
+                out[i] = out[i] + w * tv[ev.quote]
     return _normalise(out)
 
 
@@ -393,7 +415,7 @@ def cluster_themes(vecs: np.ndarray, s: SynthesisSettings) -> np.ndarray:
         model = AgglomerativeClustering(
             n_clusters=None, metric="cosine", linkage="average", distance_threshold=SMALL_DISTANCE
         )
-        return model.fit_predict(vecs)
+        return np.asarray(model.fit_predict(vecs))
     neighbours = min(s.neighbours, n // 3)
     rng = np.random.default_rng(s.seed)
     sample = (
@@ -458,7 +480,7 @@ def cluster_codes(vecs: np.ndarray, distance: float, sample_size: int, seed: int
     model = AgglomerativeClustering(
         n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance
     )
-    labels = model.fit_predict(np.ascontiguousarray(vecs[sample]))
+    labels = np.asarray(model.fit_predict(np.ascontiguousarray(vecs[sample])))
     if len(sample) == n:
         return labels
     return _extend(vecs, sample, labels, 5)
@@ -547,6 +569,12 @@ def name_groups(
     than a word)."""
     if not groups:
         return []
+    # a large group is named from an even sample of its findings: the phrases that matter
+    # are the frequent ones, and counting every n-gram of 100,000 findings takes minutes
+    groups = [
+        g if len(g) <= NAMING_SAMPLE else list(g)[:: math.ceil(len(g) / NAMING_SAMPLE)]
+        for g in groups
+    ]
     per_group: list[Counter[str]] = []
     per_group_docs: list[dict[str, set[str]]] = []
     overall: Counter[str] = Counter()
@@ -596,7 +624,29 @@ def name_groups(
         texts = [f.claim for f in groups[gi]]
         keywords = [_surface(names[i], texts) for i in picked]
         out.append((_label(keywords), keywords))
-    return _distinct(out)
+    return _distinct(_unshared_heads(out))
+
+
+def _stems(phrase: str) -> frozenset[str]:
+    return frozenset(stem(w.lower()) for w in phrase.split())
+
+
+def _unshared_heads(labelled: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """A group whose best phrase another group (earlier: larger) already leads with
+    ("Feature" beside "Features") leads with its own next phrase instead."""
+    used: list[frozenset[str]] = []
+    out: list[tuple[str, list[str]]] = []
+    for label, keywords in labelled:
+        if not keywords:
+            out.append((label, keywords))
+            continue
+        fresh = [k for k in keywords if not any(_stems(k) <= u or u <= _stems(k) for u in used)]
+        if fresh and fresh[0] != keywords[0]:
+            keywords = [*fresh, *(k for k in keywords if k not in fresh)]
+            label = _label(keywords)
+        used.append(_stems(keywords[0]))
+        out.append((label, keywords))
+    return out
 
 
 def _surface(phrase: str, texts: Sequence[str]) -> str:

@@ -16,6 +16,9 @@ blocks, usage with cache read/write tokens, error bodies, Message Batches), so t
 
 It listens on 127.0.0.1 only, stops by itself after `max_lifetime_s`, and records every
 call (`records`) and the usage it reported (`usage_total`) for exact cost checks.
+
+It needs aiohttp, which is not a runtime dependency of the workbench: install the
+`testing` (or `dev`) extra, `pip install "research-workbench[testing]"`.
 """
 
 from __future__ import annotations
@@ -36,7 +39,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiohttp import web
+try:
+    from aiohttp import web
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "the fake Messages-API server needs aiohttp, which the workbench itself does not "
+        'use: pip install "research-workbench[testing]"'
+    ) from e
 
 Responder = Callable[[dict[str, Any]], list[dict[str, Any]]]
 FAULTS = ("429", "529", "500", "slow", "hang", "malformed_tool")

@@ -141,6 +141,33 @@ def test_judge_scores_each_item_and_overall(
 
 
 @pytest.mark.slow
+def test_the_judge_is_metered_by_the_project_budgets_and_traced(
+    server: FakeAnthropicServer,
+    rubric: RubricServer,
+    one_meeting: Path,
+    project_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """The judge's calls go through a MeteredModel: a token cap stops it, spans record it."""
+    capped = tmp_path / "capped"
+    shutil.copytree(project_dir, capped)  # the same index, a tighter config, no old traces
+    shutil.rmtree(capped / ".workbench" / "traces", ignore_errors=True)
+    (capped / ".workbench" / "config.toml").write_text(
+        "[models]\ncache = false\n[budgets]\nmax_tokens = 1\n"
+    )
+    r = _run(_analysis(GOLDEN, capped, str(one_meeting), "--limit", "6", "--json"))
+    assert r.exit_code == 1, r.output
+    assert "token budget" in r.stderr
+    # the judge scores four answers at a time: those calls were under way together, the
+    # first of them spent the budget, and the fifth was refused before reaching the API
+    assert len(rubric.judged) == 4
+    trace = capped / ".workbench" / "traces" / "eval.jsonl"
+    spans = [json.loads(line) for line in trace.read_text().splitlines()]
+    chats = [s for s in spans if s["attributes"].get("gen_ai.operation.name") == "chat"]
+    assert len(chats) == 4 and all(c["attributes"]["gen_ai.usage.output_tokens"] for c in chats)
+
+
+@pytest.mark.slow
 def test_human_labels_trust_or_flag_the_judge_and_only_trusted_scores_gate(
     server: FakeAnthropicServer,
     rubric: RubricServer,

@@ -60,12 +60,27 @@ def test_evidence_hit_and_recall_against_gold_spans() -> None:
         GoldSpan(doc_id="M", start=5, end=4)
 
 
-def test_meeting_spans_bench_loads_as_a_golden_set(shared_dir: Path) -> None:
-    gs = load_golden(shared_dir / "bench" / "meeting-spans-qmsum-product.dev.json")
-    assert len(gs.items) == 718
+def test_meeting_spans_bench_loads_as_a_golden_set(sample_corpus: Path) -> None:
+    """The bench's items about the 12 sample meetings (shipped): spans fit the transcripts."""
+    gs = load_golden(Path(__file__).parent / "golden" / "meeting-spans-sample.json")
+    assert len(gs.items) == 69
     first = gs.items[0]
     assert first.scope == Scope(doc_ids=[first.gold_documents[0]])
     assert first.reference_answer and first.gold_spans
+    turns = {
+        p.stem: len(json.loads(p.read_text(encoding="utf-8"))["meeting_transcripts"])
+        for p in sample_corpus.glob("*.json")
+    }
+    for item in gs.items:
+        for span in item.gold_spans:
+            assert 0 <= span.start <= span.end < turns[span.doc_id], (item.id, span)
+
+
+def test_full_meeting_spans_bench_loads(shared_dir: Path) -> None:
+    """Optional: the whole dev part (718 items over 117 meetings) from ../shared."""
+    gs = load_golden(shared_dir / "bench" / "meeting-spans-qmsum-product.dev.json")
+    assert len(gs.items) == 718
+    assert all(i.gold_spans and i.scope.doc_ids for i in gs.items)
 
 
 def test_native_golden_set_and_its_errors(tmp_path: Path) -> None:

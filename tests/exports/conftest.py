@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .exports_fixtures import SHARED, AmiRun, build_spec
+from .exports_fixtures import AmiRun, build_spec
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +25,3 @@ def make_ami(tmp_path: Path) -> Callable[..., AmiRun]:
         return AmiRun(tmp_path, spec, sources)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def sonnet_dir() -> Path:
-    path = SHARED / "corpora" / "sonnet-audio"
-    if not (path / "sonnet001.wav").is_file():
-        pytest.fail(
-            f"the sonnet-audio corpus is missing: expected {path} (shared/ beside the repo)"
-        )
-    return path

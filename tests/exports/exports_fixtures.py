@@ -16,7 +16,6 @@ from exports.spec import FindingRow, QuoteSpec, ReportSpec, ThemeSpec
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "ami-meetings"
-SHARED = REPO.parent / "shared"
 ENGINE_NOTE = "Produced by the offline engine (no language model was used)."
 
 THEMES = {

@@ -51,7 +51,8 @@ TIMELINE = {
     "series": [{"label": "Buttons", "n": [2, 6, 7]}, {"label": "Battery", "n": [1, 1, 4]}],
     "note": "offline engine",
 }
-ALLOWED_IMPORTS = {"json", "textwrap", "matplotlib", "matplotlib.pyplot", "numpy"}
+# the standard library and the plotting stack only (os: the backend is left to a kernel)
+ALLOWED_IMPORTS = {"json", "os", "textwrap", "matplotlib", "matplotlib.pyplot", "numpy"}
 
 
 def _imports(code: str) -> set[str]:

@@ -204,6 +204,21 @@ def test_panel_shows_the_results_when_the_run_ends(handle: RunHandle) -> None:
     assert p.state.status == "done" and p.b_cancel.disabled and p.b_steer.disabled
 
 
+def test_the_index_stage_bar_counts_chunks(handle: RunHandle) -> None:
+    """Indexing is the longest stage of a first run: its bar moves with the chunks."""
+    p = RunPanel(handle, start=False, thumbnails=False)
+    unit = {"unit": "chunks"}
+    handle._on_event(Event("stage_started", "index", "indexing 12 conversations"))
+    handle._on_event(Event("progress", "index", "chunks indexed", 640, 1500, unit))
+    p.refresh()
+    _, bar, label = p._stage_rows["index"]
+    assert (bar.value, bar.max) == (640, 1500) and "640/1500" in label.value
+    handle._on_event(Event("progress", "index", "chunks indexed", 1500, 1500, unit))
+    handle._on_event(Event("stage_done", "index", "1500 chunks in 200s"))
+    p.refresh()
+    assert bar.value == bar.max == 1500 and bar.bar_style == "success"
+
+
 def test_state_ignores_what_it_does_not_know() -> None:
     st = PanelState()
     st.apply(Event("something_new", "analyze", "hello", data={"weird": object()}))
@@ -265,7 +280,7 @@ def test_spending_and_caps_are_read_from_the_run(handle: RunHandle, panel: RunPa
     assert "$0.7500 of $2" in panel.w_budget.value
 
 
-def test_results_play_media_clips(tmp_path: Path, shared_dir: Path) -> None:
+def test_results_play_media_clips(tmp_path: Path, sonnet_dir: Path) -> None:
     """A finished run with a cut audio clip: the Results tab holds a player for it."""
     import ipywidgets as w
 
@@ -277,7 +292,7 @@ def test_results_play_media_clips(tmp_path: Path, shared_dir: Path) -> None:
     store.update_manifest(status="complete", engine_note="Offline engine.", question="q")
     store.write_json("themes.json", {"themes": []})
     clip = cut_clip(
-        shared_dir / "corpora" / "sonnet-audio" / "sonnet001.wav",
+        sonnet_dir / "sonnet001.wav",
         2.0,
         4.0,
         run_dir / "clips" / "c1.wav",

@@ -91,6 +91,9 @@ def test_findings_are_participants_answers_with_the_prompt_as_context(
         follow_up.context is not None
         and follow_up.context.quote == "How do you notice it in the end?"
     )
+    # the guide question asked in every interview opens the section both answers are in
+    for f in by_doc["a"] + by_doc["b"]:
+        assert f.section is not None and f.section.quote == GUIDE
     assert len(by_doc["b"]) == 1
     assert by_doc["c"] == []  # says nothing about the question: no findings, not a quota
 

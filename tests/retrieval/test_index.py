@@ -193,3 +193,29 @@ def test_conversation_hits_are_distinct_passages_first(
     everything = plain.search("battery charging", k=50, retrievers=("bm25",))
     assert {h.chunk_id for h in hits} == {h.chunk_id for h in everything}
     assert len({h.chunk_id for h in hits}) == len(hits)
+
+
+def test_update_reports_progress_in_chunks(
+    tmp_path: Path, fake_embedder: HashingEmbedder, sample_corpus: Path
+) -> None:
+    """Three meetings (hundreds of chunks, one batch of documents): progress moves within
+    the batch, ends at the total, and the index is the same as one built without it."""
+    wanted = ("ES2002a", "IS1000a", "TS3005a")
+    docs = [d for d in load_corpus(sample_corpus).documents if d.id in wanted]
+    seen: list[tuple[int, int]] = []
+    index = HybridIndex(tmp_path / "idx", fake_embedder)
+    stats = index.update(docs, progress=lambda done, total: seen.append((done, total)))
+    total = stats.added_chunks
+    assert total > 3 * 64 and seen[0] == (0, total) and seen[-1] == (total, total)
+    assert {t for _, t in seen} == {total}
+    dones = [d for d, _ in seen]
+    assert dones == sorted(dones) and len(set(dones)) >= 4  # it moved before the end
+    plain = HybridIndex(tmp_path / "plain", HashingEmbedder())
+    plain.update(docs)
+    query = "what about the battery and the price"
+    assert [h.chunk_id for h in index.search(query, k=8)] == [
+        h.chunk_id for h in plain.search(query, k=8)
+    ]
+    seen.clear()
+    index.update(docs, progress=lambda done, total: seen.append((done, total)))
+    assert seen == []  # nothing changed: nothing to report

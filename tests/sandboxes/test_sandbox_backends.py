@@ -167,3 +167,19 @@ def test_bad_input_names_and_paths_are_user_errors(tmp_path: Path) -> None:
         LocalSandbox(inputs={"../x.json": tmp_path / "ok.json"})
     with pytest.raises(SandboxFileError, match="does not exist"):
         LocalSandbox(inputs={"x.json": tmp_path / "missing.json"})
+
+
+def test_the_named_backend_wins_over_the_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("E2B_API_KEY", "e2b_test_not_a_real_key")
+    sb = create_sandbox(work_dir=tmp_path, backend="local")
+    try:
+        assert isinstance(sb, LocalSandbox)
+    finally:
+        sb.close()
+    monkeypatch.delenv("E2B_API_KEY")
+    with pytest.raises(SandboxUnavailableError, match="E2B_API_KEY"):
+        create_sandbox(backend="e2b")
+    with pytest.raises(ValueError, match="auto, local, e2b"):
+        create_sandbox(backend="docker")

@@ -83,6 +83,25 @@ def test_matplotlib_chart_as_png_result_and_file(backend: Sandbox) -> None:
     assert "<svg" in backend.files.read("chart.svg")
 
 
+def test_a_model_written_chart_after_the_workbench_charts_is_a_png(backend: Sandbox) -> None:
+    """The same code gives the same results on every backend, also in a kernel where the
+    workbench's own chart programs ran first (the chart stage shares one sandbox)."""
+    import json
+
+    from exports.charts import prevalence_chart_code
+
+    from .test_sandbox_matplotlib import COUNTS, MODEL_CHART
+
+    backend.files.write("prev.json", json.dumps({"themes": [{"label": "a", "n": 1, "total": 2}]}))
+    ex = backend.run_code(prevalence_chart_code("prev.json", stem="prev", title="t"), timeout=60)
+    assert ex.error is None, ex.error
+    backend.files.write("counts.json", json.dumps(COUNTS))
+    ex = backend.run_code(MODEL_CHART, timeout=60)
+    assert ex.error is None, ex.error
+    pngs = [r.png for r in ex.results if r.png]
+    assert len(pngs) == 1 and base64.b64decode(pngs[0]).startswith(b"\x89PNG")
+
+
 def test_files_round_trip(backend: Sandbox) -> None:
     backend.files.write("sub/data.txt", "hello")
     assert backend.run_code("open('sub/data.txt').read()").text == "'hello'"

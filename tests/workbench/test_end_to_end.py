@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +22,9 @@ from .conftest import QUESTION
 OFFLINE = "offline engine"
 
 
-def _workbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _workbench(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "workbench.cli", *args],
         capture_output=True,
@@ -28,6 +32,7 @@ def _workbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
         cwd=cwd,
         timeout=900,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -139,9 +144,15 @@ def test_second_run_reuses_the_index_and_cli_prints_json(analysed, small_corpus:
         str(project.dir),
         "--new-run",
         "--json",
+        env={"WORKBENCH_PROGRESS": "bars"},  # what a terminal gets
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
+    # progress bars on stderr, one per stage that works: counted ones end full
+    bars = proc.stderr.replace("\r", "\n")
+    assert re.search(r"\[analyze\][^\n]*100%\|[^\n]*\| 6/6 tasks", bars), bars[-2000:]
+    assert re.search(r"\[index\][^\n]*\[\d\d:\d\d\]", bars)  # nothing to embed: its time
+    assert re.search(r"\[charts\][^\n]*\[\d\d:\d\d\]", bars)
     for key in ("run_dir", "engine", "documents", "findings", "themes", "cost_usd"):
         assert key in summary
     assert summary["engine"] == "offline" and summary["run_dir"] != str(first.dir)

@@ -11,9 +11,9 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def readings(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path:
+def readings(tmp_path_factory: pytest.TempPathFactory, sonnet_dir: Path) -> Path:
     """Three 'interviews': the same public-domain reading, each with its recording."""
-    src = shared_dir / "corpora" / "sonnet-audio"
+    src = sonnet_dir
     folder = tmp_path_factory.mktemp("readings") / "readings"
     folder.mkdir()
     vtt = (src / "sonnet001.vtt").read_text(encoding="utf-8")

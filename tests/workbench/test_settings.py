@@ -1,4 +1,6 @@
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +45,50 @@ def test_chunk_overlap_must_be_smaller_than_the_window(tmp_path: Path) -> None:
     cfg.write_text("turns_per_chunk = 6\nchunk_overlap = 2\n")
     s = Settings.load(cfg)
     assert (s.turns_per_chunk, s.chunk_overlap) == (6, 2)
+
+
+@dataclass
+class _ChartRun:
+    """What the chart stage reads from a run's context."""
+
+    store: Any
+    corpus: Any
+    settings: Settings
+    engine_short: str = "Offline engine"
+
+
+def _synthesis(corpus: Any) -> Any:
+    from subagents.findings import Synthesis, Theme
+
+    ids = [d.id for d in corpus.documents]
+    return Synthesis(
+        themes=[
+            Theme(id="t1", label="Batteries", summary="s", finding_ids=[], doc_ids=ids[:2],
+                  n_documents=2, total_documents=len(ids)),
+            Theme(id="t2", label="Price", summary="s", finding_ids=[], doc_ids=ids[:1],
+                  n_documents=1, total_documents=len(ids)),
+        ]
+    )  # fmt: skip
+
+
+def test_the_sandbox_setting_chooses_where_charts_are_drawn(
+    tmp_path: Path, sample_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Settings.sandbox` is read: "local" draws here even with an E2B key in the
+    environment, "e2b" without a key says what is missing (before, only the key decided)."""
+    from sandboxes import SandboxUnavailableError
+    from workbench.charts import make_charts
+    from workbench.corpus import Corpus
+    from workbench.store import RunStore
+
+    corpus = Corpus.load(sample_corpus)
+    synthesis = _synthesis(corpus)
+    monkeypatch.setenv("E2B_API_KEY", "e2b_not_a_real_key")  # "auto" would pick E2B
+    local = _ChartRun(RunStore.create(tmp_path, "local"), corpus, Settings(sandbox="local"))
+    charts = make_charts(local, [], synthesis)  # type: ignore[arg-type]
+    assert charts and all((local.store.dir / c.png_path).stat().st_size > 1000 for c in charts)
+
+    monkeypatch.delenv("E2B_API_KEY")
+    e2b = _ChartRun(RunStore.create(tmp_path, "e2b"), corpus, Settings(sandbox="e2b"))
+    with pytest.raises(SandboxUnavailableError, match="E2B_API_KEY"):
+        make_charts(e2b, [], synthesis)  # type: ignore[arg-type]

@@ -27,6 +27,8 @@ from workbench.evaluation.metrics import (
     rouge,
     theme_coverage,
 )
+from workbench.events import Event
+from workbench.progress import IndexProgress, progress_listener
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
@@ -72,9 +74,6 @@ class EvalReport(BaseModel):
     # judge calibrated and trusted (True) in both reports gates a comparison.
     judge_trusted: bool | None = None
     judge_calibration: Calibration | None = None
-
-    def metric_values(self, name: str) -> dict[str, float]:
-        return {i.id: v for i in self.items if (v := i.metrics.get(name)) is not None}
 
 
 def evaluate_analysis(
@@ -127,7 +126,7 @@ def evaluate_analysis(
             index = project.index_for(full)
             t0 = time.perf_counter()
             say(f"indexing {len(full)} documents")
-            index.update(full.documents)
+            index.update(full.documents, progress=IndexProgress(progress_listener()))
             say(f"indexed in {time.perf_counter() - t0:.1f}s")
         say(f"asking {len(items)} questions")
         results = []
@@ -142,6 +141,7 @@ def evaluate_analysis(
                 index=index,
                 settings=settings,
                 model=model,
+                on_event=_quiet,  # items are reported here, one line per 25
             )
             m: dict[str, float | None] = dict(evidence_metrics(answer, item))
             m["quote_faithfulness"] = quote_faithfulness(answer, docs)
@@ -192,3 +192,7 @@ def evaluate_analysis(
         overall=overall,
         judge_trusted=judge_trusted if judge is not None else None,
     )
+
+
+def _quiet(ev: Event) -> None:
+    return None

@@ -34,7 +34,7 @@ from workbench.ui.state import PanelState, ReviewRow
 PAGE = 100
 
 
-class _PanelBox(w.VBox):
+class _PanelBox(w.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
     """The panel's root widget; its text form (papermill, a console) is the run summary."""
 
     def __init__(self, panel: RunPanel, **kw: Any) -> None:
@@ -160,7 +160,7 @@ class RunPanel:
     def display(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        display(self.widget)  # type: ignore[no-untyped-call]  # IPython's is untyped
 
     def _ipython_display_(self) -> None:
         self.display()

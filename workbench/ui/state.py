@@ -146,7 +146,13 @@ class PanelState:
         with self._lock:
             self.events_seen += 1
             data = ev.data or {}
-            moves = ev.kind in ("stage_started", "task_done", "task_failed", "stage_done")
+            moves = ev.kind in (
+                "stage_started",
+                "task_done",
+                "task_failed",
+                "progress",
+                "stage_done",
+            )
             stage = self._stage(ev.stage) if moves and ev.stage not in _NOT_STAGES else None
             if ev.kind == "stage_started" and stage is not None:
                 stage.status, stage.message = "running", ev.message
@@ -154,7 +160,7 @@ class PanelState:
                     stage.total = ev.total
                 self._touch("stages")
                 self._line(f"[{ev.stage}] {ev.message}")
-            elif ev.kind in ("task_done", "task_failed") and stage is not None:
+            elif ev.kind in ("task_done", "task_failed", "progress") and stage is not None:
                 if ev.kind == "task_failed":
                     self._line(f"[{ev.stage}] task failed: {ev.message}")
                 stage.status = "running" if ev.done < ev.total else "done"
