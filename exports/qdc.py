@@ -42,7 +42,8 @@ def codebook_xml(codes: list[QdaCode], *, origin: str = "research-workbench") ->
 
     for c in codes:
         add(holder, c)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def write_qdc(

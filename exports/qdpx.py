@@ -203,7 +203,8 @@ def project_xml(project: QdaProject) -> bytes:
         ET.SubElement(root, _Q + "Description").text = project.description
     if project_note:
         ET.SubElement(root, _Q + "NoteRef", {"targetGUID": project_note})
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def write_qdpx(project: QdaProject, path: str | Path) -> Path:
