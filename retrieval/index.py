@@ -199,6 +199,27 @@ class HybridIndex:
         )
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    @property
+    def embedder_identity(self) -> dict[str, Any]:
+        return {
+            "name": str(getattr(self.embedder, "name", type(self.embedder).__name__)),
+            "dimension": int(getattr(self.embedder, "dimension", 384)),
+        }
+
+    def _check_embedder(self) -> None:
+        """Refuse to query vectors made by another embedder (an update re-embeds them)."""
+        recorded = self._manifest.embedder
+        if not self._manifest.docs or recorded == self.embedder_identity:
+            return
+        if not recorded and self._manifest.config_key == self.config_key:
+            return  # written before the identity was recorded, by this same configuration
+        made_by = recorded.get("name", "an unrecorded embedder")
+        raise IndexStateError(
+            f"{self.directory}: the vectors were made by {made_by}, this index uses "
+            f"{self.embedder_identity['name']}; update the index (it re-embeds every "
+            "document) before searching it."
+        )
+
     def _load_entries(self) -> None:
         entries: list[_Entry] = []
         for entry in self._manifest.docs.values():
@@ -291,8 +312,27 @@ class HybridIndex:
 
         `progress(done, total)` is called as chunks of new or changed documents are
         indexed (their embeddings computed or found in the cache), from this thread; it
-        is not called when nothing changed.
+        is not called when nothing changed. Documents are chunked, embedded and written in
+        groups (`batch_size // 8` documents, or about the embedder's `texts_per_call`
+        chunks), so memory stays bounded by a group.
         """
+        try:
+            return self._update(
+                docs, remove_missing=remove_missing, batch_size=batch_size, progress=progress
+            )
+        finally:
+            release = getattr(self.embedder, "release", None)
+            if callable(release):  # an embedder holding remote workers frees them
+                release()
+
+    def _update(
+        self,
+        docs: Sequence[Document],
+        *,
+        remove_missing: bool,
+        batch_size: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> UpdateStats:
         seen: set[str] = set()
         for doc in docs:
             if doc.id in seen:
@@ -335,10 +375,28 @@ class HybridIndex:
         meter = None
         if progress is not None and todo:
             meter = _Meter(progress, sum(len(self._chunk_docs([d])) for d in todo))
-        for start in range(0, len(todo), max(1, batch_size // 8)):
-            batch_docs = todo[start : start + max(1, batch_size // 8)]
+        # documents are indexed in groups: of `batch_size // 8` documents, or of about
+        # `texts_per_call` chunks when the embedder says how many keep its workers busy
+        # (Ray). The grouping decides how Chroma receives the vectors, and its
+        # approximate search can differ with it, so the local default stays as it was.
+        per_call = int(getattr(self.embedder, "texts_per_call", 0) or 0)
+        docs_per_group = max(1, batch_size // 8)
+        group: list[Document] = []
+        group_chunks: list[Chunk] = []
+        for doc in todo:
+            group.append(doc)
+            group_chunks.extend(self._chunk_docs([doc]))
+            full = len(group_chunks) >= per_call if per_call else len(group) >= docs_per_group
+            if full:
+                fresh.extend(
+                    self._index_batch(
+                        group, group_chunks, config, new_docs, pending, batch_size, meter
+                    )
+                )
+                group, group_chunks = [], []
+        if group:
             fresh.extend(
-                self._index_batch(batch_docs, config, new_docs, pending, batch_size, meter)
+                self._index_batch(group, group_chunks, config, new_docs, pending, batch_size, meter)
             )
         stats.added_chunks = len(fresh)
         stats.embedded_chunks = self._embedded
@@ -346,7 +404,12 @@ class HybridIndex:
         kept = [e for e in self._entries if e.version in {v.key for v in new_docs.values()}]
         stale = [e for e in self._entries if e.version not in {v.key for v in new_docs.values()}]
         stats.removed_chunks = len(stale)
-        manifest = Manifest(config_key=config, docs=new_docs, generation=old.generation + 1)
+        manifest = Manifest(
+            config_key=config,
+            docs=new_docs,
+            generation=old.generation + 1,
+            embedder=self.embedder_identity,
+        )
         self._store.commit(manifest)  # the commit point
         self._manifest = manifest
         self._set_entries(kept + fresh)
@@ -358,13 +421,13 @@ class HybridIndex:
     def _index_batch(
         self,
         docs: list[Document],
+        chunks: list[Chunk],
         config: str,
         new_docs: dict[str, DocEntry],
         pending: list[str],
         batch_size: int,
         meter: _Meter | None = None,
     ) -> list[_Entry]:
-        chunks = self._chunk_docs(docs)
         texts = [search_text(c) for c in chunks]
         queries = self.generator.generate(chunks, self.queries_per_chunk) if chunks else []
         if len(queries) != len(chunks):
@@ -526,6 +589,7 @@ class HybridIndex:
                         matched[owner].append(self._query_text[r])
                 ranked["synthetic"] = order[:depth]
         if "dense" in retrievers:
+            self._check_embedder()
             vector = self._query_vector(query)
             found = self._dense.query(vector, depth, combine(doc_ids, where))
             ranked["dense"] = [(self._by_key[i], s) for i, s in found if i in self._by_key]

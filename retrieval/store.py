@@ -56,6 +56,9 @@ class Manifest:
     config_key: str = ""
     docs: dict[str, DocEntry] = field(default_factory=dict)
     generation: int = 0
+    # the embedder that made the vectors: {"name": ..., "dimension": ...}; empty in
+    # indexes written before it was recorded
+    embedder: dict[str, Any] = field(default_factory=dict)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -93,7 +96,12 @@ class IndexStore:
                     f"{FORMAT_VERSION}; delete {self.directory} to rebuild it."
                 )
             docs = {k: DocEntry(**v) for k, v in raw["docs"].items()}
-            return Manifest(config_key=raw["config_key"], docs=docs, generation=raw["generation"])
+            return Manifest(
+                config_key=raw["config_key"],
+                docs=docs,
+                generation=raw["generation"],
+                embedder=dict(raw.get("embedder") or {}),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexStateError(
                 f"{self.manifest_path}: unreadable manifest ({exc}); delete {self.directory} to rebuild."
@@ -104,6 +112,7 @@ class IndexStore:
             "format": FORMAT_VERSION,
             "config_key": manifest.config_key,
             "generation": manifest.generation,
+            "embedder": manifest.embedder,
             "docs": {k: vars(v) for k, v in manifest.docs.items()},
         }
         atomic_write(self.manifest_path, _dumps(payload))

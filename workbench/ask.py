@@ -299,13 +299,12 @@ def _configured_model(project: Project, model: Model | None = None, *, trace: st
     if isinstance(model, MeteredModel):
         return model
     if model is None:
-        import os
-
         injected = project.injected_model()
-        if injected is None and not os.environ.get("ANTHROPIC_API_KEY"):
+        missing = project.settings.models.missing()
+        if injected is None and missing:
             raise UserError(
-                "the model engine needs ANTHROPIC_API_KEY in the environment (or "
-                "Project(model=...)); set it or use --engine offline"
+                f"the model engine needs an API key: {missing} in the environment (or "
+                "Project(model=...), or a local model's base_url); set it or use --engine offline"
             )
         from workbench.engine_model import build_model
 

@@ -4,6 +4,7 @@
                       [--engine offline|model] [--executor asyncio|ray] [--batch]
                       [--steer-file FILE] [--codebook FILE] [--max-usd X] [--max-tasks N]
                       [--json]
+    workbench doctor [--project DIR] [--model-url URL] [--model NAME] [--call] [--json]
     workbench runs [--project DIR]
     workbench steer <run-dir> "<message>"      (or /pause, /resume, /cancel)
     workbench eval retrieval <bench.json> <corpus> [--json]
@@ -50,6 +51,22 @@ def _guard(fn: Any) -> Any:
     return wrapper
 
 
+def model_options(fn: Any) -> Any:
+    """`--model-url` and `--model`: an OpenAI-compatible endpoint for this command."""
+    fn = click.option(
+        "--model",
+        "model_name",
+        default=None,
+        help="Model id for every tier (lead, worker, fast), e.g. qwen2.5:7b-instruct.",
+    )(fn)
+    return click.option(
+        "--model-url",
+        default=None,
+        help="An OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, LM Studio, LiteLLM), "
+        "e.g. http://localhost:11434/v1; sets [models] provider and base_url for this command.",
+    )(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="research-workbench")
 def main() -> None:
@@ -79,7 +96,8 @@ def main() -> None:
     "--engine",
     type=click.Choice(["offline", "model"]),
     default=None,
-    help="offline (no model) or model; default: the model when ANTHROPIC_API_KEY is set.",
+    help="offline (no model) or model; default: the model when one is configured "
+    "(ANTHROPIC_API_KEY, or an OpenAI-compatible endpoint in the settings or --model-url).",
 )
 @click.option(
     "--executor",
@@ -123,6 +141,7 @@ def main() -> None:
     'participant labelled "Interviewer" (repeatable).',
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
+@model_options
 @_guard
 def analyze(
     path: Path,
@@ -140,6 +159,8 @@ def analyze(
     interviewers: tuple[str, ...],
     participants: tuple[str, ...],
     as_json: bool,
+    model_url: str | None,
+    model_name: str | None,
 ) -> None:
     """Analyse the documents at PATH and write themes, charts, a deck and a report.
 
@@ -158,6 +179,7 @@ def analyze(
             'the question is empty; say what you want to learn, e.g. -q "What frustrates users?"'
         )
     project = Project(project_dir)
+    project.settings = project.settings.with_model_url(model_url, model_name)
     s = project.settings
     updates: dict[str, Any] = {}
     if executor:
@@ -224,6 +246,95 @@ def runs(project_dir: Path, as_json: bool) -> None:
         return
     for s in items:
         click.echo(f"{s['run_id']}  {s['status']:<11} {s['engine']:<8} {s['question']}")
+
+
+@main.command()
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+)
+@click.option("--engine", type=click.Choice(["offline", "model"]), default=None)
+@click.option("--no-check", is_flag=True, help="Do not contact the endpoint.")
+@click.option("--call", is_flag=True, help="Also make one tiny request to the fast model.")
+@click.option("--json", "as_json", is_flag=True)
+@model_options
+@_guard
+def doctor(
+    project_dir: Path,
+    engine: str | None,
+    no_check: bool,
+    call: bool,
+    as_json: bool,
+    model_url: str | None,
+    model_name: str | None,
+) -> None:
+    """Which engine, provider and models a run would use; checks the endpoint answers.
+
+    Exit code 1 when the endpoint does not answer or does not serve a configured model.
+    """
+    import asyncio
+
+    from workbench.model_stack import describe, probe
+    from workbench.settings import Settings
+
+    settings = Settings.load(project_dir / ".workbench" / "config.toml")
+    settings = settings.with_model_url(model_url, model_name)
+    report = describe(settings, engine=engine)
+    check = not no_check and (report["engine"] == "model" or settings.models.configured())
+    if check and settings.models.missing() is None:
+        report["endpoint"] = asyncio.run(probe(settings, call=call))
+    ok = "endpoint" not in report or (
+        report["endpoint"]["reachable"]
+        and not report["endpoint"].get("missing_models")
+        and "error" not in report["endpoint"]
+    )
+    report["ok"] = ok
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_doctor(report)
+    if not ok:
+        sys.exit(1)
+
+
+def _print_doctor(r: dict[str, Any]) -> None:
+    click.echo(f"engine:   {r['engine']} ({r['engine_reason']})")
+    where = r["base_url"] or "(not set)"
+    if r["local_endpoint"]:
+        where += " (local: models without a price cost nothing)"
+    click.echo(f"provider: {r['provider']} at {where}")
+    if r["api_key_env"]:
+        state = "set" if r["api_key_set"] else "NOT SET"
+        click.echo(f"api key:  {r['api_key_env']} {state}")
+    else:
+        click.echo("api key:  none needed (api_key_env not set)")
+    click.echo(
+        f"output:   {r['structured_output']}; response cache {'on' if r['cache'] else 'off'}"
+    )
+    click.echo("models:")
+    for tier, m in r["models"].items():
+        price = m["price_per_mtok"]
+        if isinstance(price, dict):
+            price = f"${price['input']} in / ${price['output']} out per million tokens"
+        click.echo(f"  {tier:<6} {m['model']}  window {m['context_window']} tokens  {price}")
+    e = r.get("endpoint")
+    if e is None:
+        click.echo("endpoint: not checked")
+        return
+    if not e["reachable"]:
+        click.echo(f"endpoint: DOES NOT ANSWER ({e.get('error', 'no reply')})")
+        return
+    served = e.get("served_models") or []
+    click.echo(f"endpoint: answers in {e['seconds']} s; serves {len(served)} models")
+    if e.get("missing_models"):
+        click.echo(f"  NOT SERVED: {', '.join(e['missing_models'])} (pull or load them first)")
+    if "call" in e:
+        click.echo(f"  one request to the fast model answered: {e['call']['text']!r}")
+    if "error" in e:
+        click.echo(f"  error: {e['error']}")
 
 
 def _dump(updates: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@
     workbench eval propose <corpus> --out golden.json [--n N] [--doc ID ...]
                             [--approve-all | --interactive]
 
-The rubric judge and the question proposer are models: they need ANTHROPIC_API_KEY and
+The rubric judge and the question proposer are models: they need a configured model
+(ANTHROPIC_API_KEY, or an OpenAI-compatible endpoint: settings or `--model-url`) and
 use the project's model stack (`settings.models`, the response cache), built by
 `workbench.ask._configured_model` as `ask` builds it, metered: `settings.budgets` cap
 it, each call is a span in `.workbench/traces/eval.jsonl`.
@@ -42,14 +43,30 @@ HUMAN_LABELS_HELP = (
 ENGINE_HELP = "offline (no model) or model; default: the model when ANTHROPIC_API_KEY is set."
 
 
-def _model(project_dir: Path | None, needs: str, fix: str) -> Model:
+def _model(
+    project_dir: Path | None,
+    needs: str,
+    fix: str,
+    model_url: str | None = None,
+    model_name: str | None = None,
+) -> Model:
     """The project's model stack; a UserError that says how to fix it when there is no key."""
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        raise UserError(f"{needs} needs a model: set ANTHROPIC_API_KEY, or {fix}")
     from workbench.ask import _configured_model
     from workbench.project import Project
 
-    return _configured_model(Project(project_dir or Path(".")), trace="eval")
+    project = Project(project_dir or Path("."))
+    project.settings = project.settings.with_model_url(model_url, model_name)
+    missing = project.settings.models.missing()
+    if missing and project.injected_model() is None:
+        raise UserError(f"{needs} needs a model: {missing}, or {fix}")
+    return _configured_model(project, trace="eval")
+
+
+def _model_configured(project_dir: Path | None, model_url: str | None, name: str | None) -> bool:
+    from workbench.settings import Settings
+
+    path = (project_dir or Path(".")) / ".workbench" / "config.toml"
+    return Settings.load(path).with_model_url(model_url, name).models.configured()
 
 
 def _print_judge(report: EvalReport) -> None:
@@ -149,7 +166,7 @@ def _parse_where(pairs: tuple[str, ...]) -> dict[str, Any] | None:
 
 
 def register(main: click.Group, eval_group: click.Group) -> None:
-    from workbench.cli import _guard
+    from workbench.cli import _guard, model_options
 
     @main.command(name="ask")
     @click.argument("path", type=click.Path(path_type=Path))
@@ -169,6 +186,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         "--max-words", type=click.IntRange(20, 2000), default=None, help="Answer length budget."
     )
     @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+    @model_options
     @_guard
     def ask_cmd(
         path: Path,
@@ -179,6 +197,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         engine: str | None,
         max_words: int | None,
         as_json: bool,
+        model_url: str | None,
+        model_name: str | None,
     ) -> None:
         """Answer a question from the documents at PATH, citing verbatim evidence."""
         from workbench.ask import OfflineAskSettings, Scope, ask
@@ -188,8 +208,12 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             raise UserError(f"corpus path not found: {path}")
         scope = Scope(doc_ids=list(doc_ids) or None, where=_parse_where(where))
         settings = OfflineAskSettings(max_words=max_words) if max_words else None
+        project = Project(project_dir)
+        project.settings = project.settings.with_model_url(model_url, model_name)
+        if (model_url or model_name) and engine is None:
+            engine = "model"
         answer = ask(
-            Project(project_dir),
+            project,
             question,
             corpus=path,
             scope=scope,
@@ -243,7 +267,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         default=None,
         help="Score each answer with the rubric judge (a model: factual accuracy, citation "
         "accuracy, completeness, source quality, efficiency, each 0-1). Default: on when "
-        "ANTHROPIC_API_KEY is set or --engine model.",
+        "a model is configured (ANTHROPIC_API_KEY, or an OpenAI-compatible endpoint) or "
+        "--engine model.",
     )
     @click.option(
         "--human-labels",
@@ -251,6 +276,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         default=None,
         help=HUMAN_LABELS_HELP,
     )
+    @model_options
     @click.option(
         "--min-agreement",
         type=click.FloatRange(-1, 1),
@@ -285,6 +311,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         as_json: bool,
         use_judge: bool | None,
         human_labels: Path | None,
+        model_url: str | None,
+        model_name: str | None,
         min_agreement: float | None,
         pass_threshold: float,
         min_labels: int,
@@ -310,16 +338,20 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         if not target.exists():
             raise UserError(f"corpus not found: {target}")
         if use_judge is None:
-            use_judge = bool(os.environ.get("ANTHROPIC_API_KEY")) or engine == "model"
+            use_judge = _model_configured(project_dir, model_url, model_name) or engine == "model"
             use_judge = use_judge or human_labels is not None
         if human_labels is not None and not use_judge:
             raise UserError("--human-labels calibrates the judge; drop --no-judge")
         labels = load_human_labels(human_labels) if human_labels is not None else None
         model = None
         if engine == "model":
-            model = _model(project_dir, "the model engine", "use --engine offline")
+            model = _model(
+                project_dir, "the model engine", "use --engine offline", model_url, model_name
+            )
         elif use_judge:
-            model = _model(project_dir, "the rubric judge", "pass --no-judge")
+            model = _model(
+                project_dir, "the rubric judge", "pass --no-judge", model_url, model_name
+            )
         report = evaluate_analysis(
             gs,
             target,
@@ -421,6 +453,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         is_flag=True,
         help="Ask y/n/q on stdin even when it is not a terminal (answers piped in).",
     )
+    @model_options
     @_guard
     def eval_propose(
         corpus: Path,
@@ -431,6 +464,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         name: str | None,
         approve_all: bool,
         interactive: bool,
+        model_url: str | None,
+        model_name: str | None,
     ) -> None:
         """Have the model propose N test questions with expected evidence from CORPUS.
 
@@ -451,7 +486,13 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             )
         if not corpus.exists():
             raise UserError(f"corpus path not found: {corpus}")
-        model = _model(project_dir, "proposing questions", "write the golden set by hand")
+        model = _model(
+            project_dir,
+            "proposing questions",
+            "write the golden set by hand",
+            model_url,
+            model_name,
+        )
         project = Project(project_dir)
         full = project.corpus(corpus)
         docs = full.by_id()

@@ -104,9 +104,14 @@ class Project:
         chunking = ChunkingConfig(
             turns_per_chunk=self.settings.turns_per_chunk, overlap=self.settings.chunk_overlap
         )
+        embedder: Any = Embedder()
+        if self.settings.executor == "ray":  # index updates encode on the Ray cluster too
+            from retrieval.ray_embedder import RayEmbedder
+
+            embedder = RayEmbedder(address=self.settings.ray_address)
         return HybridIndex(
             self.wb_dir / "index" / name,
-            embedder=Embedder(),
+            embedder=embedder,
             query_generator=query_generator,
             chunking=chunking,
         )
@@ -151,12 +156,12 @@ class Project:
         if chosen not in ("offline", "model"):
             raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
         if chosen == "model" and not has_model:
-            import os
-
-            if not os.environ.get("ANTHROPIC_API_KEY"):
+            missing = self.settings.models.missing()
+            if missing:
                 raise UserError(
-                    "the model engine needs an API key: set ANTHROPIC_API_KEY (or pass "
-                    "Project(model=...)); without one, use --engine offline"
+                    f"the model engine needs an API key: {missing} (or pass Project(model=...), or point the settings at a local "
+                    'model: [models] provider = "openai-compatible" and base_url, or '
+                    "--model-url); without one, use --engine offline"
                 )
         return chosen
 

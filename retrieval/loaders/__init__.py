@@ -342,7 +342,8 @@ def load_corpus(
             h = doc.content_hash
             if h in seen_hash:
                 report.skipped.append(SkippedFile(
-                    path=doc.source_path, reason=f"duplicate of document {seen_hash[h]} (same text)"
+                    path=doc.source_path,
+                    reason=f"document {doc.id} duplicates document {seen_hash[h]} (same text)",
                 ))  # fmt: skip
                 continue
             if doc.id in seen_ids:

@@ -162,6 +162,10 @@ def load_csv(
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t|")
     except csv.Error:
         dialect = csv.excel
+    # Python's csv refuses a field over 131,072 characters by default; a real issue body
+    # can be longer (207,856 in the NLBSE tickets). No field is longer than the file.
+    if len(text) >= csv.field_size_limit():
+        csv.field_size_limit(len(text) + 1)
     reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
     docs: list[Document] = []
     try:
@@ -169,9 +173,11 @@ def load_csv(
         if not header:
             return []
         header = [h.strip() for h in header]
+        number = 0
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
+            number += 1
             if len(row) > len(header):
                 raise UserInputError(
                     f"{source_path}: line {reader.line_num} has {len(row)} fields but the header "
@@ -182,7 +188,9 @@ def load_csv(
                 record_to_document(
                     record,
                     base_id=base_id,
-                    row=reader.line_num,
+                    # a record without an id column is named by its number (1 = the first
+                    # after the header), not by a line: a quoted field spans many lines
+                    row=number,
                     source_path=source_path,
                     field_map=field_map,
                 )
