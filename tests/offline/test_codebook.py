@@ -189,7 +189,7 @@ def test_the_prompt_that_drew_an_answer_steers_its_code(embedder) -> None:  # ty
     contexts = {f.id: "How often do you change the batteries?" for f in answers[:9]}
     contexts.update({f.id: "Do the buttons bother you?" for f in answers[9:]})
     # a low floor: this is about which code the prompt steers to, not whether one fits
-    coder = CodebookCoder(embedder, _book(), CoderSettings(min_similarity=0.15))
+    coder = CodebookCoder(embedder, _book(), CoderSettings(min_similarity=0.2))
     coded, _ = coder.code(answers, contexts)
     assert coder.code(answers)[0] == {}  # without their prompts the answers fit no code
     assert {coded.get(f.id) for f in answers[:9]} == {"Battery"}
