@@ -5,7 +5,9 @@ are separated by "|" or new lines in the cell; other columns are ignored) or YAM
 of codes, or `{codes: [...]}`, each code a mapping with the same keys, nesting through
 `codes:`/`children:`). A code name written as a path ("Benefits > Speed") with no parent
 gives its parents too. Written back as the same two formats, so an inductive run's
-themes become a codebook a later run takes in (`codebook_from_synthesis`).
+themes become a codebook a later run takes in (`codebook_from_synthesis`). Candidate codes
+a run proposed are marked (`candidate: true`, a `candidate` column) and are not coded
+with until the researcher accepts them by removing the mark (`Codebook.accepted`).
 
 The codebook shapes a deductive run's `Synthesis`: themes are its top-level codes, each
 theme's `codes` are the codes under it (deeper levels flattened as "Child > Grandchild");
@@ -76,6 +78,21 @@ class Codebook(BaseModel):
         while by[out[0]].parent is not None:
             out.insert(0, by[out[0]].parent or "")
         return out
+
+    def accepted(self) -> Codebook:
+        """The codes a run codes with: candidate codes (and codes under them) are left out
+        until the researcher accepts them by removing their `candidate` mark."""
+        by = self.by_name()
+
+        def proposed(c: CodebookCode) -> bool:
+            at: CodebookCode | None = c
+            while at is not None:
+                if at.candidate:
+                    return True
+                at = by.get(at.parent) if at.parent else None
+            return False
+
+        return self.model_copy(update={"codes": [c for c in self.codes if not proposed(c)]})
 
     def leaves(self) -> list[CodebookCode]:
         """The codes evidence is coded with: those with no codes under them."""
@@ -168,6 +185,7 @@ def parse_csv(text: str, source: str) -> Codebook:
                 description=get("description"),
                 examples=_split_examples(get("examples")),
                 parent=get("parent") or None,
+                candidate=get("candidate").lower() in ("yes", "true", "1", "x"),
             )
         )
     return _finish(rows, source)
@@ -240,9 +258,11 @@ def dump_codebook(book: Codebook, suffix: str) -> str:
     if suffix == ".csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(CSV_COLUMNS)
+        marked = any(c.candidate for c in book.codes)  # a fifth column only when needed
+        w.writerow([*CSV_COLUMNS, "candidate"] if marked else CSV_COLUMNS)
         for c in book.codes:
-            w.writerow([c.code, c.description, " | ".join(c.examples), c.parent or ""])
+            row = [c.code, c.description, " | ".join(c.examples), c.parent or ""]
+            w.writerow([*row, "yes" if c.candidate else ""] if marked else row)
         return buf.getvalue()
     import yaml
 

@@ -1,7 +1,8 @@
 """The researcher's codebook in a run: read from the settings, errors as `UserError`.
 
 `analysis.codebook` (the CLI's `--codebook FILE`) names a .csv or .yaml codebook (see
-`subagents.codebook`), or a QDA tool's own: a REFI-QDA `.qdc` codebook or `.qdpx` project. Both engines take it: the offline engine steers its analyst with
+`subagents.codebook`), or a QDA tool's own: a REFI-QDA `.qdc` codebook or `.qdpx` project. Candidate codes a run proposed
+are left out until the researcher accepts them (`Codebook.accepted`). Both engines take it: the offline engine steers its analyst with
 the codes and codes the findings with `CodebookCoder`; the model engine puts the codebook
 in the analyst's task and maps the findings' code tags to it.
 """
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from workbench.settings import Settings
 
 
+# how a .qdc marks a candidate code (REFI-QDA codes have no such attribute)
+CANDIDATE_NOTE = "Candidate code, not yet in the codebook."
+
+
 def codebook_for(settings: Settings) -> Codebook | None:
     """The settings' codebook, read and checked; None for an inductive run."""
     path = settings.analysis.codebook
@@ -27,10 +32,18 @@ def codebook_for(settings: Settings) -> Codebook | None:
 
     try:
         if Path(path).suffix.lower() in (".qdc", ".qdpx"):
-            return codebook_from_qda(Path(path))
-        return load_codebook(path)
+            book = codebook_from_qda(Path(path))
+        else:
+            book = load_codebook(path)
     except CodebookError as e:
         raise UserError(str(e)) from e
+    accepted = book.accepted()
+    if not accepted.codes:
+        raise UserError(
+            f"{path}: every code is a candidate code a run proposed; accept the ones you want "
+            "by removing their candidate mark (`candidate: true`, or the candidate column)."
+        )
+    return accepted
 
 
 def codebook_from_qda(path: Path) -> Codebook:
@@ -47,8 +60,22 @@ def codebook_from_qda(path: Path) -> Codebook:
         raise CodebookError(str(e)) from e
     rows: list[CodebookCode] = []
 
+    from workbench.qda import CANDIDATES, OTHER
+
     def visit(code: Any, parent: str | None) -> None:
-        rows.append(CodebookCode(code=code.name, description=code.description, parent=parent))
+        if parent is None and code.name == OTHER:  # a workbench project's "fits no theme"
+            return
+        text = code.description or ""
+        # a workbench project holds its candidate codes under CANDIDATES; a .qdc marks each
+        candidate = text.startswith(CANDIDATE_NOTE) or (parent is None and code.name == CANDIDATES)
+        rows.append(
+            CodebookCode(
+                code=code.name,
+                description=text.removeprefix(CANDIDATE_NOTE).strip() if candidate else text,
+                parent=parent,
+                candidate=candidate,
+            )
+        )
         for child in code.children:
             visit(child, code.name)
 
@@ -75,7 +102,9 @@ def qda_codes(book: Codebook) -> list[Any]:
         return QdaCode(
             guid=stable_guid("codebook", book.content_hash, name),
             name=name,
-            description=c.description,
+            description=f"{CANDIDATE_NOTE} {c.description}".strip()
+            if c.candidate
+            else c.description,
             children=[node(k.code) for k in book.children(name)],
         )
 

@@ -267,3 +267,37 @@ def test_a_qda_tools_codebook_drives_a_run(tmp_path: Path) -> None:
     write_qdc(tree, tmp_path / "dupe.qdc")
     with pytest.raises(UserError, match="repeat under different parents"):
         codebook_for(Settings(analysis=AnalysisSettings(codebook=str(tmp_path / "dupe.qdc"))))
+
+
+def test_candidate_codes_wait_for_the_researcher_to_accept_them(tmp_path: Path) -> None:
+    from subagents.codebook import CodebookCode
+
+    book = Codebook(
+        codes=[
+            CodebookCode(code="Remote"),
+            CodebookCode(code="Battery", parent="Remote", description="power"),
+            CodebookCode(code="Scroll wheel", parent="Remote", candidate=True),
+            CodebookCode(code="Weather", candidate=True, description="rain"),
+            CodebookCode(code="Rain at night", parent="Weather"),
+        ],
+        source="run",
+    )
+    assert [c.code for c in book.accepted().codes] == ["Remote", "Battery"]
+    # the mark survives both file formats, so a later run leaves the candidates out too
+    for suffix in (".yaml", ".csv"):
+        back = load_codebook(write_codebook(book, tmp_path / f"book{suffix}"))
+        assert [(c.code, c.candidate) for c in back.codes] == [
+            (c.code, c.candidate) for c in book.codes
+        ], suffix
+        assert [c.code for c in back.accepted().codes] == ["Remote", "Battery"]
+    # a codebook with no candidates keeps the plain four columns
+    plain = write_codebook(book.accepted(), tmp_path / "plain.csv").read_text()
+    assert plain.splitlines()[0] == "code,description,examples,parent"
+    # accepting = removing the mark
+    import yaml
+
+    data = yaml.safe_load((tmp_path / "book.yaml").read_text())
+    del data["codes"][0]["codes"][1]["candidate"]  # Remote > Scroll wheel
+    (tmp_path / "book.yaml").write_text(yaml.safe_dump(data))
+    kept = [c.code for c in load_codebook(tmp_path / "book.yaml").accepted().codes]
+    assert kept == ["Remote", "Battery", "Scroll wheel"]
