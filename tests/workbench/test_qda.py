@@ -157,6 +157,8 @@ def test_a_deductive_run_takes_back_the_codebook_an_inductive_run_wrote(
     roots = [c.code for c in book.roots()]
     assert sorted(t.label for t in run2.themes) == sorted(roots)
     assert "deductive coding" in run2.synthesis.method
+    manifest = json.loads((run2.dir / "manifest.json").read_text())
+    assert "codebook" in manifest["engine_note"]  # so `export qdpx` says so too
     assert all(c.label in {k.code for k in book.codes} for t in run2.themes for c in t.codes)
     fmap = {f.id: f for f in run2.findings}
     for t in run2.themes:
