@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from retrieval.errors import UserInputError
-from retrieval.loaders._build import Part, build_document, looks_binary, read_text
+from retrieval.loaders._build import Part, build_document, decode_bytes, looks_binary
 from retrieval.loaders.code import CODE_EXTENSIONS, load_code
 from retrieval.loaders.conversation import (
     NO_TURNS,
@@ -56,7 +56,7 @@ OnError = Literal["raise", "skip"]
 
 def _gitignore_matcher(directory: Path) -> Any:
     path = directory / ".gitignore"
-    if not path.is_file():
+    if not path.is_file() or not _inside(path, directory):
         return None
     import pathspec
 
@@ -67,8 +67,28 @@ def _gitignore_matcher(directory: Path) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
+def _mib(n: int) -> str:
+    """A size in the binary units limits are set in (20 MiB is 20 MiB, not "21 MB")."""
+    value = n / 2**20
+    return f"{value:.0f} MiB" if value == int(value) else f"{value:.1f} MiB"
+
+
+OUTSIDE = "a link to a file or folder outside the corpus folder; skipped"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, links resolved, is inside `root` (links resolved too)."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 def _walk(root: Path) -> tuple[list[Path], list[SkippedFile]]:
-    """Files under root in a stable order, honouring .gitignore at every level."""
+    """Files under root in a stable order, honouring .gitignore at every level.
+
+    Anything whose links resolve outside the corpus folder is skipped and listed (a
+    link to /etc/passwd in a shared corpus must not be read, indexed and quoted).
+    """
     files: list[Path] = []
     skipped: list[SkippedFile] = []
     specs: list[tuple[Path, object]] = []
@@ -95,6 +115,11 @@ def _walk(root: Path) -> tuple[list[Path], list[SkippedFile]]:
                 continue
             if ignored(here / d, True):
                 continue
+            if (here / d).is_symlink():  # os.walk does not follow it; say why it is left out
+                if not _inside(here / d, root):
+                    skipped.append(SkippedFile(path=(here / d).relative_to(root).as_posix(),
+                                               reason=OUTSIDE))  # fmt: skip
+                continue
             keep.append(d)
         dirnames[:] = keep
         for name in sorted(filenames):
@@ -104,6 +129,9 @@ def _walk(root: Path) -> tuple[list[Path], list[SkippedFile]]:
                 continue
             if ignored(path, False):
                 skipped.append(SkippedFile(path=rel, reason="ignored by .gitignore"))
+                continue
+            if path.is_symlink() and not _inside(path, root):
+                skipped.append(SkippedFile(path=rel, reason=OUTSIDE))
                 continue
             files.append(path)
     return files, skipped
@@ -140,7 +168,7 @@ def _language(path: Path) -> str:
 def _media_for(path: Path, root: Path) -> str | None:
     for ext in MEDIA_EXTENSIONS:
         candidate = path.with_suffix(ext)
-        if candidate.is_file():
+        if candidate.is_file() and _inside(candidate, root):  # no recording linked from outside
             return candidate.relative_to(root).as_posix()
     return None
 
@@ -190,7 +218,7 @@ def _load_file(
     if size > max_bytes:
         report.skipped.append(SkippedFile(
             path=rel,
-            reason=f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit per file; "
+            reason=f"file is {_mib(size)}, over the {_mib(max_bytes)} limit per file; "
             "split it or raise max_file_bytes",
         ))  # fmt: skip
         return []
@@ -200,17 +228,16 @@ def _load_file(
     if kind in ("docx", "pdf"):
         return _load_binary_transcript(kind, path, rel, id_stem, report)
     try:
-        with path.open("rb") as fh:
-            head = fh.read(8192)
+        data = path.read_bytes()  # at most max_bytes: the whole file is checked, not its head
     except OSError as exc:
         report.skipped.append(SkippedFile(path=rel, reason=f"cannot read: {exc.strerror or exc}"))
         return []
-    if looks_binary(head):
+    if looks_binary(data):
         report.skipped.append(
             SkippedFile(path=rel, reason="binary content (NUL bytes) in a text file type")
         )
         return []
-    decoded = read_text(path, rel)
+    decoded = decode_bytes(data, rel)
     if decoded.warning:
         report.warnings.append(decoded.warning)
     text = decoded.text
@@ -306,6 +333,7 @@ def load_corpus(
         root = root_path
         files, ignored = _walk(root)
         report.skipped.extend(ignored)
+        report.warnings.extend(f"{s.path}: {s.reason}" for s in ignored if s.reason == OUTSIDE)
         if include:
             prefixes = [PurePosixPath(p.strip("/")).as_posix() for p in include]
             files = [f for f in files
