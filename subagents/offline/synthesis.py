@@ -556,9 +556,7 @@ def phrases(text: str) -> list[str]:
     return out
 
 
-_CODEISH = re.compile(
-    r"\S*(?:://|www\.|[/\\=<>{}\[\]#@`|$]|\w[._]\w|[a-z][A-Z]|\d)\S*"
-)
+_CODEISH = re.compile(r"\S*(?:://|www\.|[/\\=<>{}\[\]#@`|$]|\w[._]\w|[a-z][A-Z]|\d)\S*")
 
 
 def name_groups(
