@@ -26,6 +26,7 @@ class EmbeddingCache:
         self.model = model
         self.dimension = dimension
         self.repairs: list[str] = []
+        path.parent.mkdir(parents=True, exist_ok=True)  # a project makes its folders lazily
         try:
             self._connect()
         except sqlite3.DatabaseError as e:

@@ -2,13 +2,15 @@
 
     workbench analyze <path> -q "<question>" [--project DIR] [--recipe NAME|auto]
                       [--engine offline|model] [--executor asyncio|ray] [--batch]
-                      [--steer-file FILE] [--max-usd X] [--max-tasks N] [--json]
+                      [--steer-file FILE] [--codebook FILE] [--max-usd X] [--max-tasks N]
+                      [--json]
     workbench doctor [--project DIR] [--model-url URL] [--model NAME] [--call] [--json]
     workbench runs [--project DIR]
     workbench steer <run-dir> "<message>"      (or /pause, /resume, /cancel)
     workbench eval retrieval <bench.json> <corpus> [--json]
     workbench triage <tickets> --labels <labelled> --label-column COL [--group-column COL]
     workbench eval triage --train A.csv --test B.csv --label-column COL [--json]
+    workbench export qdpx|codebook <run-dir>; workbench eval coding <run-dir> <coded>
 
 Progress goes to stderr; with --json, stdout carries exactly one JSON object.
 Exit codes: 0 done, 1 the run failed, 2 bad input or settings, 130 interrupted.
@@ -148,6 +150,13 @@ def main() -> None:
     default=None,
     help="Lines appended to this file steer the run (/pause, /resume, /cancel too).",
 )
+@click.option(
+    "--codebook",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Code against your codebook: .csv or .yaml (code, description, examples, parent), "
+    "or your QDA tool's REFI-QDA .qdc / .qdpx.",
+)
 @click.option("--max-usd", type=float, default=None, help="Stop the run at this cost.")
 @click.option("--max-tasks", type=int, default=None, help="Start at most this many tasks.")
 @click.option(
@@ -181,6 +190,7 @@ def analyze(
     executor: str | None,
     batch: bool,
     steer_file: Path | None,
+    codebook: Path | None,
     max_usd: float | None,
     max_tasks: int | None,
     new_run: bool,
@@ -216,6 +226,10 @@ def analyze(
         updates["steering_file"] = str(steer_file)
     if batch:
         updates["models"] = s.models.model_copy(update={"batch": True})
+    if codebook is not None:
+        if not codebook.is_file():
+            raise UserError(f"codebook not found: {codebook}")
+        updates["analysis"] = s.analysis.model_copy(update={"codebook": str(codebook.resolve())})
     if interviewers or participants:
         r = s.roles.model_copy()
         r.interviewers = [*r.interviewers, *interviewers]
@@ -428,11 +442,13 @@ def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
 
 
 def _register_commands() -> None:
-    """Commands that live in their own modules (ask, eval analysis, eval compare, triage)."""
-    from workbench import cli_ask, cli_triage
+    """Commands that live in their own modules (ask, eval analysis, eval compare, triage,
+    export, eval coding)."""
+    from workbench import cli_ask, cli_qda, cli_triage
 
     cli_ask.register(main, eval_group)
     cli_triage.register(main, eval_group)
+    cli_qda.register(main, eval_group)
 
 
 _register_commands()

@@ -181,6 +181,9 @@ class ModelEngine:
         self.context = context or context_of(model) or context_budget(settings, self.models)
         self.note = engine_note(self.models)
         self.short = engine_short(self.models)
+        from workbench.codebook import codebook_for
+
+        self.codebook = codebook_for(settings)
 
     def _model_for(self, tier: str, resolve: Callable[[Any], str] | None) -> str:
         from subagents.models.messages import ModelRequest
@@ -204,7 +207,8 @@ class ModelEngine:
 
     def version(self, subagent: str) -> str:
         spec = self.spec(subagent)
-        return f"{spec.name}/{spec.prompt_hash}/{self.models[spec.tier]}"
+        tag = f"+codebook/{self.codebook.content_hash}" if self.codebook is not None else ""
+        return f"{spec.name}/{spec.prompt_hash}/{self.models[spec.tier]}{tag}"
 
     def synthesis_version(self) -> str:
         return self.version("theme-synthesizer")
@@ -276,6 +280,10 @@ class ModelEngine:
             "question are not findings. Report as many findings as the document supports, "
             "none if it does not address the question."
         )
+        if self.codebook is not None:  # the researcher's own file: trusted instructions
+            from subagents.codebook import codebook_instructions
+
+            tail.append(codebook_instructions(self.codebook))
         if task.steering:
             tail.append("Steering from the researcher (apply it to this task):")
             tail.extend(f"- {s}" for s in task.steering)
@@ -445,6 +453,10 @@ class ModelEngine:
     ) -> Synthesis:
         from subagents.outputs import SynthesisOutput
 
+        if self.codebook is not None:  # deductive: themes are the codebook's codes
+            from subagents.codebook import synthesis_from_tags
+
+            return synthesis_from_tags(self.codebook, findings, doc_ids, noun=noun)
         lines = [
             f"Research question: {question}",
             f"{len(findings)} findings from {len(doc_ids)} {noun} are given as JSON lines in "

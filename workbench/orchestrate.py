@@ -142,6 +142,8 @@ async def execute(req: RunRequest) -> None:
                     skip=skipped_documents(corpus),
                 )
                 note, short = runner.note, runner.short
+                if runner.codebook is not None:  # the manifest says a codebook coded the themes
+                    store.update_manifest(engine_note=note)
             ctx = RunContext(
                 store=store,
                 corpus=corpus,

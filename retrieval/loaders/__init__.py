@@ -1,7 +1,8 @@
 """`load_corpus`: turn a file or a folder into Documents that keep their structure.
 
-Dispatch is by file extension (and, for .txt/.docx, by content: "Speaker: text" lines
-make a transcript). A folder is walked recursively; `.gitignore` files are respected at
+Dispatch is by file extension (and, for .txt/.docx/.pdf, by content: speaker lines in
+any layout `retrieval.loaders.turns` knows make a transcript; a transcript-like file
+whose turns cannot be read is kept as text, with a warning). A folder is walked recursively; `.gitignore` files are respected at
 every level, version-control, vendored and generated folders are skipped, binaries and
 oversized files are reported in `LoadReport.skipped` with the reason.
 
@@ -20,15 +21,18 @@ from retrieval.errors import UserInputError
 from retrieval.loaders._build import Part, build_document, decode_bytes, looks_binary
 from retrieval.loaders.code import CODE_EXTENSIONS, load_code
 from retrieval.loaders.conversation import (
+    NO_TURNS,
     find_turns,
-    is_transcript_text,
     load_cues,
     load_docx,
     load_json_turns,
     load_transcript_text,
     parse_json,
+    parse_turn_text,
 )
+from retrieval.loaders.pdf import load_pdf
 from retrieval.loaders.tickets import load_csv, load_jsonl
+from retrieval.loaders.turns import speaker_like_lines, text_lines
 from retrieval.redact import Redactor
 from retrieval.types import Document, LoadReport, SkippedFile
 
@@ -147,6 +151,8 @@ def _kind_of(path: Path) -> str | None:
         return "srt"
     if suffix == ".docx":
         return "docx"
+    if suffix == ".pdf":
+        return "pdf"
     if suffix in TEXT_EXTENSIONS:
         return "text"
     if suffix in CODE_EXTENSIONS:
@@ -219,8 +225,8 @@ def _load_file(
     if size == 0:
         report.skipped.append(SkippedFile(path=rel, reason="empty file"))
         return []
-    if kind == "docx":
-        return [load_docx(path, doc_id=id_stem, title=path.stem, source_path=rel)]
+    if kind in ("docx", "pdf"):
+        return _load_binary_transcript(kind, path, rel, id_stem, report)
     try:
         data = path.read_bytes()  # at most max_bytes: the whole file is checked, not its head
     except OSError as exc:
@@ -267,11 +273,33 @@ def _load_file(
         return load_csv(text, base_id=id_stem, source_path=rel, field_map=field_map)
     media = _media_for(path, root)
     if kind in ("vtt", "srt"):
-        return [load_cues(text, doc_id=id_stem, title=path.stem, source_path=rel, media_path=media)]
-    if path.suffix.lower() == ".txt" and is_transcript_text(text):
-        return [load_transcript_text(text, doc_id=id_stem, title=path.stem, source_path=rel,
-                                     media_path=media)]  # fmt: skip
+        try:
+            return [load_cues(text, doc_id=id_stem, title=path.stem, source_path=rel,
+                              media_path=media)]  # fmt: skip
+        except UserInputError as exc:  # no cues: keep the words, say so
+            report.warnings.append(f"{exc} Loaded as plain text.")
+            return [load_prose(text, doc_id=id_stem, title=path.stem, source_path=rel)]
+    if path.suffix.lower() == ".txt":
+        parsed = parse_turn_text(text)
+        if parsed is not None:
+            return [load_transcript_text(text, doc_id=id_stem, title=path.stem, source_path=rel,
+                                         media_path=media, parsed=parsed)]  # fmt: skip
+        if speaker_like_lines(text_lines(text)) >= 2:
+            report.warnings.append(f"{rel}: {NO_TURNS}.")
     return [load_prose(text, doc_id=id_stem, title=path.stem, source_path=rel)]
+
+
+def _load_binary_transcript(
+    kind: str, path: Path, rel: str, id_stem: str, report: LoadReport
+) -> list[Document]:
+    """Word and PDF files: turns when they hold a transcript, else text with a warning."""
+    if kind == "docx":
+        doc, warning = load_docx(path, doc_id=id_stem, title=path.stem, source_path=rel)
+        warnings = [warning] if warning else []
+    else:
+        doc, warnings = load_pdf(path, doc_id=id_stem, title=path.stem, source_path=rel)
+    report.warnings.extend(warnings)
+    return [doc]
 
 
 def load_corpus(
@@ -359,7 +387,7 @@ def load_corpus(
         raise UserInputError(
             f"{root_path}: no loadable documents"
             + (f" ({reasons}{'; ...' if len(report.skipped) > 5 else ''})" if reasons else "")
-            + ". Supported: .txt .md .vtt .srt .json .jsonl .csv .docx and source code."
+            + ". Supported: .txt .md .vtt .srt .json .jsonl .csv .docx .pdf and source code."
         )
     return report
 
