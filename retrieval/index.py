@@ -16,6 +16,7 @@ memory after each update (cheap next to embedding) and on first search after ope
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -31,10 +32,12 @@ from retrieval.embedder import Embedder
 from retrieval.errors import IndexStateError, UserInputError
 from retrieval.filters import combine, matches, validate_where
 from retrieval.lexical import LexicalIndex
+from retrieval.locking import FileLock
 
 if TYPE_CHECKING:
+    from retrieval.dense import DenseStore
     from retrieval.docrank import DocumentRanking
-from retrieval.store import DocEntry, IndexStore, Manifest, version_key
+from retrieval.store import DamagedStateError, DocEntry, IndexStore, Manifest, version_key
 from retrieval.synthetic import OfflineQueryGenerator
 from retrieval.synthetic_protocol import QueryGenerator
 from retrieval.text import tokenize
@@ -158,9 +161,11 @@ class HybridIndex:
         self.weights = {**base, **(weights or {})}
         self._store = IndexStore(self.directory)
         self._store.ensure()
-        from retrieval.dense import DenseStore
-
-        self._dense = DenseStore(self.directory, client=chroma_client)
+        self._lock = FileLock(self.directory / ".lock", f"the index {self.directory.name}")
+        # how a wait for another writer is said (the workbench routes it to its events)
+        self.on_wait: Callable[[str], None] | None = None
+        # what the checks on open found and fixed (a damaged or lost file): say it to people
+        self.repairs: list[str] = []
         self._cache = (
             EmbeddingCache(
                 self.directory / "embeddings.sqlite",
@@ -170,7 +175,21 @@ class HybridIndex:
             if embedding_cache
             else None
         )
-        self._manifest = self._store.load_manifest()
+        if self._cache is not None:
+            self.repairs += self._cache.repairs
+        manifest_lost = False
+        try:
+            self._manifest = self._store.load_manifest()
+        except DamagedStateError as exc:
+            aside = self._store.set_aside(self._store.manifest_path)
+            self.repairs.append(
+                f"the index manifest was damaged ({exc}); it was set aside as {aside.name} and "
+                "the index starts empty: the next update rebuilds it"
+            )
+            self._manifest, manifest_lost = Manifest(), True
+        self._dense = self._open_dense(chroma_client)
+        if manifest_lost:
+            self._dense.reset()  # its vectors belong to the lost manifest
         self._entries: list[_Entry] = []
         self._by_key: dict[str, int] = {}
         self._by_chunk: dict[str, int] = {}
@@ -183,6 +202,7 @@ class HybridIndex:
         self._qcache: dict[str, np.ndarray] = {}
         self._embedded = 0
         self._load_entries()
+        self._check_dense()
 
     # ---------------------------------------------------------------- state
     @property
@@ -220,10 +240,89 @@ class HybridIndex:
             "document) before searching it."
         )
 
+    def _open_dense(self, client: Any) -> DenseStore:
+        """The vector store named by the manifest; a damaged local one is set aside."""
+        from retrieval.dense import DenseStore
+
+        name = self._manifest.dense.get("collection")
+        try:
+            dense = DenseStore(self.directory, client=client, name=name)
+        except Exception as exc:  # Chroma raises its own types for an unreadable store
+            local = self.directory / "chroma"
+            if client is not None or not local.exists():
+                raise IndexStateError(
+                    f"the vector store of {self.directory} cannot be opened ({exc})"
+                ) from exc
+            aside = self._store.set_aside(local)
+            self.repairs.append(
+                f"the vector store was damaged ({str(exc)[:200]}); it was set aside as "
+                f"{aside.name} and its vectors are rebuilt from the index records"
+            )
+            dense = DenseStore(self.directory, name=name)
+        if name is None and self._manifest.docs and dense.count() == 0:
+            # an index from before the collection was recorded, moved: its vectors are in
+            # the one other collection of its own store
+            others = [c for c in dense.collections() if c != dense.name]
+            if len(others) == 1:
+                empty = dense.name
+                dense.use(others[0])
+                with contextlib.suppress(Exception):
+                    dense._client.delete_collection(empty)
+        return dense
+
+    def _writer(self) -> contextlib.AbstractContextManager[None]:
+        """One writer per index directory, across processes: a second one waits its turn."""
+        return self._lock.hold("updating the index", on_wait=self.on_wait)
+
+    def _dense_info(self) -> dict[str, str]:
+        return {"collection": self._dense.name, "id": self._dense.collection_id}
+
+    def _check_dense(self) -> None:
+        """Every committed chunk has its vector in the collection the manifest names."""
+        expected = len(self._entries)
+        stored = self._manifest.dense.get("id")
+        count = self._dense.count()
+        recreated = stored is not None and stored != self._dense.collection_id
+        if expected and (recreated or count < expected):
+            why = "it was lost and made again" if recreated else f"it held {count} of {expected}"
+            self.repairs.append(
+                f"the vector store did not match the index manifest ({why}); "
+                f"{expected} vectors were rebuilt from the index records"
+            )
+            self._rebuild_vectors()
+        if self._manifest.docs and self._manifest.dense != self._dense_info():
+            with self._writer():
+                self._manifest.dense = self._dense_info()
+                self._store.commit(self._manifest)
+
+    def _rebuild_vectors(self, batch: int = 512) -> None:
+        dim = int(getattr(self.embedder, "dimension", 384))
+        for start in range(0, len(self._entries), batch):
+            part = self._entries[start : start + batch]
+            vectors, _ = embed_with_cache(
+                lambda xs: self.embedder.encode(xs, batch_size=64),
+                self._cache,
+                [search_text(e.chunk) for e in part],
+                dim,
+            )
+            self._dense.add(
+                [f"{e.version}:{e.chunk.id}" for e in part],
+                vectors,
+                [_chroma_metadata(e.chunk, e.version) for e in part],
+            )
+
     def _load_entries(self) -> None:
         entries: list[_Entry] = []
-        for entry in self._manifest.docs.values():
-            record = self._store.read_record(entry.key)
+        for doc_id, entry in list(self._manifest.docs.items()):
+            try:
+                record = self._store.read_record(entry.key)
+            except DamagedStateError as exc:
+                del self._manifest.docs[doc_id]  # the next update indexes it again
+                self.repairs.append(
+                    f"the index record {entry.key}.json of document {doc_id!r} was damaged "
+                    f"({exc}); the document is indexed again on the next update"
+                )
+                continue
             for chunk_raw, tokens, queries, q_tokens in zip(
                 record["chunks"],
                 record["tokens"],
@@ -317,13 +416,25 @@ class HybridIndex:
         chunks), so memory stays bounded by a group.
         """
         try:
-            return self._update(
-                docs, remove_missing=remove_missing, batch_size=batch_size, progress=progress
-            )
+            with self._writer():  # one writer per index; a second process waits its turn
+                self._refresh()
+                return self._update(
+                    docs, remove_missing=remove_missing, batch_size=batch_size, progress=progress
+                )
         finally:
             release = getattr(self.embedder, "release", None)
             if callable(release):  # an embedder holding remote workers frees them
                 release()
+
+    def _refresh(self) -> None:
+        """Another process may have committed since this index was opened: read it."""
+        try:
+            on_disk = self._store.load_manifest()
+        except IndexStateError:
+            return
+        if on_disk.generation != self._manifest.generation:
+            self._manifest = on_disk
+            self._load_entries()
 
     def _update(
         self,
@@ -409,6 +520,7 @@ class HybridIndex:
             docs=new_docs,
             generation=old.generation + 1,
             embedder=self.embedder_identity,
+            dense=self._dense_info(),
         )
         self._store.commit(manifest)  # the commit point
         self._manifest = manifest
@@ -676,6 +788,7 @@ class HybridIndex:
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
+        self._dense.close()
 
     def _fuse(
         self,

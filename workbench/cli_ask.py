@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from workbench.errors import RunError, UserError
+from workbench.terminal import say, say_json
 
 if TYPE_CHECKING:
     from retrieval import Document
@@ -72,30 +73,28 @@ def _model_configured(project_dir: Path | None, model_url: str | None, name: str
 def _print_judge(report: EvalReport) -> None:
     from workbench.evaluation.judge import CRITERIA, judge_score
 
-    click.echo("judge per item (mean of the five criteria, then each):")
+    say("judge per item (mean of the five criteria, then each):")
     for item in report.items:
         if item.judge is None:
-            click.echo(f"  {item.id:<24} no score (the judge abstained or failed)")
+            say(f"  {item.id:<24} no score (the judge abstained or failed)")
             continue
         each = " ".join(f"{c.split('_')[0]} {item.judge[c]:.2f}" for c in CRITERIA)
-        click.echo(f"  {item.id:<24} {judge_score(item.judge):.3f}  {each}")
+        say(f"  {item.id:<24} {judge_score(item.judge):.3f}  {each}")
     cal = report.judge_calibration
     if cal is None:
-        click.echo(
-            "judge: not calibrated (no --human-labels); its scores are reported, not used as gates"
-        )
+        say("judge: not calibrated (no --human-labels); its scores are reported, not used as gates")
         return
     agreement = (
         f"Spearman {_num(cal.spearman)}, Cohen's kappa {_num(cal.kappa)} on pass/fail "
         f"(score >= {cal.threshold}), n={cal.n}"
     )
     if cal.trusted:
-        click.echo(f"judge: trusted; {agreement}")
+        say(f"judge: trusted; {agreement}")
     else:
-        click.echo(f"judge: UNTRUSTED, its scores are not used as gates; {agreement}")
-        click.echo(f"  why: {cal.reason}")
+        say(f"judge: UNTRUSTED, its scores are not used as gates; {agreement}")
+        say(f"  why: {cal.reason}")
     if cal.unmatched:
-        click.echo(f"  {len(cal.unmatched)} labelled items had no judge score: {cal.unmatched[:5]}")
+        say(f"  {len(cal.unmatched)} labelled items had no judge score: {cal.unmatched[:5]}")
 
 
 def _num(v: float | None) -> str:
@@ -113,11 +112,11 @@ def _segment_text(docs: dict[str, Document], doc_id: str, index: int) -> str:
 
 
 def _show_proposal(n: int, total: int, item: GoldenItem, docs: dict[str, Document]) -> None:
-    click.echo(f"\n[{n}/{total}] {item.question}")
-    click.echo(f"  reference answer: {item.reference_answer}")
+    say(f"\n[{n}/{total}] {item.question}")
+    say(f"  reference answer: {item.reference_answer}")
     for span in item.gold_spans:
         where = f"{span.doc_id}#{span.start}"
-        click.echo(f"  evidence {where}: {_segment_text(docs, span.doc_id, span.start)}")
+        say(f"  evidence {where}: {_segment_text(docs, span.doc_id, span.start)}")
 
 
 def _write_golden(
@@ -160,9 +159,12 @@ def _parse_where(pairs: tuple[str, ...]) -> dict[str, Any] | None:
         with contextlib.suppress(json.JSONDecodeError):
             val = json.loads(value)
         out[key.strip()] = val
-    if len(out) > 1:
-        return {"$and": [{k: v} for k, v in out.items()]}
-    return out or None
+    where = {"$and": [{k: v} for k, v in out.items()]} if len(out) > 1 else out
+    if where:
+        from retrieval.filters import validate_where
+
+        validate_where(where)  # before any indexing: a bad filter is bad input, said at once
+    return where or None
 
 
 def register(main: click.Group, eval_group: click.Group) -> None:
@@ -220,12 +222,14 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             engine=engine,
             settings=settings,
         )
+        for note in answer.notes:
+            say(f"note: {note}", err=True)
         if as_json:
             data = answer.model_dump(mode="json")
             data["text"] = answer.text
-            click.echo(json.dumps(data, ensure_ascii=False))
+            say_json(data)
             return
-        click.echo(answer.markdown())
+        say(answer.markdown())
 
     @eval_group.command(name="analysis")
     @click.argument("golden", type=click.Path(path_type=Path))
@@ -360,7 +364,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             model=model,
             judge=RubricJudge(model) if use_judge and model is not None else None,
             limit=limit,
-            progress=lambda m: click.echo(m, err=True),
+            progress=lambda m: say(m, err=True),
         )
         if labels is not None:
             agreement = {}
@@ -371,17 +375,17 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             )
         if save_version:
             p = RegressionStore(store_dir).save(report, save_version)
-            click.echo(f"stored as {p}", err=True)
+            say(f"stored as {p}", err=True)
         if save_path:
             atomic_write_json(save_path, report.model_dump(mode="json"), indent=1)
         if as_json:
-            click.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
+            say_json(report.model_dump(mode="json"))
             return
-        click.echo(f"{report.golden}: {len(report.items)} items, engine {report.engine}")
+        say(f"{report.golden}: {len(report.items)} items, engine {report.engine}")
         for k, v in report.overall.items():
             if v is not None:
-                click.echo(f"  {k:<24} {v:.4f}")
-        click.echo(f"ROUGE: {report.rouge_settings}")
+                say(f"  {k:<24} {v:.4f}")
+        say(f"ROUGE: {report.rouge_settings}")
         if any(i.judge is not None for i in report.items) or report.judge_calibration:
             _print_judge(report)
 
@@ -412,11 +416,11 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         if as_json:
             data = diff.model_dump(mode="json")
             data["regressions"] = [m.metric for m in diff.regressions]
-            click.echo(json.dumps(data, ensure_ascii=False))
+            say_json(data)
         else:
-            click.echo(diff.render())
+            say(diff.render())
         if fail_on_regression and diff.regressions:
-            click.echo("regression: " + ", ".join(m.metric for m in diff.regressions), err=True)
+            say("regression: " + ", ".join(m.metric for m in diff.regressions), err=True)
             sys.exit(1)
 
     @eval_group.command(name="propose")
@@ -501,9 +505,9 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             raise UserError(f"--doc names documents not in {corpus}: {unknown}")
         index = project.index_for(full)
         try:
-            click.echo(f"indexing {len(full)} documents", err=True)
+            say(f"indexing {len(full)} documents", err=True)
             index.update(full.documents, progress=IndexProgress(progress_listener()))
-            click.echo(f"asking the model for {n} questions", err=True)
+            say(f"asking the model for {n} questions", err=True)
             proposed = propose_questions(
                 model, index=index, docs=docs, n=n, scope_doc_ids=list(doc_ids) or None
             )
@@ -530,11 +534,11 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             if choice == "y":
                 kept.append(item.model_copy(update={"approved": True}))
         if not kept:
-            click.echo(f"\nkept none of {len(proposed)} proposed questions; nothing written")
+            say(f"\nkept none of {len(proposed)} proposed questions; nothing written")
             return
         path, total = _write_golden(out, corpus, name, kept)
         how = "all approved without review" if approve_all else "approved by you"
-        click.echo(
+        say(
             f"\nkept {len(kept)} of {len(proposed)} proposed questions ({how}); "
             f"{path} now has {total} items. Run: workbench eval analysis {path}"
         )

@@ -92,7 +92,9 @@ def provider_model(settings: Settings, *, budget: ContextBudget | None = None) -
         raise UserError(str(e)) from e
 
 
-def build_model(settings: Settings, cache_path: Any, injected: Model | None = None) -> Model:
+def build_model(
+    settings: Settings, cache_path: Any, injected: Model | None = None, *, keys_file: Any = None
+) -> Model:
     """The run's model stack below the meter (see the module docstring)."""
     from subagents.models.cached import CachedModel
 
@@ -107,7 +109,7 @@ def build_model(settings: Settings, cache_path: Any, injected: Model | None = No
 
             model = BatchedModel(client, window_s=m.batch_window_s, poll_interval_s=m.batch_poll_s)
     if settings.models.cache:
-        model = CachedModel(model, cache_path)
+        model = CachedModel(model, cache_path, keys_file=keys_file)
     return model
 
 

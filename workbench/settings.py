@@ -46,6 +46,9 @@ class AnalysisSettings(BaseModel):
     # codes inside a theme: average-linkage cosine distance at which they stop merging
     cluster_distance: float = Field(default=0.55, gt=0, lt=2)
     batch_size: int = Field(default=10, ge=1, le=500)  # documents per task for per-batch stages
+    # deductive coding: a .csv or .yaml codebook (code, description, examples, parent); themes
+    # are then its codes (see workbench.codebook)
+    codebook: str | None = None
 
 
 class RolesSettings(BaseModel):

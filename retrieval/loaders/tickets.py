@@ -178,10 +178,15 @@ def load_csv(
             if not any(cell.strip() for cell in row):
                 continue
             number += 1
-            if len(row) > len(header):
+            if len(row) != len(header):
+                fix = (
+                    "quote fields that contain the delimiter"
+                    if len(row) > len(header)
+                    else "a field is missing, or a quoted field runs over into the next line"
+                )
                 raise UserInputError(
                     f"{source_path}: line {reader.line_num} has {len(row)} fields but the header "
-                    f"has {len(header)}; quote fields that contain the delimiter."
+                    f"has {len(header)}; {fix}."
                 )
             record = dict(zip(header, row, strict=False))
             docs.append(

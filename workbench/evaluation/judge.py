@@ -348,7 +348,7 @@ def propose_questions(
     """
     import hashlib
 
-    from subagents.agent import Agent, AgentTask
+    from subagents.agent import Agent, AgentTask, ContextDocument
     from subagents.findings import Evidence
     from subagents.spec_loader import parse_spec
     from subagents.tools import ToolRegistry, read_segment_tool, search_tool
@@ -366,8 +366,16 @@ def propose_questions(
     result = run_sync(
         Agent(spec, model, tools).run(
             AgentTask(
-                instructions=f"Propose {n} test questions with reference answers and evidence.",
-                inputs={"documents": scope_doc_ids or sorted(docs)[:50]},
+                instructions=f"Propose {n} test questions with reference answers and evidence, "
+                "from the documents listed in the document block 'documents'.",
+                # document ids are file names: corpus data, kept out of the instructions
+                context=[
+                    ContextDocument(
+                        id="documents",
+                        title="documents",
+                        text="\n".join(scope_doc_ids or sorted(docs)[:50]),
+                    )
+                ],
             )
         )
     )
