@@ -335,6 +335,10 @@ class _Deck:
                 ]
                 for docs, who, parts, how in roles
             ]
+        rows += [
+            ["Candidate codes (not in your codebook)" if k == 0 else "", c]
+            for k, c in enumerate(s.candidate_codes)
+        ]
         rows += [["Reviewer notes" if k == 0 else "", n] for k, n in enumerate(s.reviewer_notes)]
         # one slide at 12 pt, else at 11 or 10 pt, rather than a second slide of two rows
         fractions = [0.22, 0.78]

@@ -64,6 +64,7 @@ __all__ = ["EMBED_MEDIA_MAX_BYTES", "EMBED_MEDIA_TOTAL_BYTES", "write_html", "wr
 EMBED_MEDIA_MAX_BYTES = 4_000_000
 EMBED_MEDIA_TOTAL_BYTES = 40_000_000
 
+CANDIDATE_TITLE = "Candidate codes (not in your codebook: add them to it to accept)"
 PROMPT_CHARS_HTML = 400  # a long prompt's end; the whole turn is in "Show in source"
 
 CSP = "default-src 'none'; img-src data:; media-src data: 'self'; style-src 'unsafe-inline'"
@@ -338,6 +339,12 @@ def _method_html(spec: ReportSpec) -> list[str]:
             + "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in roles)
             + "</table>"
         )
+    if spec.candidate_codes:
+        out.append(
+            f"<h3>{_e(CANDIDATE_TITLE)}</h3><ul>"
+            + "".join(f"<li>{_e(c)}</li>" for c in spec.candidate_codes)
+            + "</ul>"
+        )
     if spec.reviewer_notes:
         out.append(
             "<h3>Reviewer notes</h3><ul>"
@@ -580,6 +587,8 @@ def _md_method(spec: ReportSpec) -> list[str]:
             "|---|---|---|---|",
         ]
         md += ["| " + " | ".join(t_(c) for c in row) + " |" for row in roles]
+    if spec.candidate_codes:
+        md += ["", f"### {CANDIDATE_TITLE}", ""] + [f"- {t_(c)}" for c in spec.candidate_codes]
     if spec.reviewer_notes:
         md += ["", "### Reviewer notes", ""] + [f"- {t_(n)}" for n in spec.reviewer_notes]
     return [*md, ""]

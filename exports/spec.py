@@ -143,6 +143,9 @@ class ReportSpec(BaseModel):
     not_analysed: dict[str, str] = Field(default_factory=dict)  # title -> why (another language)
     speaker_roles: list[RoleRow] = Field(default_factory=list)
     reviewer_notes: list[str] = Field(default_factory=list)  # the critic's summary and flags
+    # codes proposed outside the researcher's codebook (deductive runs), one line each, for
+    # the researcher to accept or drop; never counted as the codebook's codes
+    candidate_codes: list[str] = Field(default_factory=list)
     findings_csv: str | None = None  # the full findings table beside the deck (run-relative)
     charts: list[ChartSpec] = Field(default_factory=list)
     findings: list[FindingRow] = Field(default_factory=list)

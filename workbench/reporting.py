@@ -261,6 +261,11 @@ def build_spec(
         },
         speaker_roles=roles,
         reviewer_notes=notes,
+        candidate_codes=[
+            f"\u201c{c.label}\u201d, raised in {c.n_documents} {noun}"
+            + (f": {c.description}" if c.description else "")
+            for c in synthesis.candidate_codes
+        ],
         findings_csv=FINDINGS_CSV,
         charts=list(charts),
         findings=rows,

@@ -275,3 +275,31 @@ def test_the_prompt_line_says_who_asked_and_keeps_the_end_of_a_long_prompt() -> 
     long = line("Thanks for joining. " * 30 + "How do you pick the plots to look at?", "Dan")
     assert long is not None and long.endswith("How do you pick the plots to look at?”")
     assert long.startswith("Asked by Dan: “…") and len(long) < 260
+
+
+def test_candidate_codes_are_shown_apart_for_the_researcher_to_accept(
+    ami: AmiRun, tmp_path: Path
+) -> None:
+    line = "\u201cBattery life\u201d, raised in 3 conversations: they ask how long it lasts"
+    spec = ami.spec.model_copy(update={"candidate_codes": [line]})
+    page = write_html(spec, ami.run_dir, tmp_path / "report.html").read_text()
+    assert f"<h3>{report_mod.CANDIDATE_TITLE}</h3>" in page
+    assert report_mod.html.escape(line, quote=False) in page
+    md = write_markdown(spec, ami.run_dir, tmp_path / "report.md").read_text()
+    assert f"### {report_mod.CANDIDATE_TITLE}" in md and "Battery life" in md
+    deck = build_deck(spec, ami.run_dir, tmp_path / "deck.pptx")
+    texts = [
+        sh.text_frame.text if sh.has_text_frame else ""
+        for slide in Presentation(str(deck)).slides
+        for sh in slide.shapes
+    ] + [
+        cell.text
+        for slide in Presentation(str(deck)).slides
+        for sh in slide.shapes
+        if sh.has_table
+        for row in sh.table.rows
+        for cell in row.cells
+    ]
+    assert any("Candidate codes" in t for t in texts) and any("Battery life" in t for t in texts)
+    plain = ami.spec.model_copy(update={"candidate_codes": []})
+    assert "Candidate codes" not in write_html(plain, ami.run_dir, tmp_path / "p.html").read_text()
