@@ -40,7 +40,13 @@ from subagents.findings import Evidence, Finding
 from subagents.offline.sentiment import sentiment_of
 from subagents.offline.text import Span, clean, content_words, sentence_spans, words
 
-ANALYST_VERSION = "answer-analyst/4"
+ANALYST_VERSION = "answer-analyst/5"
+
+# what an issue tracker asks of whoever opens a ticket (the prompt of its opening post)
+TRACKER_PROMPTS = (
+    "What problem did you run into, or what would you like to have?",
+    "Describe the bug you found or the feature you are asking for.",
+)
 
 _REDACTED = re.compile(r"\b(?:X{2,}|\[redacted\]|<redacted>)", re.IGNORECASE)
 
@@ -258,6 +264,7 @@ class ExtractiveAnalyst:
         self.searcher = searcher
         self.encoder = encoder
         self.settings = settings or AnalystSettings()
+        self._tracker: np.ndarray | None = None
 
     def analyze(
         self, doc: Document, question: str, *, task_key: str, steering: Sequence[str] = ()
@@ -308,13 +315,14 @@ class ExtractiveAnalyst:
         return findings
 
     def _prompt_relevance(self, passages: list[Passage], query_vecs: np.ndarray) -> np.ndarray:
+        tracker = self._tracker_relevance(passages, query_vecs)
         prompts: dict[str, str] = {}
         for p in passages:
             if p.prompt is not None and p.prompt_span is not None:
                 a, b = p.prompt_span
                 prompts.setdefault(p.prompt.id, clean(p.prompt.text[a:b]))
         if not prompts:
-            return np.zeros(len(passages), dtype=np.float32)
+            return tracker
         ids = list(prompts)
         sims = dict(
             zip(
@@ -323,13 +331,35 @@ class ExtractiveAnalyst:
                 strict=True,
             )
         )
-        return np.array(
-            [
-                float(sims[p.prompt.id]) if p.prompt is not None and p.prompt.id in sims else 0.0
-                for p in passages
-            ],
-            dtype=np.float32,
+        return np.maximum(
+            tracker,
+            np.array(
+                [
+                    float(sims[p.prompt.id])
+                    if p.prompt is not None and p.prompt.id in sims
+                    else 0.0
+                    for p in passages
+                ],
+                dtype=np.float32,
+            ),
         )
+
+    def _tracker_relevance(self, passages: list[Passage], query_vecs: np.ndarray) -> np.ndarray:
+        """A ticket's opening post answers the tracker's own prompt ("what went wrong, or
+        what would you like?") as an interview answer answers its question: a question
+        about what the tickets report draws every opening post, one about a topic
+        ("GPU memory") only the posts about it. Comments answer the thread, not this."""
+        out = np.zeros(len(passages), dtype=np.float32)
+        opening = [i for i, p in enumerate(passages) if p.segment.attrs.get("field") == "body"]
+        if opening:
+            sim = float((self._tracker_vectors() @ query_vecs.T).max())
+            out[opening] = sim
+        return out
+
+    def _tracker_vectors(self) -> np.ndarray:
+        if self._tracker is None:
+            self._tracker = np.asarray(self.encoder.encode(list(TRACKER_PROMPTS)))
+        return self._tracker
 
     def _retrieved(self, doc: Document, queries: list[str], passages: list[Passage]) -> np.ndarray:
         """1 for passages in a turn the hybrid index ranks first for the question, falling
