@@ -6,7 +6,9 @@ from (`report_spec.json`) and the LLM cassette (`cassette.sqlite`, the recorded 
 responses that let the analysis be replayed without an API key), and writes
 `bundle_manifest.json` with a sha256 for every file.
 
-`open_bundle` extracts safely (no absolute paths, no `..`, no links, a size cap),
+`open_bundle` extracts safely (no absolute paths, no `..`, no links, caps on entries,
+sizes and compression ratio checked before writing, every path the manifest and the
+spec name checked to be a file of the bundle, nothing left behind on a refusal),
 verifies every hash, and returns an `OpenedBundle` whose `rerender()` rebuilds the deck
 and the reports from the stored spec, offline: nothing here talks to a model or the
 network. (Replaying the analysis itself from the cassette is the workbench's job.)
@@ -26,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from exports.errors import BundleError, ExportInputError
+from exports.paths import is_relative_inside
 from exports.spec import ReportSpec
 
 __all__ = [
@@ -43,6 +46,9 @@ MANIFEST_NAME = "bundle_manifest.json"
 SPEC_NAME = "report_spec.json"
 CASSETTE_NAME = "cassette.sqlite"
 MAX_UNPACKED_BYTES = 4 * 1024**3
+MAX_ENTRIES = 20_000
+MAX_MANIFEST_BYTES = 64 * 1024**2
+MAX_RATIO = 200  # an entry over 1 MiB that unpacks to more than this many times its size
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _STORED = {".png", ".zip", ".m4a", ".mp3", ".mp4", ".pptx", ".ogg", ".opus", ".webm", ".jpg"}
 
@@ -191,64 +197,228 @@ class OpenedBundle:
 
 
 def _safe_name(name: str) -> PurePosixPath:
-    p = PurePosixPath(name)
-    if p.is_absolute() or ".." in p.parts or name.startswith(("/", "\\")) or ":" in p.parts[0]:
+    """A bundle entry name: canonical, relative, inside the bundle ("", "." and ".." refused)."""
+    body = name[:-1] if name.endswith("/") else name
+    if not body or "\\" in name or "\x00" in name:
+        raise BundleError(f"bundle entry {name!r} has no usable name; refusing the bundle")
+    p = PurePosixPath(body)
+    if p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]):
         raise BundleError(f"bundle entry {name!r} would be written outside the bundle folder")
+    if not p.parts or p.as_posix() != body or "." in body.split("/"):
+        raise BundleError(f"bundle entry {name!r} is not a plain path; refusing the bundle")
     return p
 
 
-def open_bundle(path: Path, dest: Path | None = None, *, verify: bool = True) -> OpenedBundle:
-    """Extract bundle `path` into `dest` (default: a new temporary folder) and verify it."""
-    path = Path(path)
-    if not path.is_file():
-        raise ExportInputError(f"bundle {path} does not exist")
+def _listed_name(field: str, value: Any, listed: dict[str, Any]) -> str | None:
+    """A file the manifest or spec names: None, or a file the bundle itself lists."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not is_relative_inside(value) or value not in listed:
+        raise BundleError(
+            f"{field} names {str(value)[:120]!r}, outside the bundle (not one of its files); "
+            "refusing the bundle"
+        )
+    return value
+
+
+def _check_spec_paths(spec: ReportSpec, listed: dict[str, Any]) -> None:
+    """Every path the spec names is a file of the bundle (or a missing clip, named plainly)."""
+    for c in spec.charts:
+        for attr in ("png_path", "svg_path", "code_path", "data_path"):
+            value = getattr(c, attr)
+            if value is not None:
+                _listed_name(f"chart {c.id!r} {attr}", value, listed)
+    if spec.findings_csv is not None and not is_relative_inside(spec.findings_csv):
+        raise BundleError(
+            f"the spec names findings table {spec.findings_csv[:120]!r}, outside the bundle; "
+            "refusing the bundle"
+        )
+    for t in spec.themes:
+        for q in (*t.quotes, *(q for c in t.codes for q in c.quotes)):
+            if q.media_path is not None and not is_relative_inside(q.media_path):
+                raise BundleError(
+                    f"a quote of theme {t.id!r} names clip {q.media_path[:120]!r}, outside the "
+                    "bundle; refusing the bundle"
+                )
+
+
+def _read_manifest(zf: zipfile.ZipFile, bundle: str) -> dict[str, Any]:
     try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise BundleError(f"{path} is not a zip file ({exc}); was it fully downloaded?") from exc
-    dest = Path(dest) if dest is not None else Path(tempfile.mkdtemp(prefix="wb-bundle-"))
-    dest.mkdir(parents=True, exist_ok=True)
-    with zf:
-        infos = zf.infolist()
-        if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
-            raise BundleError(
-                f"{path.name} unpacks to more than {MAX_UNPACKED_BYTES} bytes; refusing"
-            )
-        if MANIFEST_NAME not in zf.namelist():
-            raise BundleError(f"{path.name} has no {MANIFEST_NAME}; it is not a workbench bundle")
-        names = []
-        for info in infos:
-            rel = _safe_name(info.filename)
-            if stat.S_ISLNK(info.external_attr >> 16):
-                raise BundleError(f"bundle entry {info.filename!r} is a link; refusing")
-            if info.is_dir():
-                continue
-            target = dest.joinpath(*rel.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            names.append(rel.as_posix())
-    manifest = json.loads((dest / MANIFEST_NAME).read_text(encoding="utf-8"))
+        info = zf.getinfo(MANIFEST_NAME)
+    except KeyError:
+        raise BundleError(
+            f"{bundle} has no {MANIFEST_NAME}; it is not a workbench bundle"
+        ) from None
+    if info.file_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{bundle}: {MANIFEST_NAME} is {info.file_size} bytes; refusing")
+    try:
+        manifest = json.loads(zf.read(info).decode("utf-8"))
+    except (ValueError, zipfile.BadZipFile, OSError) as exc:
+        raise BundleError(f"{bundle}: {MANIFEST_NAME} is unreadable ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{bundle}: {MANIFEST_NAME} is not a JSON object")
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(
             f"bundle format {manifest.get('format')!r} is not supported (expected {BUNDLE_FORMAT})"
         )
-    listed: dict[str, dict[str, Any]] = manifest.get("files", {})
-    if verify:
-        missing = sorted(set(listed) - set(names))
-        extra = sorted(set(names) - set(listed) - {MANIFEST_NAME})
-        bad = [
-            r for r in listed if r in names and _digest(dest / r)["sha256"] != listed[r]["sha256"]
-        ]
-        if missing or extra or bad:
-            raise BundleError(
-                f"bundle {path.name} does not match its manifest: missing {missing}, "
-                f"unlisted {extra}, changed {bad}"
-            )
-    spec = None
-    if manifest.get("spec"):
-        spec = ReportSpec.model_validate_json((dest / manifest["spec"]).read_text(encoding="utf-8"))
-    cassette = dest / manifest["cassette"] if manifest.get("cassette") else None
-    return OpenedBundle(
-        path=dest, manifest=manifest, spec=spec, cassette=cassette, files=sorted(listed)
+    files = manifest.get("files", {})
+    ok = isinstance(files, dict) and all(
+        isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("bytes"), int)
+        for v in files.values()
     )
+    if not ok:
+        raise BundleError(f"{bundle}: {MANIFEST_NAME} has a malformed file list")
+    for name in files:
+        _safe_name(name)
+    return manifest
+
+
+def _plan(zf: zipfile.ZipFile, bundle: str, listed: dict[str, Any], verify: bool) -> list[Any]:
+    """The entries to extract, checked before a single byte is written."""
+    infos = zf.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise BundleError(f"{bundle} has {len(infos)} entries, more than {MAX_ENTRIES}; refusing")
+    todo, seen, total = [], set(), 0
+    for info in infos:
+        rel = _safe_name(info.filename)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise BundleError(f"bundle entry {info.filename!r} is a link; refusing")
+        if info.is_dir():
+            continue
+        name = rel.as_posix()
+        if name in seen:
+            raise BundleError(f"bundle entry {name!r} appears twice; refusing")
+        seen.add(name)
+        if name == MANIFEST_NAME:
+            continue
+        size = info.file_size
+        if verify:
+            if name not in listed:
+                raise BundleError(f"bundle {bundle} does not match its manifest: unlisted {[name]}")
+            if size != listed[name]["bytes"]:
+                raise BundleError(
+                    f"bundle {bundle} does not match its manifest: changed {[name]} (it unpacks "
+                    f"to {size} bytes, the manifest says {listed[name]['bytes']})"
+                )
+        if size > (1 << 20) and size > MAX_RATIO * max(info.compress_size, 1):
+            raise BundleError(
+                f"bundle entry {name!r} unpacks {size // max(info.compress_size, 1)}x its packed "
+                "size (a zip bomb?); refusing"
+            )
+        total += size
+        todo.append(info)
+    if total > MAX_UNPACKED_BYTES:
+        raise BundleError(f"{bundle} unpacks to more than {MAX_UNPACKED_BYTES} bytes; refusing")
+    if verify:
+        missing = sorted(set(listed) - seen)
+        if missing:
+            raise BundleError(
+                f"bundle {bundle} does not match its manifest: missing {missing}, unlisted [], "
+                "changed []"
+            )
+    return todo
+
+
+def _extract(zf: zipfile.ZipFile, info: Any, target: Path) -> str:
+    """Write one entry, never more bytes than it declares; returns its sha256."""
+    h = hashlib.sha256()
+    written = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zf.open(info) as src, target.open("xb") as dst:
+        while block := src.read(1 << 20):
+            written += len(block)
+            if written > info.file_size:
+                raise BundleError(f"bundle entry {info.filename!r} is longer than it declares")
+            h.update(block)
+            dst.write(block)
+    return h.hexdigest()
+
+
+def open_bundle(path: Path, dest: Path | None = None, *, verify: bool = True) -> OpenedBundle:
+    """Extract bundle `path` into `dest` (default: a new temporary folder) and verify it.
+
+    Everything is checked before it is used: entry names (relative, canonical, no links),
+    their number and sizes against the manifest (a zip bomb is refused before anything
+    is written), each file's sha256, and every path the manifest or the report spec
+    names (it must be a file of the bundle). The bundle is extracted into a temporary
+    folder beside `dest` and moved into place only once it passed; any failure removes
+    everything and raises one `BundleError`. `dest` must not exist or be empty.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ExportInputError(f"bundle {path} does not exist")
+    final = Path(dest) if dest is not None else None
+    if final is not None and final.exists() and (not final.is_dir() or any(final.iterdir())):
+        raise BundleError(
+            f"{final} is not an empty folder; give a new folder to open the bundle in"
+        )
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BundleError(f"{path} is not a zip file ({exc}); was it fully downloaded?") from exc
+    if final is not None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".wb-bundle-", dir=final.parent if final else None))
+    try:
+        with zf:
+            opened = _open_into(zf, path.name, work, verify)
+        if final is not None:
+            if final.exists():
+                final.rmdir()
+            work.replace(final)
+            opened = _moved(opened, work, final)
+        return opened
+    except BaseException as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, zipfile.BadZipFile | zipfile.LargeZipFile | EOFError):
+            raise BundleError(f"{path.name} is damaged ({exc}); was it fully downloaded?") from exc
+        if isinstance(exc, OSError) and not isinstance(exc, BundleError):
+            raise BundleError(f"cannot open {path.name}: {exc}") from exc
+        raise
+
+
+def _moved(opened: OpenedBundle, old: Path, new: Path) -> OpenedBundle:
+    cassette = new / opened.cassette.relative_to(old) if opened.cassette is not None else None
+    return OpenedBundle(
+        path=new, manifest=opened.manifest, spec=opened.spec, cassette=cassette, files=opened.files
+    )
+
+
+def _open_into(zf: zipfile.ZipFile, bundle: str, dest: Path, verify: bool) -> OpenedBundle:
+    manifest = _read_manifest(zf, bundle)
+    listed: dict[str, dict[str, Any]] = manifest.get("files", {})
+    changed = []
+    for info in _plan(zf, bundle, listed, verify):
+        name = _safe_name(info.filename).as_posix()
+        digest = _extract(zf, info, dest.joinpath(*name.split("/")))
+        if verify and digest != listed[name]["sha256"]:
+            changed.append(name)
+    if changed:
+        raise BundleError(
+            f"bundle {bundle} does not match its manifest: missing [], unlisted [], "
+            f"changed {changed}"
+        )
+    (dest / MANIFEST_NAME).write_bytes(zf.read(MANIFEST_NAME))
+    known = listed if verify else {n: {} for n in _names(dest)}
+    spec_name = _listed_name(f"{MANIFEST_NAME} 'spec'", manifest.get("spec"), known)
+    cassette = _listed_name(f"{MANIFEST_NAME} 'cassette'", manifest.get("cassette"), known)
+    _listed_name(f"{MANIFEST_NAME} 'run_manifest'", manifest.get("run_manifest"), known)
+    spec = None
+    if spec_name:
+        try:
+            spec = ReportSpec.model_validate_json((dest / spec_name).read_bytes())
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            first = str(exc).splitlines()[:3]
+            raise BundleError(f"{bundle}: {SPEC_NAME} is not a valid report spec: {first}") from exc
+        _check_spec_paths(spec, known)
+    return OpenedBundle(
+        path=dest,
+        manifest=manifest,
+        spec=spec,
+        cassette=dest / cassette if cassette else None,
+        files=sorted(listed),
+    )
+
+
+def _names(dest: Path) -> list[str]:
+    return [p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()]

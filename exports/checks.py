@@ -29,7 +29,7 @@ from pptx import Presentation
 from exports.errors import ExportError
 from exports.spec import ReportSpec
 from exports.style import percent, prevalence_label
-from exports.text import money, norm_ws
+from exports.text import md_unescape, money, norm_ws
 
 __all__ = [
     "ExportCheckError",
@@ -172,7 +172,7 @@ def markdown_quotes(md_path: Path) -> list[FoundQuote]:
     lines = Path(md_path).read_text(encoding="utf-8").splitlines()
     for n, line in enumerate([*lines, ""], 1):
         if line.startswith(">"):
-            text = line[1:].strip()
+            text = md_unescape(line[1:].strip())
             if text and not text.startswith(("— ", "**")):
                 block.append(text)
             elif not text and block:

@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from exports.errors import ExportInputError, MediaError
+from exports.paths import inside
 from exports.spec import QuoteSpec, ThemeSpec
 from exports.text import attribution, time_range
 
@@ -421,7 +422,11 @@ def theme_reels(
     run_dir = Path(run_dir)
     reels: dict[str, Path] = {}
     for t in themes:
-        files = [run_dir / q.media_path for q in t.quotes if q.media_path]
+        files = [
+            inside(run_dir, q.media_path, f"clip of theme {t.id!r}")
+            for q in t.quotes
+            if q.media_path
+        ]
         if files:
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", t.id)
             reels[t.id] = highlight_reel(files, run_dir / subdir / f"{safe}{suffix}", note=note)

@@ -49,9 +49,12 @@ from exports._pptx import (
     title_placeholder,
 )
 from exports.errors import ExportInputError
+from exports.paths import inside
 from exports.spec import ChartSpec, QuoteSpec, ReportSpec, ThemeSpec
 from exports.style import ACCENT, MUTED, prevalence_label
-from exports.text import attribution, citation, confidence_text, method_rows
+from exports.text import attribution, citation, confidence_text, headline, method_rows
+
+TITLE_CHARS = 100  # longest slide title; longer ones are cut at a word (full text in notes)
 
 __all__ = ["MAX_QUOTES_PER_THEME", "build_deck"]
 
@@ -113,6 +116,7 @@ class _Deck:
     # ---- slide scaffolding -------------------------------------------------------------
 
     def new_slide(self, title: str, notes: Sequence[str], *, bullets: bool = False) -> Slide:
+        title = headline(title, TITLE_CHARS)  # a theme label may be a paragraph
         layout = self.layouts.bullets if bullets else self.layouts.title_only
         slide: Slide = self.prs.slides.add_slide(layout)
         ph = title_placeholder(slide)
@@ -168,7 +172,7 @@ class _Deck:
             frame.text = "\n".join(lines).strip()
 
     def picture(self, slide: Slide, chart: ChartSpec, box: Box) -> Any:
-        path = self.run_dir / chart.png_path
+        path = inside(self.run_dir, chart.png_path, f"chart {chart.id!r}")
         if not path.is_file():
             raise ExportInputError(
                 f"chart {chart.id!r}: {path} does not exist; render the chart before the deck "
@@ -200,11 +204,15 @@ class _Deck:
                 if shape is not None:
                     shape.left, shape.width = Emu(c.left), Emu(c.width)
                     shape.top, shape.height = Emu(int(self.h * top)), Emu(int(self.h * height))
+        title = headline(s.title, TITLE_CHARS)  # the whole question is in the notes
         if ph is not None:
-            set_text(ph, s.title, size=None if self.templated else 40)
+            set_text(ph, title, size=None if self.templated else 40)
         else:
-            add_textbox(slide, self.title_box, [[Run(s.title, size=36, bold=True)]], name="Title")
-        sub = f"{s.question}\n{s.corpus_name} · {s.n_documents} documents · {s.created_at[:10]}"
+            add_textbox(slide, self.title_box, [[Run(title, size=36, bold=True)]], name="Title")
+        sub = (
+            f"{headline(s.question, 3 * TITLE_CHARS)}\n{headline(s.corpus_name, TITLE_CHARS)} · "
+            f"{s.n_documents} documents · {s.created_at[:10]}"
+        )
         if subtitle is not None:
             set_text(subtitle, sub, size=None if self.templated else 20)
         else:

@@ -21,11 +21,22 @@ import base64
 import html
 import mimetypes
 from pathlib import Path
+from urllib.parse import quote
 
 from exports.errors import ExportInputError
+from exports.paths import inside, is_relative_inside
 from exports.spec import ChartSpec, QuoteSpec, ReportSpec, ThemeSpec
 from exports.style import prevalence_label
-from exports.text import attribution, citation, confidence_text, method_rows
+from exports.text import (
+    attribution,
+    citation,
+    clean_text,
+    confidence_text,
+    headline,
+    md_lines,
+    md_text,
+    method_rows,
+)
 
 __all__ = ["EMBED_MEDIA_MAX_BYTES", "EMBED_MEDIA_TOTAL_BYTES", "write_html", "write_markdown"]
 
@@ -61,7 +72,7 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; border-top: 1
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(clean_text(text), quote=True)
 
 
 class _Media:
@@ -84,7 +95,7 @@ class _Media:
 
 
 def _chart_html(chart: ChartSpec, media: _Media) -> str:
-    path = media.run_dir / chart.png_path
+    path = inside(media.run_dir, chart.png_path, f"chart {chart.id!r}")
     if not path.is_file():
         raise ExportInputError(f"chart {chart.id!r}: {path} does not exist; render the chart first")
     uri = media.data_uri(path)
@@ -102,7 +113,7 @@ def _chart_html(chart: ChartSpec, media: _Media) -> str:
 def _player_html(q: QuoteSpec, media: _Media) -> str:
     if not q.media_path:
         return ""
-    path = media.run_dir / q.media_path
+    path = inside(media.run_dir, q.media_path, f"clip of quote {q.segment_id!r}")
     if not path.is_file():
         return f'<p class="attr">Clip missing: {_e(q.media_path)}</p>'
     mime = mimetypes.guess_type(path.name)[0] or ""
@@ -160,7 +171,7 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
     labels = {t.id: t.label for t in spec.themes}
     body = [
         f'<div class="engine" id="engine-note">{_e(spec.engine_note)}</div>',
-        f"<header><h1>{_e(spec.title)}</h1>",
+        f"<header><h1>{_e(headline(spec.title, 120))}</h1>",
         f'<p class="meta">Question: {_e(spec.question)}<br>{_e(spec.corpus_name)} · {spec.n_documents} documents'
         f" · run {_e(spec.run_id)} · {_e(spec.created_at)}</p></header>",
         "<h2>Executive summary</h2><ul>"
@@ -203,7 +214,7 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="research-workbench exports">'
-        f"<title>{_e(spec.title)}</title><style>{CSS}</style></head>\n<body>\n"
+        f"<title>{_e(headline(spec.title, 120))}</title><style>{CSS}</style></head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )
@@ -211,15 +222,28 @@ def write_html(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
     return out_path
 
 
+def _md_link(target: str | None) -> str | None:
+    """A link target inside the run dir, URL-quoted; None for anything else."""
+    if not target or not is_relative_inside(target):
+        return None
+    return quote(target, safe="/._-")
+
+
 def _md_quote(q: QuoteSpec) -> list[str]:
-    lines = [*(f"> {line}" for line in q.text.splitlines() or [""]), ">", f"> {attribution(q)}", ""]
-    if q.media_path:
-        lines += [f"[▶ Play clip]({q.media_path})", ""]
-    ctx = f"{q.context_before} **{q.text}** {q.context_after}".strip()
+    lines = [*(f"> {line}" for line in md_lines(q.text)), ">", f"> {md_text(attribution(q))}", ""]
+    clip = _md_link(q.media_path)
+    if clip:
+        lines += [f"[▶ Play clip]({clip})", ""]
+    elif q.media_path:
+        lines += ["(clip outside the run directory: not linked)", ""]
+    before, after = md_text(q.context_before), md_text(q.context_after)
+    ctx = f"{before} **{md_text(q.text)}** {after}".strip()
     lines += [
-        f"<details><summary>Show in source: {html.escape(citation(q))}</summary>",
+        # raw HTML: one line, so no blank line can end the block and start Markdown
+        f"<details><summary>Show in source: {html.escape(' '.join(clean_text(citation(q)).split()))}"
+        "</summary>",
         "",
-        html.escape(ctx, quote=False),
+        ctx,
         "",
         "</details>",
         "",
@@ -227,49 +251,63 @@ def _md_quote(q: QuoteSpec) -> list[str]:
     return lines
 
 
+def _md_image(alt: str, target: str | None) -> list[str]:
+    link = _md_link(target)
+    if link is None:
+        return [f"(chart {md_text(alt)}: its file is outside the run directory, not linked)", ""]
+    return [f"![{md_text(alt)}]({link})", ""]
+
+
 def write_markdown(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
-    """Write the Markdown report (charts and clips as links relative to the run dir)."""
+    """Write the Markdown report (charts and clips as links relative to the run dir).
+
+    Every string from the corpus or a model goes through `md_text` (markup escaped,
+    control characters dropped), and only paths inside the run dir become links.
+    """
     run_dir, out_path = Path(run_dir), Path(out_path)
+    t_ = md_text
     labels = {t.id: t.label for t in spec.themes}
     charts = {c.id: c for c in spec.charts}
     theme_charts = {t.chart_id for t in spec.themes if t.chart_id}
     md = [
-        f"> **{spec.engine_note}**",
+        f"> **{t_(spec.engine_note)}**",
         "",
-        f"# {spec.title}",
+        f"# {t_(headline(spec.title, 120))}",
         "",
-        f"Question: {spec.question}  ",
-        f"{spec.corpus_name} · {spec.n_documents} documents · "
-        f"run {spec.run_id} · {spec.created_at}",
+        f"Question: {t_(spec.question)}  ",
+        f"{t_(spec.corpus_name)} · {spec.n_documents} documents · "
+        f"run {t_(spec.run_id)} · {t_(spec.created_at)}",
         "",
         "## Executive summary",
         "",
     ]
-    md += [f"- {b}" for b in spec.executive_summary] + [""]
+    md += [f"- {t_(b)}" for b in spec.executive_summary] + [""]
     for c in spec.charts:
         if c.id not in theme_charts:
-            md += [f"![{c.alt_text or c.title}]({c.png_path})", ""]
+            md += _md_image(c.alt_text or c.title, c.png_path)
     for t in spec.themes:
         md += [
-            f"## {t.label}",
+            f"## {t_(t.label)}",
             "",
             f"**{prevalence_label(t.n_documents, t.total_documents)}** documents",
             "",
-            t.summary,
+            t_(t.summary),
             "",
             f"Confidence: {confidence_text(t.confidence)}",
             "",
         ]
+        if t.keywords:
+            md += [f"Keywords: {t_(', '.join(t.keywords))}", ""]
         if t.chart_id and t.chart_id in charts:
-            md += [f"![{charts[t.chart_id].title}]({charts[t.chart_id].png_path})", ""]
+            md += _md_image(charts[t.chart_id].title, charts[t.chart_id].png_path)
         for q in t.quotes:
             md += _md_quote(q)
     md += [f"## Documents that fit no theme: {len(spec.unassigned)} of {spec.n_documents}", ""]
-    md += [f"- {d}" for d in spec.unassigned] or [
+    md += [f"- {t_(d)}" for d in spec.unassigned] or [
         "Every document analysed fits at least one theme."
     ]
     md += ["", "## Method", "", "| | |", "|---|---|"]
-    md += [f"| {k} | {_cell(v)} |" for k, v in method_rows(spec)]
+    md += [f"| {t_(k)} | {t_(v)} |" for k, v in method_rows(spec)]
     if spec.findings:
         md += [
             "",
@@ -279,15 +317,11 @@ def write_markdown(spec: ReportSpec, run_dir: Path, out_path: Path) -> Path:
             "|---|---|---|---|---|",
         ]
         md += [
-            f"| {_cell(labels.get(f.theme_id or '', f.theme_id or '—'))} | {_cell(f.doc_title)} | "
-            f"{_cell(f.claim or '')} | {_cell(f.quote)} | {f.confidence:.2f} |"
+            f"| {t_(labels.get(f.theme_id or '', f.theme_id or '—'))} | {t_(f.doc_title)} | "
+            f"{t_(f.claim or '')} | {t_(f.quote)} | {f.confidence:.2f} |"
             for f in spec.findings
         ]
-    md += ["", "---", f"{spec.engine_note} Run {spec.run_id}, {spec.created_at}.", ""]
+    md += ["", "---", f"{t_(spec.engine_note)} Run {t_(spec.run_id)}, {t_(spec.created_at)}.", ""]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(md), encoding="utf-8")
     return out_path
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,6 +1,6 @@
 """retrieval: documents, loaders, chunking, embeddings, BM25 + Chroma indexes, synthetic queries, eval.
 
-Importing this package is cheap: torch, sentence-transformers and chromadb load on first
+Importing this package is cheap: onnxruntime (or torch), and chromadb load on first
 use of `Embedder` / `HybridIndex`. Public names are resolved lazily through `__getattr__`.
 """
 

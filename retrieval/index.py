@@ -16,6 +16,7 @@ memory after each update (cheap next to embedding) and on first search after ope
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -31,10 +32,12 @@ from retrieval.embedder import Embedder
 from retrieval.errors import IndexStateError, UserInputError
 from retrieval.filters import combine, matches, validate_where
 from retrieval.lexical import LexicalIndex
+from retrieval.locking import FileLock
 
 if TYPE_CHECKING:
+    from retrieval.dense import DenseStore
     from retrieval.docrank import DocumentRanking
-from retrieval.store import DocEntry, IndexStore, Manifest, version_key
+from retrieval.store import DamagedStateError, DocEntry, IndexStore, Manifest, version_key
 from retrieval.synthetic import OfflineQueryGenerator
 from retrieval.synthetic_protocol import QueryGenerator
 from retrieval.text import tokenize
@@ -158,9 +161,11 @@ class HybridIndex:
         self.weights = {**base, **(weights or {})}
         self._store = IndexStore(self.directory)
         self._store.ensure()
-        from retrieval.dense import DenseStore
-
-        self._dense = DenseStore(self.directory, client=chroma_client)
+        self._lock = FileLock(self.directory / ".lock", f"the index {self.directory.name}")
+        # how a wait for another writer is said (the workbench routes it to its events)
+        self.on_wait: Callable[[str], None] | None = None
+        # what the checks on open found and fixed (a damaged or lost file): say it to people
+        self.repairs: list[str] = []
         self._cache = (
             EmbeddingCache(
                 self.directory / "embeddings.sqlite",
@@ -170,7 +175,21 @@ class HybridIndex:
             if embedding_cache
             else None
         )
-        self._manifest = self._store.load_manifest()
+        if self._cache is not None:
+            self.repairs += self._cache.repairs
+        manifest_lost = False
+        try:
+            self._manifest = self._store.load_manifest()
+        except DamagedStateError as exc:
+            aside = self._store.set_aside(self._store.manifest_path)
+            self.repairs.append(
+                f"the index manifest was damaged ({exc}); it was set aside as {aside.name} and "
+                "the index starts empty: the next update rebuilds it"
+            )
+            self._manifest, manifest_lost = Manifest(), True
+        self._dense = self._open_dense(chroma_client)
+        if manifest_lost:
+            self._dense.reset()  # its vectors belong to the lost manifest
         self._entries: list[_Entry] = []
         self._by_key: dict[str, int] = {}
         self._by_chunk: dict[str, int] = {}
@@ -183,6 +202,7 @@ class HybridIndex:
         self._qcache: dict[str, np.ndarray] = {}
         self._embedded = 0
         self._load_entries()
+        self._check_dense()
 
     # ---------------------------------------------------------------- state
     @property
@@ -199,10 +219,110 @@ class HybridIndex:
         )
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
+    @property
+    def embedder_identity(self) -> dict[str, Any]:
+        return {
+            "name": str(getattr(self.embedder, "name", type(self.embedder).__name__)),
+            "dimension": int(getattr(self.embedder, "dimension", 384)),
+        }
+
+    def _check_embedder(self) -> None:
+        """Refuse to query vectors made by another embedder (an update re-embeds them)."""
+        recorded = self._manifest.embedder
+        if not self._manifest.docs or recorded == self.embedder_identity:
+            return
+        if not recorded and self._manifest.config_key == self.config_key:
+            return  # written before the identity was recorded, by this same configuration
+        made_by = recorded.get("name", "an unrecorded embedder")
+        raise IndexStateError(
+            f"{self.directory}: the vectors were made by {made_by}, this index uses "
+            f"{self.embedder_identity['name']}; update the index (it re-embeds every "
+            "document) before searching it."
+        )
+
+    def _open_dense(self, client: Any) -> DenseStore:
+        """The vector store named by the manifest; a damaged local one is set aside."""
+        from retrieval.dense import DenseStore
+
+        name = self._manifest.dense.get("collection")
+        try:
+            dense = DenseStore(self.directory, client=client, name=name)
+        except Exception as exc:  # Chroma raises its own types for an unreadable store
+            local = self.directory / "chroma"
+            if client is not None or not local.exists():
+                raise IndexStateError(
+                    f"the vector store of {self.directory} cannot be opened ({exc})"
+                ) from exc
+            aside = self._store.set_aside(local)
+            self.repairs.append(
+                f"the vector store was damaged ({str(exc)[:200]}); it was set aside as "
+                f"{aside.name} and its vectors are rebuilt from the index records"
+            )
+            dense = DenseStore(self.directory, name=name)
+        if name is None and self._manifest.docs and dense.count() == 0:
+            # an index from before the collection was recorded, moved: its vectors are in
+            # the one other collection of its own store
+            others = [c for c in dense.collections() if c != dense.name]
+            if len(others) == 1:
+                empty = dense.name
+                dense.use(others[0])
+                with contextlib.suppress(Exception):
+                    dense._client.delete_collection(empty)
+        return dense
+
+    def _writer(self) -> contextlib.AbstractContextManager[None]:
+        """One writer per index directory, across processes: a second one waits its turn."""
+        return self._lock.hold("updating the index", on_wait=self.on_wait)
+
+    def _dense_info(self) -> dict[str, str]:
+        return {"collection": self._dense.name, "id": self._dense.collection_id}
+
+    def _check_dense(self) -> None:
+        """Every committed chunk has its vector in the collection the manifest names."""
+        expected = len(self._entries)
+        stored = self._manifest.dense.get("id")
+        count = self._dense.count()
+        recreated = stored is not None and stored != self._dense.collection_id
+        if expected and (recreated or count < expected):
+            why = "it was lost and made again" if recreated else f"it held {count} of {expected}"
+            self.repairs.append(
+                f"the vector store did not match the index manifest ({why}); "
+                f"{expected} vectors were rebuilt from the index records"
+            )
+            self._rebuild_vectors()
+        if self._manifest.docs and self._manifest.dense != self._dense_info():
+            with self._writer():
+                self._manifest.dense = self._dense_info()
+                self._store.commit(self._manifest)
+
+    def _rebuild_vectors(self, batch: int = 512) -> None:
+        dim = int(getattr(self.embedder, "dimension", 384))
+        for start in range(0, len(self._entries), batch):
+            part = self._entries[start : start + batch]
+            vectors, _ = embed_with_cache(
+                lambda xs: self.embedder.encode(xs, batch_size=64),
+                self._cache,
+                [search_text(e.chunk) for e in part],
+                dim,
+            )
+            self._dense.add(
+                [f"{e.version}:{e.chunk.id}" for e in part],
+                vectors,
+                [_chroma_metadata(e.chunk, e.version) for e in part],
+            )
+
     def _load_entries(self) -> None:
         entries: list[_Entry] = []
-        for entry in self._manifest.docs.values():
-            record = self._store.read_record(entry.key)
+        for doc_id, entry in list(self._manifest.docs.items()):
+            try:
+                record = self._store.read_record(entry.key)
+            except DamagedStateError as exc:
+                del self._manifest.docs[doc_id]  # the next update indexes it again
+                self.repairs.append(
+                    f"the index record {entry.key}.json of document {doc_id!r} was damaged "
+                    f"({exc}); the document is indexed again on the next update"
+                )
+                continue
             for chunk_raw, tokens, queries, q_tokens in zip(
                 record["chunks"],
                 record["tokens"],
@@ -291,8 +411,39 @@ class HybridIndex:
 
         `progress(done, total)` is called as chunks of new or changed documents are
         indexed (their embeddings computed or found in the cache), from this thread; it
-        is not called when nothing changed.
+        is not called when nothing changed. Documents are chunked, embedded and written in
+        groups (`batch_size // 8` documents, or about the embedder's `texts_per_call`
+        chunks), so memory stays bounded by a group.
         """
+        try:
+            with self._writer():  # one writer per index; a second process waits its turn
+                self._refresh()
+                return self._update(
+                    docs, remove_missing=remove_missing, batch_size=batch_size, progress=progress
+                )
+        finally:
+            release = getattr(self.embedder, "release", None)
+            if callable(release):  # an embedder holding remote workers frees them
+                release()
+
+    def _refresh(self) -> None:
+        """Another process may have committed since this index was opened: read it."""
+        try:
+            on_disk = self._store.load_manifest()
+        except IndexStateError:
+            return
+        if on_disk.generation != self._manifest.generation:
+            self._manifest = on_disk
+            self._load_entries()
+
+    def _update(
+        self,
+        docs: Sequence[Document],
+        *,
+        remove_missing: bool,
+        batch_size: int,
+        progress: Callable[[int, int], None] | None,
+    ) -> UpdateStats:
         seen: set[str] = set()
         for doc in docs:
             if doc.id in seen:
@@ -335,10 +486,28 @@ class HybridIndex:
         meter = None
         if progress is not None and todo:
             meter = _Meter(progress, sum(len(self._chunk_docs([d])) for d in todo))
-        for start in range(0, len(todo), max(1, batch_size // 8)):
-            batch_docs = todo[start : start + max(1, batch_size // 8)]
+        # documents are indexed in groups: of `batch_size // 8` documents, or of about
+        # `texts_per_call` chunks when the embedder says how many keep its workers busy
+        # (Ray). The grouping decides how Chroma receives the vectors, and its
+        # approximate search can differ with it, so the local default stays as it was.
+        per_call = int(getattr(self.embedder, "texts_per_call", 0) or 0)
+        docs_per_group = max(1, batch_size // 8)
+        group: list[Document] = []
+        group_chunks: list[Chunk] = []
+        for doc in todo:
+            group.append(doc)
+            group_chunks.extend(self._chunk_docs([doc]))
+            full = len(group_chunks) >= per_call if per_call else len(group) >= docs_per_group
+            if full:
+                fresh.extend(
+                    self._index_batch(
+                        group, group_chunks, config, new_docs, pending, batch_size, meter
+                    )
+                )
+                group, group_chunks = [], []
+        if group:
             fresh.extend(
-                self._index_batch(batch_docs, config, new_docs, pending, batch_size, meter)
+                self._index_batch(group, group_chunks, config, new_docs, pending, batch_size, meter)
             )
         stats.added_chunks = len(fresh)
         stats.embedded_chunks = self._embedded
@@ -346,7 +515,13 @@ class HybridIndex:
         kept = [e for e in self._entries if e.version in {v.key for v in new_docs.values()}]
         stale = [e for e in self._entries if e.version not in {v.key for v in new_docs.values()}]
         stats.removed_chunks = len(stale)
-        manifest = Manifest(config_key=config, docs=new_docs, generation=old.generation + 1)
+        manifest = Manifest(
+            config_key=config,
+            docs=new_docs,
+            generation=old.generation + 1,
+            embedder=self.embedder_identity,
+            dense=self._dense_info(),
+        )
         self._store.commit(manifest)  # the commit point
         self._manifest = manifest
         self._set_entries(kept + fresh)
@@ -358,13 +533,13 @@ class HybridIndex:
     def _index_batch(
         self,
         docs: list[Document],
+        chunks: list[Chunk],
         config: str,
         new_docs: dict[str, DocEntry],
         pending: list[str],
         batch_size: int,
         meter: _Meter | None = None,
     ) -> list[_Entry]:
-        chunks = self._chunk_docs(docs)
         texts = [search_text(c) for c in chunks]
         queries = self.generator.generate(chunks, self.queries_per_chunk) if chunks else []
         if len(queries) != len(chunks):
@@ -526,6 +701,7 @@ class HybridIndex:
                         matched[owner].append(self._query_text[r])
                 ranked["synthetic"] = order[:depth]
         if "dense" in retrievers:
+            self._check_embedder()
             vector = self._query_vector(query)
             found = self._dense.query(vector, depth, combine(doc_ids, where))
             ranked["dense"] = [(self._by_key[i], s) for i, s in found if i in self._by_key]
@@ -612,6 +788,7 @@ class HybridIndex:
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
+        self._dense.close()
 
     def _fuse(
         self,

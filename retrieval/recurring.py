@@ -7,9 +7,12 @@ evidence. `find_recurring` finds it by counting, per normalised sentence and per
 8-word shingle, how many distinct documents contain it; `annotate_recurring` records the
 spans on each segment (`attrs["recurring"]`, offsets relative to the segment text).
 
-The threshold is a count of documents, `max(3, 5% of the corpus)`: people rarely say the
-same sentence of three or more words in three separate interviews, and a template line
-sits in a large share of the tickets that use it.
+The threshold is a count of documents. A long sentence or shingle (8 words or more) in
+three documents is scaffolding whatever the corpus size: people do not say the same eight
+words in three separate interviews, and tickets share them only through a template (of
+which a tracker keeps several versions, each in a few tickets). A short sentence (3 to 7
+words) needs `max(3, 1% of the corpus)`: "steps to reproduce" is a template's, "I have
+the same problem" is a me-too, neither is evidence.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ _WORD = re.compile(r"[a-z0-9']+")
 MIN_WORDS = 3
 SHINGLE = 8
 MIN_DOCS = 3
-MIN_SHARE = 0.05
+MIN_SHARE = 0.01  # of the corpus, for short sentences
 
 
-def recurring_threshold(n_docs: int) -> int:
+def recurring_threshold(n_docs: int, words: int = MIN_WORDS) -> int:
+    """Documents a sentence of `words` words must share to be scaffolding (module doc)."""
+    if words >= SHINGLE:
+        return MIN_DOCS
     return max(MIN_DOCS, math.ceil(MIN_SHARE * n_docs))
 
 
@@ -58,9 +64,9 @@ def find_recurring(docs: Sequence[Document]) -> dict[str, dict[str, list[tuple[i
 
     Sentences and shingles are hashed and counted per distinct document with numpy, so
     memory stays proportional to the corpus's words (tens of thousands of tickets)."""
-    need = recurring_threshold(len(docs))
-    if len(docs) < need:
+    if len(docs) < MIN_DOCS:
         return {}
+    need_short = recurring_threshold(len(docs))
     piece_keys: list[int] = []
     piece_owner: list[int] = []
     sh_keys: list[int] = []
@@ -87,6 +93,7 @@ def find_recurring(docs: Sequence[Document]) -> dict[str, dict[str, list[tuple[i
         for seg_id, pieces in segs:
             spans = []
             for start, end, words in pieces:
+                need = MIN_DOCS if len(words) >= SHINGLE else need_short
                 if len(words) >= MIN_WORDS and piece_docs.get(hash(tuple(words)), 0) >= need:
                     spans.append((start, end))
                     continue
@@ -94,7 +101,7 @@ def find_recurring(docs: Sequence[Document]) -> dict[str, dict[str, list[tuple[i
                     continue
                 covered = [False] * len(words)
                 for i in range(len(words) - SHINGLE + 1):
-                    if shingle_docs.get(hash(tuple(words[i : i + SHINGLE])), 0) >= need:
+                    if shingle_docs.get(hash(tuple(words[i : i + SHINGLE])), 0) >= MIN_DOCS:
                         covered[i : i + SHINGLE] = [True] * SHINGLE
                 if sum(covered) >= 0.5 * len(words):
                     spans.append((start, end))

@@ -56,15 +56,29 @@ class Manifest:
     config_key: str = ""
     docs: dict[str, DocEntry] = field(default_factory=dict)
     generation: int = 0
+    # the embedder that made the vectors: {"name": ..., "dimension": ...}; empty in
+    # indexes written before it was recorded
+    embedder: dict[str, Any] = field(default_factory=dict)
+    # the Chroma collection holding the vectors: {"collection": name, "id": Chroma's id};
+    # checked on open (a lost or recreated store has no or another id)
+    dense: dict[str, str] = field(default_factory=dict)
+
+
+class DamagedStateError(IndexStateError):
+    """A file of the index is unreadable (the index repairs itself from what is left)."""
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temp file behind
+        raise
 
 
 def version_key(doc_id: str, content_hash: str, config_key: str) -> str:
@@ -93,19 +107,39 @@ class IndexStore:
                     f"{FORMAT_VERSION}; delete {self.directory} to rebuild it."
                 )
             docs = {k: DocEntry(**v) for k, v in raw["docs"].items()}
-            return Manifest(config_key=raw["config_key"], docs=docs, generation=raw["generation"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise IndexStateError(
+            dense = {str(k): str(v) for k, v in (raw.get("dense") or {}).items()}
+            return Manifest(
+                config_key=raw["config_key"],
+                docs=docs,
+                generation=raw["generation"],
+                embedder=dict(raw.get("embedder") or {}),
+                dense=dense,
+            )
+        except IndexStateError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DamagedStateError(
                 f"{self.manifest_path}: unreadable manifest ({exc}); delete {self.directory} to rebuild."
             ) from exc
+
+    def set_aside(self, path: Path) -> Path:
+        """Rename a damaged file or folder of the index to `<name>.damaged-<time>`."""
+        import time
+
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        path.replace(aside)
+        return aside
 
     def commit(self, manifest: Manifest) -> None:
         payload = {
             "format": FORMAT_VERSION,
             "config_key": manifest.config_key,
             "generation": manifest.generation,
+            "embedder": manifest.embedder,
             "docs": {k: vars(v) for k, v in manifest.docs.items()},
         }
+        if manifest.dense:
+            payload["dense"] = manifest.dense
         atomic_write(self.manifest_path, _dumps(payload))
 
     def write_record(self, key: str, record: dict[str, Any]) -> None:
@@ -117,7 +151,7 @@ class IndexStore:
             result: dict[str, Any] = _loads(path.read_bytes())
             return result
         except (OSError, ValueError) as exc:
-            raise IndexStateError(
+            raise DamagedStateError(
                 f"{path}: document record missing or corrupt ({exc}); delete {self.directory} to rebuild."
             ) from exc
 

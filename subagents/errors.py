@@ -5,8 +5,10 @@ SubagentsError                 root of everything raised here
 │   ├── SpecError              a sub-agent spec file is invalid or unknown
 │   └── UnknownModelPriceError a model id without a price (add one to the PriceTable)
 ├── ModelRequestsBlockedError  a real API request while ALLOW_MODEL_REQUESTS is off
+├── ContextWindowError          a request cannot fit its model's context window (not sent)
 ├── ModelCallError             a model call failed for good (after retries, or not retryable)
 │   └── NonRetryableModelError authentication, permission, spend limit, bad request
+│       └── ContextWindowExceededError  the server said the request is too long
 ├── CacheMissError             replay-only cache had no response for a request
 └── UnscriptedCallError        a ScriptedModel was called more times than it was scripted
 """
@@ -55,6 +57,31 @@ class ModelCallError(SubagentsError):
 
 class NonRetryableModelError(ModelCallError):
     """Retrying cannot help: authentication, permission, spend limit reached, bad request."""
+
+
+class ContextWindowExceededError(NonRetryableModelError):
+    """The server refused the request as longer than the model's context window.
+
+    `server_window` is the window the server named in its message, when it named one.
+    """
+
+    def __init__(self, message: str, *, server_window: int | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.server_window = server_window
+
+
+class ContextWindowError(SubagentsError):
+    """A request would not fit its model's context window, so it was not sent.
+
+    The caller splits the work (document parts, smaller synthesis groups); the message
+    says the sizes and how to fix the settings if the window is set too small.
+    """
+
+    def __init__(self, message: str, *, tokens: int = 0, window: int = 0, model: str = "") -> None:
+        super().__init__(message)
+        self.tokens = tokens
+        self.window = window
+        self.model = model
 
 
 class CacheMissError(SubagentsError):

@@ -106,3 +106,6 @@ class Synthesis(BaseModel):
     unassigned_reasons: dict[str, str] = Field(default_factory=dict)
     outlier_finding_ids: list[str] = Field(default_factory=list)
     method: str = ""
+    # deductive runs: new codes proposed from what fit no code of the researcher's codebook,
+    # kept apart from the themes until the researcher accepts them
+    candidate_codes: list[Theme] = Field(default_factory=list)

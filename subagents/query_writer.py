@@ -1,6 +1,7 @@
 """`LLMQueryGenerator`: retrieval's `QueryGenerator` protocol backed by the query-writer agent.
 
-Chunks are sent in batches (one model call per `batch_size` chunks, fast tier) as
+Chunks are sent in batches (one model call per `batch_size` chunks, fewer when they
+would not fit the model's context window; fast tier) as
 untrusted document blocks; the answer is validated against `QueryWriterOutput`, so a
 missing or malformed item yields an empty list for that chunk rather than a crash.
 Put a `CachedModel` under it to make re-indexing free.
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 from retrieval.types import Chunk
 from subagents.agent import Agent, AgentTask, ContextDocument
+from subagents.errors import ContextWindowError
 from subagents.models.messages import Model
 from subagents.outputs import QueryWriterOutput
 from subagents.spec_loader import AgentSpec, load_spec
@@ -78,9 +80,7 @@ class LLMQueryGenerator:
     async def agenerate(self, chunks: Sequence[Chunk], n: int) -> list[list[str]]:
         agent = Agent(self.spec, self.model)
         gate = asyncio.Semaphore(self.max_concurrency)
-        batches = [
-            list(chunks[i : i + self.batch_size]) for i in range(0, len(chunks), self.batch_size)
-        ]
+        batches = self._batches(agent, list(chunks), n)
 
         async def one(batch: list[Chunk]) -> list[list[str]]:
             async with gate:
@@ -91,8 +91,31 @@ class LLMQueryGenerator:
             out.extend(part)
         return out
 
-    async def _batch(self, agent: Agent, batch: list[Chunk], n: int) -> list[list[str]]:
-        task = AgentTask(
+    def _batches(self, agent: Agent, chunks: list[Chunk], n: int) -> list[list[Chunk]]:
+        """Up to `batch_size` chunks per request, fewer when they would not fit the window."""
+        room = agent.context_room(self._task(chunks[:0], n))
+        if room is None:
+            step = self.batch_size
+            return [chunks[i : i + step] for i in range(0, len(chunks), step)]
+        out: list[list[Chunk]] = []
+        current: list[Chunk] = []
+        used = 0
+        for c in chunks:
+            doc = ContextDocument(
+                id="0", title="chunk_index 000", text=c.text[: self.max_chars_per_chunk]
+            )
+            size = agent.document_tokens(doc)
+            if current and (len(current) >= self.batch_size or used + size > room - 32):
+                out.append(current)
+                current, used = [], 0
+            current.append(c)
+            used += size
+        if current:
+            out.append(current)
+        return out
+
+    def _task(self, batch: list[Chunk], n: int) -> AgentTask:
+        return AgentTask(
             instructions=(
                 f"Write up to {n} search queries for each of the {len(batch)} passages "
                 f"(chunk_index 0 to {len(batch) - 1}, in the order of the documents)."
@@ -105,8 +128,14 @@ class LLMQueryGenerator:
                 for i, c in enumerate(batch)
             ],
         )
-        result = await agent.run(task)
+
+    async def _batch(self, agent: Agent, batch: list[Chunk], n: int) -> list[list[str]]:
         queries: list[list[str]] = [[] for _ in batch]
+        try:
+            result = await agent.run(self._task(batch, n))
+        except ContextWindowError:  # one passage larger than the window: no queries for it
+            self.failed_batches += 1
+            return queries
         if not isinstance(result.output, QueryWriterOutput):
             self.failed_batches += 1
             return queries

@@ -255,6 +255,8 @@ def ask(
                 f"scope names documents not in the corpus: {unknown}; known ids include {known}"
             )
     emit = on_event or progress_listener()
+    repairs: list[str] = []
+    opened = index is None
     if index is None:
         t_index = time.perf_counter()
         meter = IndexProgress(emit, f"{len(corpus)} {corpus.noun}").start()
@@ -264,21 +266,27 @@ def ask(
             f"{stats.added_chunks} chunks added, {stats.unchanged_docs} documents unchanged "
             f"({time.perf_counter() - t_index:.1f}s)"
         )
+        repairs = [f"index: {r}" for r in index.repairs]
     t0 = time.perf_counter()
     emit(Event("stage_started", "answer", f"the {chosen} engine answers from {sc.describe()}"))
-    if chosen == "model":
-        from workbench.ask_model import ask_with_model
+    try:
+        if chosen == "model":
+            from workbench.ask_model import ask_with_model
 
-        metered = _configured_model(project, model)
-        answer = ask_with_model(question, sc, docs, index, metered, project_dir=project.dir)
-    else:
-        cache = project.wb_dir / "ask-embeddings.sqlite"
-        asker = OfflineAsker(index, docs, settings, cache_path=cache)
-        try:
-            answer = asker.ask(question, sc)
-        finally:
-            asker.close()
+            metered = _configured_model(project, model)
+            answer = ask_with_model(question, sc, docs, index, metered, project_dir=project.dir)
+        else:
+            cache = project.wb_dir / "ask-embeddings.sqlite"
+            asker = OfflineAsker(index, docs, settings, cache_path=cache)
+            try:
+                answer = asker.ask(question, sc)
+            finally:
+                asker.close()
+    finally:
+        if opened:
+            index.close()  # the index this call opened: its files are released
     answer = verify_answer(answer, docs)
+    answer.notes[:0] = repairs  # said, not silent: the answer came from a repaired index
     answer.latency_s = round(time.perf_counter() - t0, 3)
     said = f"{len(answer.sentences)} sentences citing {len(answer.evidence)} quotes"
     emit(Event("stage_done", "answer", f"{said} in {answer.latency_s:.1f}s"))
@@ -299,13 +307,12 @@ def _configured_model(project: Project, model: Model | None = None, *, trace: st
     if isinstance(model, MeteredModel):
         return model
     if model is None:
-        import os
-
         injected = project.injected_model()
-        if injected is None and not os.environ.get("ANTHROPIC_API_KEY"):
+        missing = project.settings.models.missing()
+        if injected is None and missing:
             raise UserError(
-                "the model engine needs ANTHROPIC_API_KEY in the environment (or "
-                "Project(model=...)); set it or use --engine offline"
+                f"the model engine needs an API key: {missing} in the environment (or "
+                "Project(model=...), or a local model's base_url); set it or use --engine offline"
             )
         from workbench.engine_model import build_model
 

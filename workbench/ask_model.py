@@ -121,6 +121,7 @@ async def _ask(
     project_dir: str | Path | None,
 ) -> Answer:
     from subagents.agent import Agent, AgentTask, ContextDocument
+    from subagents.models.context import pack
     from subagents.offline.analyst import sub_queries
     from subagents.outputs import AnalystOutput, PlanOutput
     from subagents.spec_loader import load_specs, parse_spec
@@ -203,23 +204,41 @@ async def _ask(
                 )
     if citations:
         writer = Agent(parse_spec(WRITER_SPEC, source="workbench:answer-writer"), model)
-        numbered = "\n".join(
+        instructions = f"Answer the question from the numbered evidence: {question}"
+        lines = [
             f"[{c.n}] {c.doc_id} {c.segment_id} {c.speaker or ''}: {c.quote}" for c in citations
-        )
-        written = await writer.run(
-            AgentTask(
-                instructions=f"Answer the question from the numbered evidence: {question}",
-                context=[ContextDocument(id="evidence", title="numbered evidence", text=numbered)],
+        ]
+        room = writer.context_room(AgentTask(instructions=instructions))
+        groups = [list(range(len(lines)))]
+        if room is not None and writer.context is not None:
+            # evidence beyond one request's window is written from in parts, never cut
+            sizes = [writer.context.tokens(line) + 1 for line in lines]
+            groups = pack(sizes, max(1, room - 64))
+        if len(groups) > 1:
+            answer.notes.append(
+                f"the evidence did not fit one request of the writer: written in {len(groups)} parts"
             )
-        )
-        results.append(written)
-        if isinstance(written.output, CitedAnswer):
-            valid = {c.n for c in citations}
-            for s in written.output.sentences:
-                cites = [n for n in s.evidence if n in valid]
-                answer.sentences.append(AnswerSentence(text=s.text.strip(), citations=cites))
-        elif written.abstain_reason:
-            answer.notes.append(f"the writer abstained: {written.abstain_reason}")
+        valid = {c.n for c in citations}
+        for g in groups:
+            written = await writer.run(
+                AgentTask(
+                    instructions=instructions,
+                    context=[
+                        ContextDocument(
+                            id="evidence",
+                            title="numbered evidence",
+                            text="\n".join(lines[i] for i in g),
+                        )
+                    ],
+                )
+            )
+            results.append(written)
+            if isinstance(written.output, CitedAnswer):
+                for s in written.output.sentences:
+                    cites = [n for n in s.evidence if n in valid]
+                    answer.sentences.append(AnswerSentence(text=s.text.strip(), citations=cites))
+            elif written.abstain_reason:
+                answer.notes.append(f"the writer abstained: {written.abstain_reason}")
     answer.evidence = citations
     answer.found = bool(answer.sentences)
     cost = sum((r.cost_usd for r in results), Decimal(0))

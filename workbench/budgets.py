@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from subagents.errors import ModelCallError, NonRetryableModelError
+from subagents.errors import ContextWindowExceededError, ModelCallError, NonRetryableModelError
 from subagents.models.messages import Model, ModelRequest, ModelResponse, Usage
 from workbench.errors import BudgetExceededError, RunError
 from workbench.settings import Budgets
@@ -174,6 +174,8 @@ class MeteredModel:
         self.inner = inner
         self.tracer = tracer
         self.name = inner.name
+        # OpenTelemetry's gen_ai.system: which API answers
+        self.system = "openai" if "openai" in inner.name else "anthropic"
         self.tracker = tracker
         self.run_id = run_id
         self._open: str | None = None
@@ -189,6 +191,8 @@ class MeteredModel:
         started = time.time_ns()
         try:
             response = await self.inner.complete(request)
+        except ContextWindowExceededError:
+            raise  # the caller splits the request and tries again; the API itself is fine
         except NonRetryableModelError as e:
             self._open = (
                 f"the model API refused the request and retrying cannot help: {e}. "
@@ -218,7 +222,7 @@ class MeteredModel:
             start_time=started,
             attributes={
                 "gen_ai.operation.name": "chat",
-                "gen_ai.system": "anthropic",
+                "gen_ai.system": self.system,
                 "gen_ai.request.model": self.model_id(request),
                 "gen_ai.response.model": response.model,
                 "gen_ai.response.id": response.id,

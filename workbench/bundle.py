@@ -4,12 +4,14 @@
     opened = wb.open_bundle("bundle.zip")        # extracts, verifies hashes
     opened.rerender()                            # deck + reports rebuilt, no network, no model
 
-The cassette is the project's `cache.sqlite` (content-addressed model responses), so a
-run made with a model can be replayed by someone without a key; an offline run has none.
+The cassette holds the model responses this run used (copied from the project's
+`cache.sqlite`, content-addressed), so a run made with a model can be replayed by
+someone without a key; an offline run has none. Other runs' responses never go with it.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from exports.bundle import OpenedBundle
@@ -18,14 +20,25 @@ from exports.bundle import open_bundle as _open_bundle
 from exports.errors import ExportError
 from exports.spec import ReportSpec
 from workbench.errors import UserError
+from workbench.store import CASSETTE_KEYS
 
 __all__ = ["OpenedBundle", "make_run_bundle", "open_bundle"]
 
 
-def _cassette_for(run_dir: Path) -> Path | None:
-    # <project>/.workbench/runs/<run-id> -> <project>/.workbench/cache.sqlite
-    candidate = run_dir.parent.parent / "cache.sqlite"
-    return candidate if candidate.is_file() else None
+def _cassette_for(run_dir: Path, dest: Path) -> Path | None:
+    """The run's own cassette: the responses it used (listed in `cassette.keys`), copied
+    out of the project's `cache.sqlite` into `dest`. Never the whole cache: it holds
+    other runs' requests, and with them their corpus text."""
+    from subagents.models.cached import export_cassette
+
+    cache = run_dir.parent.parent / "cache.sqlite"  # <project>/.workbench/cache.sqlite
+    keys_file = run_dir / CASSETTE_KEYS
+    if not cache.is_file() or not keys_file.is_file():
+        return None
+    keys = {k for k in keys_file.read_text(encoding="utf-8").split() if k}
+    if not keys or not export_cassette(cache, keys, dest):
+        return None
+    return dest
 
 
 def make_run_bundle(run_dir: str | Path, out_path: str | Path | None = None) -> Path:
@@ -39,16 +52,17 @@ def make_run_bundle(run_dir: str | Path, out_path: str | Path | None = None) -> 
         if spec_path.is_file()
         else None
     )
-    try:
-        return _make_bundle(
-            run_dir,
-            Path(out_path) if out_path is not None else None,
-            spec=spec,
-            cassette=_cassette_for(run_dir),
-            exclude=("bundle.zip",),
-        )
-    except ExportError as e:
-        raise UserError(str(e)) from e
+    with tempfile.TemporaryDirectory(prefix="wb-cassette-") as tmp:
+        try:
+            return _make_bundle(
+                run_dir,
+                Path(out_path) if out_path is not None else None,
+                spec=spec,
+                cassette=_cassette_for(run_dir, Path(tmp) / "cassette.sqlite"),
+                exclude=("bundle.zip", CASSETTE_KEYS),
+            )
+        except ExportError as e:
+            raise UserError(str(e)) from e
 
 
 def open_bundle(path: str | Path, dest: str | Path | None = None) -> OpenedBundle:

@@ -7,7 +7,8 @@
     workbench eval propose <corpus> --out golden.json [--n N] [--doc ID ...]
                             [--approve-all | --interactive]
 
-The rubric judge and the question proposer are models: they need ANTHROPIC_API_KEY and
+The rubric judge and the question proposer are models: they need a configured model
+(ANTHROPIC_API_KEY, or an OpenAI-compatible endpoint: settings or `--model-url`) and
 use the project's model stack (`settings.models`, the response cache), built by
 `workbench.ask._configured_model` as `ask` builds it, metered: `settings.budgets` cap
 it, each call is a span in `.workbench/traces/eval.jsonl`.
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from workbench.errors import RunError, UserError
+from workbench.terminal import say, say_json
 
 if TYPE_CHECKING:
     from retrieval import Document
@@ -42,43 +44,57 @@ HUMAN_LABELS_HELP = (
 ENGINE_HELP = "offline (no model) or model; default: the model when ANTHROPIC_API_KEY is set."
 
 
-def _model(project_dir: Path | None, needs: str, fix: str) -> Model:
+def _model(
+    project_dir: Path | None,
+    needs: str,
+    fix: str,
+    model_url: str | None = None,
+    model_name: str | None = None,
+) -> Model:
     """The project's model stack; a UserError that says how to fix it when there is no key."""
-    if not os.environ.get("ANTHROPIC_API_KEY"):
-        raise UserError(f"{needs} needs a model: set ANTHROPIC_API_KEY, or {fix}")
     from workbench.ask import _configured_model
     from workbench.project import Project
 
-    return _configured_model(Project(project_dir or Path(".")), trace="eval")
+    project = Project(project_dir or Path("."))
+    project.settings = project.settings.with_model_url(model_url, model_name)
+    missing = project.settings.models.missing()
+    if missing and project.injected_model() is None:
+        raise UserError(f"{needs} needs a model: {missing}, or {fix}")
+    return _configured_model(project, trace="eval")
+
+
+def _model_configured(project_dir: Path | None, model_url: str | None, name: str | None) -> bool:
+    from workbench.settings import Settings
+
+    path = (project_dir or Path(".")) / ".workbench" / "config.toml"
+    return Settings.load(path).with_model_url(model_url, name).models.configured()
 
 
 def _print_judge(report: EvalReport) -> None:
     from workbench.evaluation.judge import CRITERIA, judge_score
 
-    click.echo("judge per item (mean of the five criteria, then each):")
+    say("judge per item (mean of the five criteria, then each):")
     for item in report.items:
         if item.judge is None:
-            click.echo(f"  {item.id:<24} no score (the judge abstained or failed)")
+            say(f"  {item.id:<24} no score (the judge abstained or failed)")
             continue
         each = " ".join(f"{c.split('_')[0]} {item.judge[c]:.2f}" for c in CRITERIA)
-        click.echo(f"  {item.id:<24} {judge_score(item.judge):.3f}  {each}")
+        say(f"  {item.id:<24} {judge_score(item.judge):.3f}  {each}")
     cal = report.judge_calibration
     if cal is None:
-        click.echo(
-            "judge: not calibrated (no --human-labels); its scores are reported, not used as gates"
-        )
+        say("judge: not calibrated (no --human-labels); its scores are reported, not used as gates")
         return
     agreement = (
         f"Spearman {_num(cal.spearman)}, Cohen's kappa {_num(cal.kappa)} on pass/fail "
         f"(score >= {cal.threshold}), n={cal.n}"
     )
     if cal.trusted:
-        click.echo(f"judge: trusted; {agreement}")
+        say(f"judge: trusted; {agreement}")
     else:
-        click.echo(f"judge: UNTRUSTED, its scores are not used as gates; {agreement}")
-        click.echo(f"  why: {cal.reason}")
+        say(f"judge: UNTRUSTED, its scores are not used as gates; {agreement}")
+        say(f"  why: {cal.reason}")
     if cal.unmatched:
-        click.echo(f"  {len(cal.unmatched)} labelled items had no judge score: {cal.unmatched[:5]}")
+        say(f"  {len(cal.unmatched)} labelled items had no judge score: {cal.unmatched[:5]}")
 
 
 def _num(v: float | None) -> str:
@@ -96,11 +112,11 @@ def _segment_text(docs: dict[str, Document], doc_id: str, index: int) -> str:
 
 
 def _show_proposal(n: int, total: int, item: GoldenItem, docs: dict[str, Document]) -> None:
-    click.echo(f"\n[{n}/{total}] {item.question}")
-    click.echo(f"  reference answer: {item.reference_answer}")
+    say(f"\n[{n}/{total}] {item.question}")
+    say(f"  reference answer: {item.reference_answer}")
     for span in item.gold_spans:
         where = f"{span.doc_id}#{span.start}"
-        click.echo(f"  evidence {where}: {_segment_text(docs, span.doc_id, span.start)}")
+        say(f"  evidence {where}: {_segment_text(docs, span.doc_id, span.start)}")
 
 
 def _write_golden(
@@ -143,13 +159,16 @@ def _parse_where(pairs: tuple[str, ...]) -> dict[str, Any] | None:
         with contextlib.suppress(json.JSONDecodeError):
             val = json.loads(value)
         out[key.strip()] = val
-    if len(out) > 1:
-        return {"$and": [{k: v} for k, v in out.items()]}
-    return out or None
+    where = {"$and": [{k: v} for k, v in out.items()]} if len(out) > 1 else out
+    if where:
+        from retrieval.filters import validate_where
+
+        validate_where(where)  # before any indexing: a bad filter is bad input, said at once
+    return where or None
 
 
 def register(main: click.Group, eval_group: click.Group) -> None:
-    from workbench.cli import _guard
+    from workbench.cli import _guard, model_options
 
     @main.command(name="ask")
     @click.argument("path", type=click.Path(path_type=Path))
@@ -169,6 +188,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         "--max-words", type=click.IntRange(20, 2000), default=None, help="Answer length budget."
     )
     @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+    @model_options
     @_guard
     def ask_cmd(
         path: Path,
@@ -179,6 +199,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         engine: str | None,
         max_words: int | None,
         as_json: bool,
+        model_url: str | None,
+        model_name: str | None,
     ) -> None:
         """Answer a question from the documents at PATH, citing verbatim evidence."""
         from workbench.ask import OfflineAskSettings, Scope, ask
@@ -188,20 +210,26 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             raise UserError(f"corpus path not found: {path}")
         scope = Scope(doc_ids=list(doc_ids) or None, where=_parse_where(where))
         settings = OfflineAskSettings(max_words=max_words) if max_words else None
+        project = Project(project_dir)
+        project.settings = project.settings.with_model_url(model_url, model_name)
+        if (model_url or model_name) and engine is None:
+            engine = "model"
         answer = ask(
-            Project(project_dir),
+            project,
             question,
             corpus=path,
             scope=scope,
             engine=engine,
             settings=settings,
         )
+        for note in answer.notes:
+            say(f"note: {note}", err=True)
         if as_json:
             data = answer.model_dump(mode="json")
             data["text"] = answer.text
-            click.echo(json.dumps(data, ensure_ascii=False))
+            say_json(data)
             return
-        click.echo(answer.markdown())
+        say(answer.markdown())
 
     @eval_group.command(name="analysis")
     @click.argument("golden", type=click.Path(path_type=Path))
@@ -243,7 +271,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         default=None,
         help="Score each answer with the rubric judge (a model: factual accuracy, citation "
         "accuracy, completeness, source quality, efficiency, each 0-1). Default: on when "
-        "ANTHROPIC_API_KEY is set or --engine model.",
+        "a model is configured (ANTHROPIC_API_KEY, or an OpenAI-compatible endpoint) or "
+        "--engine model.",
     )
     @click.option(
         "--human-labels",
@@ -251,6 +280,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         default=None,
         help=HUMAN_LABELS_HELP,
     )
+    @model_options
     @click.option(
         "--min-agreement",
         type=click.FloatRange(-1, 1),
@@ -285,6 +315,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         as_json: bool,
         use_judge: bool | None,
         human_labels: Path | None,
+        model_url: str | None,
+        model_name: str | None,
         min_agreement: float | None,
         pass_threshold: float,
         min_labels: int,
@@ -310,16 +342,20 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         if not target.exists():
             raise UserError(f"corpus not found: {target}")
         if use_judge is None:
-            use_judge = bool(os.environ.get("ANTHROPIC_API_KEY")) or engine == "model"
+            use_judge = _model_configured(project_dir, model_url, model_name) or engine == "model"
             use_judge = use_judge or human_labels is not None
         if human_labels is not None and not use_judge:
             raise UserError("--human-labels calibrates the judge; drop --no-judge")
         labels = load_human_labels(human_labels) if human_labels is not None else None
         model = None
         if engine == "model":
-            model = _model(project_dir, "the model engine", "use --engine offline")
+            model = _model(
+                project_dir, "the model engine", "use --engine offline", model_url, model_name
+            )
         elif use_judge:
-            model = _model(project_dir, "the rubric judge", "pass --no-judge")
+            model = _model(
+                project_dir, "the rubric judge", "pass --no-judge", model_url, model_name
+            )
         report = evaluate_analysis(
             gs,
             target,
@@ -328,7 +364,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             model=model,
             judge=RubricJudge(model) if use_judge and model is not None else None,
             limit=limit,
-            progress=lambda m: click.echo(m, err=True),
+            progress=lambda m: say(m, err=True),
         )
         if labels is not None:
             agreement = {}
@@ -339,17 +375,17 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             )
         if save_version:
             p = RegressionStore(store_dir).save(report, save_version)
-            click.echo(f"stored as {p}", err=True)
+            say(f"stored as {p}", err=True)
         if save_path:
             atomic_write_json(save_path, report.model_dump(mode="json"), indent=1)
         if as_json:
-            click.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
+            say_json(report.model_dump(mode="json"))
             return
-        click.echo(f"{report.golden}: {len(report.items)} items, engine {report.engine}")
+        say(f"{report.golden}: {len(report.items)} items, engine {report.engine}")
         for k, v in report.overall.items():
             if v is not None:
-                click.echo(f"  {k:<24} {v:.4f}")
-        click.echo(f"ROUGE: {report.rouge_settings}")
+                say(f"  {k:<24} {v:.4f}")
+        say(f"ROUGE: {report.rouge_settings}")
         if any(i.judge is not None for i in report.items) or report.judge_calibration:
             _print_judge(report)
 
@@ -380,11 +416,11 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         if as_json:
             data = diff.model_dump(mode="json")
             data["regressions"] = [m.metric for m in diff.regressions]
-            click.echo(json.dumps(data, ensure_ascii=False))
+            say_json(data)
         else:
-            click.echo(diff.render())
+            say(diff.render())
         if fail_on_regression and diff.regressions:
-            click.echo("regression: " + ", ".join(m.metric for m in diff.regressions), err=True)
+            say("regression: " + ", ".join(m.metric for m in diff.regressions), err=True)
             sys.exit(1)
 
     @eval_group.command(name="propose")
@@ -421,6 +457,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         is_flag=True,
         help="Ask y/n/q on stdin even when it is not a terminal (answers piped in).",
     )
+    @model_options
     @_guard
     def eval_propose(
         corpus: Path,
@@ -431,6 +468,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         name: str | None,
         approve_all: bool,
         interactive: bool,
+        model_url: str | None,
+        model_name: str | None,
     ) -> None:
         """Have the model propose N test questions with expected evidence from CORPUS.
 
@@ -451,7 +490,13 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             )
         if not corpus.exists():
             raise UserError(f"corpus path not found: {corpus}")
-        model = _model(project_dir, "proposing questions", "write the golden set by hand")
+        model = _model(
+            project_dir,
+            "proposing questions",
+            "write the golden set by hand",
+            model_url,
+            model_name,
+        )
         project = Project(project_dir)
         full = project.corpus(corpus)
         docs = full.by_id()
@@ -460,9 +505,9 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             raise UserError(f"--doc names documents not in {corpus}: {unknown}")
         index = project.index_for(full)
         try:
-            click.echo(f"indexing {len(full)} documents", err=True)
+            say(f"indexing {len(full)} documents", err=True)
             index.update(full.documents, progress=IndexProgress(progress_listener()))
-            click.echo(f"asking the model for {n} questions", err=True)
+            say(f"asking the model for {n} questions", err=True)
             proposed = propose_questions(
                 model, index=index, docs=docs, n=n, scope_doc_ids=list(doc_ids) or None
             )
@@ -489,11 +534,11 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             if choice == "y":
                 kept.append(item.model_copy(update={"approved": True}))
         if not kept:
-            click.echo(f"\nkept none of {len(proposed)} proposed questions; nothing written")
+            say(f"\nkept none of {len(proposed)} proposed questions; nothing written")
             return
         path, total = _write_golden(out, corpus, name, kept)
         how = "all approved without review" if approve_all else "approved by you"
-        click.echo(
+        say(
             f"\nkept {len(kept)} of {len(proposed)} proposed questions ({how}); "
             f"{path} now has {total} items. Run: workbench eval analysis {path}"
         )

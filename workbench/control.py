@@ -244,7 +244,11 @@ class RunControl:
             assert self._wake is not None
             self._wake.clear()
             if self._s.paused and self._s.cancelled is None:
-                await self._wake.wait()
+                if self._files:  # a /resume may come from a file: look at it again soon
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=max(self._poll_s, 0.05))
+                else:
+                    await self._wake.wait()
             self._poll_file()
         if self._s.cancelled is not None:
             raise RunCancelledError(self._s.cancelled)

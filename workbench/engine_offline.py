@@ -54,6 +54,7 @@ class OfflineWorkerSpec:
     corpus_path: str
     max_findings: int
     roles: RoleSettings = field(default_factory=lambda: _role_settings())
+    queries: tuple[str, ...] = ()  # a codebook's codes, searched for besides the question
 
     def build(self) -> OfflineWorker:
         from retrieval import Embedder, HybridIndex
@@ -63,7 +64,12 @@ class OfflineWorkerSpec:
         index = HybridIndex(Path(self.index_dir), embedder=embedder)
         corpus = Corpus.load(self.corpus_path, roles=self.roles)
         return OfflineWorker(
-            index, embedder, corpus.by_id(), self.max_findings, skip=skipped_documents(corpus)
+            index,
+            embedder,
+            corpus.by_id(),
+            self.max_findings,
+            self.queries,
+            skip=skipped_documents(corpus),
         )
 
 
@@ -90,12 +96,14 @@ class OfflineWorker:
         embedder: Embedder,
         docs: dict[str, Document],
         max_findings: int,
+        queries: Sequence[str] = (),
         *,
         skip: dict[str, str] | None = None,
     ) -> None:
         from subagents.offline.analyst import AnalystSettings, ExtractiveAnalyst
 
         self.docs = docs
+        self.queries = list(queries)
         self.skip = dict(skip or {})
         self.analyst = ExtractiveAnalyst(
             _IndexSearcher(index), embedder, AnalystSettings(max_findings=max_findings)
@@ -106,16 +114,21 @@ class OfflineWorker:
         question = p.get("sub_question") or p["question"]
         steering = list(task.steering) + list(p.get("notes", []))
         findings: list[Finding] = []
+        seen: set[str] = set()
         abstained: dict[str, str] = {}
         for doc_id in p["doc_ids"]:
             if doc_id in self.skip:
                 abstained[doc_id] = self.skip[doc_id]
                 continue
-            findings.extend(
-                self.analyst.analyze(
-                    self.docs[doc_id], question, task_key=task.key, steering=steering
-                )
-            )
+            # deductive runs read each document once for the question and once for each
+            # code of the codebook, as a coder reads for each code
+            for asked in [question, *self.queries]:
+                for f in self.analyst.analyze(
+                    self.docs[doc_id], asked, task_key=task.key, steering=steering
+                ):
+                    if f.id not in seen:
+                        seen.add(f.id)
+                        findings.append(f)
         return {
             "doc_ids": p["doc_ids"],
             "doc_id": p["doc_ids"][0],
@@ -150,18 +163,39 @@ class OfflineEngine:
         self.embedder = embedder
         self.docs = docs
         self.corpus_path = corpus_path
+        from workbench.codebook import code_queries, codebook_for
+
+        self.codebook = codebook_for(settings)
+        if self.codebook is not None:
+            self.note = ENGINE_NOTE.replace(
+                "themes are clusters of them.",
+                "themes are the codes of the researcher's codebook, each finding coded by its "
+                "similarity to a code's description and examples.",
+            )
+        self.queries = code_queries(self.codebook) if self.codebook else []
         self.worker = OfflineWorker(
-            index, embedder, docs, settings.analysis.max_findings_per_document, skip=skip
+            index,
+            embedder,
+            docs,
+            settings.analysis.max_findings_per_document,
+            self.queries,
+            skip=skip,
         )
 
     def version(self, subagent: str) -> str:
         from subagents.offline.analyst import ANALYST_VERSION
 
+        if self.codebook is not None:  # the analyst also reads for each code
+            return f"{ANALYST_VERSION}+codebook/{self.codebook.content_hash}"
         return ANALYST_VERSION
 
     def synthesis_version(self) -> str:
         from subagents.offline.synthesis import SYNTHESIS_VERSION
 
+        if self.codebook is not None:
+            from subagents.offline.codebook import CODER_VERSION
+
+            return f"{CODER_VERSION}/{self.codebook.content_hash}+{SYNTHESIS_VERSION}"
         return SYNTHESIS_VERSION
 
     def worker_spec(self) -> OfflineWorkerSpec:
@@ -170,6 +204,7 @@ class OfflineEngine:
             self.corpus_path,
             self.settings.analysis.max_findings_per_document,
             self.settings.roles.to_retrieval(),
+            tuple(self.queries),
         )
 
     async def analyze(self, task: Task) -> dict[str, Any]:
@@ -198,6 +233,20 @@ class OfflineEngine:
                 max_themes=a.max_themes,
             ),
         )
+        if self.codebook is not None:  # deductive: the codebook's codes are the themes
+            from subagents.offline.codebook import CodebookCoder
+
+            coder = CodebookCoder(self.embedder, self.codebook)
+            return await asyncio.to_thread(
+                coder.synthesize,
+                findings,
+                doc_ids,
+                noun=noun,
+                question=question,
+                candidates_from=synth,
+                contexts=prompts_before(findings, self.docs),
+                participants=participants_of(self.docs),
+            )
         return await asyncio.to_thread(
             synth.synthesize,
             findings,
@@ -213,6 +262,25 @@ class OfflineEngine:
         from subagents.offline.critic import review
 
         return review(findings, synthesis, self.docs, question=question)
+
+
+def prompts_before(findings: Sequence[Finding], docs: dict[str, Document]) -> dict[str, str]:
+    """For findings without a `context`: the turn before theirs by another speaker (the
+    question that drew the answer), which the codebook coder reads with the finding."""
+    out: dict[str, str] = {}
+    for f in findings:
+        doc = docs.get(f.doc_id)
+        if f.context is not None or doc is None or doc.kind != "conversation":
+            continue
+        try:
+            seg = doc.segment(f.evidence[0].segment_id)
+        except KeyError:
+            continue
+        for prev in reversed(doc.segments[: seg.index]):
+            if prev.speaker and prev.speaker != seg.speaker:
+                out[f.id] = prev.text
+                break
+    return out
 
 
 def participants_of(docs: dict[str, Document]) -> dict[str, list[str]] | None:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from exports.text import clean_text
+
 
 @dataclass(frozen=True)
 class Event:
@@ -48,4 +50,5 @@ class LogPrinter:
             line = f"warning: {ev.message}"
         else:
             line = f"[{ev.stage}] {ev.message}" if ev.stage else ev.message
-        print(line, file=self.stream, flush=True)
+        # event text carries file names, labels and quotes: no control sequences on a terminal
+        print(clean_text(line), file=self.stream, flush=True)

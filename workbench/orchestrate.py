@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from workbench.events import Event, Listener
-from workbench.store import RunStore, now_iso
+from workbench.store import CASSETTE_KEYS, RunStore, now_iso
 
 if TYPE_CHECKING:
     from retrieval.types import Chunk
@@ -80,6 +80,7 @@ async def execute(req: RunRequest) -> None:
     req.tracker = tracker
     tracer, provider = make_tracer(store.dir / "trace.jsonl")
     model = None
+    index = None
     embedder = Embedder()
     try:
         with tracer.start_as_current_span(f"run {req.recipe}") as span:
@@ -89,7 +90,12 @@ async def execute(req: RunRequest) -> None:
             if req.engine == "model":
                 from workbench.engine_model import build_model
 
-                inner = build_model(s, project.wb_dir / "cache.sqlite", project.injected_model())
+                inner = build_model(
+                    s,
+                    project.wb_dir / "cache.sqlite",
+                    project.injected_model(),
+                    keys_file=store.dir / CASSETTE_KEYS,
+                )
                 model = MeteredModel(inner, tracker, run_id=store.run_id, tracer=tracer)
                 if s.models.synthetic_queries:
                     from subagents.query_writer import LLMQueryGenerator
@@ -100,6 +106,7 @@ async def execute(req: RunRequest) -> None:
             t1 = time.perf_counter()
             emit(Event("stage_started", "index", f"indexing {len(corpus)} {corpus.noun}"))
             index = project.index_for(corpus, query_generator=generator)
+            index.on_wait = lambda m: emit(Event("note", "index", m))
             loop = asyncio.get_running_loop()
 
             def progress(done: int, total: int) -> None:  # from the indexing thread
@@ -108,6 +115,8 @@ async def execute(req: RunRequest) -> None:
 
             with tracer.start_as_current_span("stage index"):
                 stats = await asyncio.to_thread(index.update, corpus.documents, progress=progress)
+            for repair in index.repairs:  # a damaged or lost index file, found and fixed
+                emit(Event("warning", "index", repair))
             t_index = time.perf_counter() - t1
             emit(Event("stage_done", "index", f"{_fmt_stats(stats)} in {t_index:.1f}s"))
 
@@ -133,6 +142,8 @@ async def execute(req: RunRequest) -> None:
                     skip=skipped_documents(corpus),
                 )
                 note, short = runner.note, runner.short
+                if runner.codebook is not None:  # the manifest says a codebook coded the themes
+                    store.update_manifest(engine_note=note)
             ctx = RunContext(
                 store=store,
                 corpus=corpus,
@@ -155,6 +166,8 @@ async def execute(req: RunRequest) -> None:
             result = await run_plan(ctx, plan)
     finally:
         _close(model)
+        if index is not None:
+            index.close()
         store.close()
         ledger = tracker.ledger.as_dict()
         store.update_manifest(

@@ -257,20 +257,20 @@ def _gate(
                     "warning", "gate", f"dropped finding {p.finding_id} in {p.doc_id}: {p.problem}"
                 )
             )
+    quoted = len(findings) + len(problems)  # findings the quote check saw
+    unsupported = _unsupported(ctx, findings)
     covered = {d for r in results for d in r.get("doc_ids", [])}
     coverage = len(covered) / total if total else 1.0
-    ctx.emit(
-        Event(
-            "stage_done", "gate", f"{len(findings)} findings, all quotes verbatim in their sources"
-        )
-    )
+    checked = "verbatim, claims supported" if ctx.engine == "model" else "verbatim"
+    ctx.emit(Event("stage_done", "gate", f"{len(findings)} findings, all quotes {checked}"))
     if record:
         ctx.store.update_manifest(
-            quote_check={"checked": len(findings) + len(problems), "failed": len(problems)},
+            quote_check={"checked": quoted, "failed": len(problems)},
             gates={
                 "schema": {"failed": bad_schema},
-                "quotes": {"checked": len(findings) + len(problems), "failed": len(problems)},
+                "quotes": {"checked": quoted, "failed": len(problems)},
                 "coverage": {"documents": len(covered), "of": total, "share": round(coverage, 3)},
+                "claims": {"checked": len(findings) + len(unsupported), "failed": len(unsupported)},
             },
         )
     if coverage < ctx.settings.min_coverage:
@@ -281,6 +281,24 @@ def _gate(
             stage=stage.id,
         )
     return findings
+
+
+def _unsupported(ctx: RunContext, findings: list[Finding]) -> list[Any]:
+    """Model findings whose claim their quotes do not carry are dropped (prompt injection
+    through names, or a claim drifting from its evidence); the offline engine's claims
+    are built from their quotes."""
+    if ctx.engine != "model":
+        return []
+    from subagents.verify import unsupported_claims
+
+    problems = unsupported_claims(findings, embedder=ctx.embedder)
+    bad = {p.finding_id for p in problems}
+    findings[:] = [f for f in findings if f.id not in bad]
+    for p in problems:
+        ctx.emit(
+            Event("warning", "gate", f"dropped finding {p.finding_id} in {p.doc_id}: {p.problem}")
+        )
+    return problems
 
 
 async def run_plan(ctx: RunContext, plan: Plan) -> dict[str, Any]:

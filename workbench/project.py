@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import threading
@@ -11,13 +12,14 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from retrieval.locking import LockedError
 from workbench.corpus import Corpus
-from workbench.errors import BudgetExceededError, UserError, WorkbenchError
+from workbench.errors import BudgetExceededError, RunError, UserError, WorkbenchError
 from workbench.events import Event, Listener
 from workbench.progress import progress_listener
 from workbench.run import Run
 from workbench.settings import Settings
-from workbench.store import RunStore, now_iso
+from workbench.store import RunStore, now_iso, run_lock
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
@@ -73,10 +75,10 @@ class Project:
         self.dir = Path(directory).expanduser().resolve()
         if self.dir.exists() and not self.dir.is_dir():
             raise UserError(f"project path {self.dir} is a file; give a folder")
+        # nothing is created until there is something to keep: a command that fails on bad
+        # input leaves no empty project folder behind
         self.wb_dir = self.dir / ".workbench"
-        self.wb_dir.mkdir(parents=True, exist_ok=True)
         self.runs_dir = self.wb_dir / "runs"
-        self.runs_dir.mkdir(exist_ok=True)
         self.settings = settings or Settings.load(self.wb_dir / "config.toml")
         self.model = model
 
@@ -104,22 +106,31 @@ class Project:
         chunking = ChunkingConfig(
             turns_per_chunk=self.settings.turns_per_chunk, overlap=self.settings.chunk_overlap
         )
+        embedder: Any = Embedder()
+        if self.settings.executor == "ray":  # index updates encode on the Ray cluster too
+            from retrieval.ray_embedder import RayEmbedder
+
+            embedder = RayEmbedder(address=self.settings.ray_address)
         return HybridIndex(
             self.wb_dir / "index" / name,
-            embedder=Embedder(),
+            embedder=embedder,
             query_generator=query_generator,
             chunking=chunking,
         )
 
     # runs ----------------------------------------------------------------------------
     def runs(self) -> list[Run]:
-        out = []
+        out: list[Run] = []
+        if not self.runs_dir.is_dir():
+            return out
         for d in sorted(self.runs_dir.iterdir()):
             if (d / "manifest.json").exists():
                 out.append(Run(d))
         return out
 
     def _resumable(self, input_key: str) -> RunStore | None:
+        if not self.runs_dir.is_dir():
+            return None
         for d in sorted(self.runs_dir.iterdir(), reverse=True):
             store = RunStore(
                 d,
@@ -151,12 +162,12 @@ class Project:
         if chosen not in ("offline", "model"):
             raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
         if chosen == "model" and not has_model:
-            import os
-
-            if not os.environ.get("ANTHROPIC_API_KEY"):
+            missing = self.settings.models.missing()
+            if missing:
                 raise UserError(
-                    "the model engine needs an API key: set ANTHROPIC_API_KEY (or pass "
-                    "Project(model=...)); without one, use --engine offline"
+                    f"the model engine needs an API key: {missing} (or pass Project(model=...), or point the settings at a local "
+                    'model: [models] provider = "openai-compatible" and base_url, or '
+                    "--model-url); without one, use --engine offline"
                 )
         return chosen
 
@@ -227,8 +238,47 @@ class Project:
         emit(Event("note", "load", f"{len(corpus)} {corpus.noun} from {corpus.path}"))
 
         input_key = self._input_key(recipe, question, corpus, chosen)
-        store = self._resumable(input_key) if resume else None
-        if store is not None:
+        # choosing the run (resume one, or make one) and locking it is one step for the whole
+        # project: two processes never attach to the same run directory
+        with contextlib.ExitStack() as stack:
+            with run_lock(self.wb_dir, "runs").hold("choosing a run"):
+                store = self._resumable(input_key) if resume else None
+                fresh = store is None
+                if store is None:
+                    store = RunStore.create(self.runs_dir, question)
+                lock = run_lock(self.wb_dir, store.run_id)
+                try:
+                    stack.enter_context(
+                        lock.hold(f"workbench analyze, run {store.run_id}", wait=False)
+                    )
+                except LockedError:
+                    raise RunError(
+                        f"run {store.run_id} of this analysis is in use by "
+                        f"{lock.holder() or 'another process'}; wait for it to finish "
+                        "(`workbench runs` shows it), or start a separate run with --new-run",
+                        run_id=store.run_id,
+                    ) from None
+            return self._analyze_locked(
+                store, fresh, corpus, question, recipe, chosen, input_key,
+                emit, control, plan, t0, t_load,
+            )  # fmt: skip
+
+    def _analyze_locked(
+        self,
+        store: RunStore,
+        fresh: bool,
+        corpus: Corpus,
+        question: str,
+        recipe: str,
+        chosen: str,
+        input_key: str,
+        emit: Listener,
+        control: RunControl,
+        plan: Plan | dict[str, Any] | None,
+        t0: float,
+        t_load: float,
+    ) -> Run:
+        if not fresh:
             emit(
                 Event(
                     "note",
@@ -241,9 +291,9 @@ class Project:
                 status="running",
                 resumed_at=now_iso(),
                 attempts=int(store.read_manifest().get("attempts", 1)) + 1,
+                error=None,  # the last attempt's error is history, not this attempt's
             )
         else:
-            store = RunStore.create(self.runs_dir, question)
             store.durable = self.settings.fsync_tasks
             store.journal = self.settings.task_store == "journal"
             store.update_manifest(
@@ -278,10 +328,22 @@ class Project:
             fields: dict[str, Any] = {"status": status, "error": f"{type(e).__name__}: {e}"}
             if isinstance(e, BudgetExceededError) and request.tracker is not None:
                 fields["stopped_by"] = request.tracker.stopped_by or {"cap": "max_tasks"}
-            store.update_manifest(**fields)
+            try:
+                store.update_manifest(**fields)
+            except OSError as record_error:
+                # e.g. the disk is full: the run's cause must not be hidden by this one. The
+                # manifest still says "running"; with its lock released, `Run.status` reads
+                # "interrupted", and the next attempt resumes it
+                e.add_note(f"(the run's manifest could not be updated: {record_error})")
             if isinstance(e, WorkbenchError | KeyboardInterrupt):
                 raise
-            raise WorkbenchError(f"run {store.run_id} failed: {type(e).__name__}: {e}") from e
+            from workbench.errors import translate
+
+            err = translate(e)
+            if isinstance(err, RunError) and err.run_id is None:
+                err = RunError(f"run {store.run_id} failed: {err}", run_id=store.run_id)
+                err.__cause__ = e
+            raise err from e
         return Run(store.dir)
 
     def start(

@@ -362,10 +362,29 @@ def write_exports(
     deck = build_deck(spec, run_dir, run_dir / "deck.pptx")
     html = write_html(spec, run_dir, run_dir / "report.html")
     md = write_markdown(spec, run_dir, run_dir / "report.md")
+    qda = _researcher_files(ctx, findings, synthesis)
     return {
         "deck": deck.name,
         "report_html": html.name,
         "report_md": md.name,
         "findings_csv": FINDINGS_CSV,
         **clip_outputs,
+        **qda,
     }
+
+
+def _researcher_files(
+    ctx: RunContext, findings: Sequence[Finding], synthesis: Synthesis
+) -> dict[str, str]:
+    """The run for QDA tools (REFI-QDA .qdpx) and as a codebook a later run takes in."""
+    from workbench.qda import write_qdpx_for_run, write_run_codebook
+
+    run_dir = ctx.store.dir
+    manifest = ctx.store.read_manifest()
+    out = {
+        "qdpx": write_qdpx_for_run(run_dir, manifest, ctx.corpus.by_id(), findings, synthesis).name
+    }
+    book = write_run_codebook(run_dir, findings, synthesis)
+    if book is not None:
+        out["codebook"] = book.name
+    return out

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import html
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from subagents.findings import Finding, Synthesis, Theme
 from workbench.errors import UserError
-from workbench.store import RunStore
+from workbench.store import RunStore, read_json_file, run_lock
 
 
 class Run:
@@ -35,7 +34,12 @@ class Run:
 
     @property
     def status(self) -> str:
-        return str(self.manifest.get("status", "unknown"))
+        """The manifest's status; a run whose manifest says "running" but whose lock no
+        process holds was stopped without recording it (killed, disk full): "interrupted"."""
+        status = str(self.manifest.get("status", "unknown"))
+        if status == "running" and not run_lock(self.dir.parent.parent, self.id).is_held():
+            return "interrupted"
+        return status
 
     @property
     def engine(self) -> str:
@@ -50,7 +54,7 @@ class Run:
         path = self.dir / "themes.json"
         if not path.exists():
             return Synthesis(themes=[])
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_file(path)
         data.pop("engine", None)
         data.pop("engine_note", None)
         return Synthesis.model_validate(data)
@@ -64,7 +68,7 @@ class Run:
         """The run's findings after the gates and reviews (all analyst results if unfinished)."""
         final = self.dir / "findings.json"
         if final.exists() and self.status == "complete":
-            data = json.loads(final.read_text(encoding="utf-8"))
+            data = read_json_file(final)
             return sorted((Finding.model_validate(f) for f in data), key=lambda f: (f.doc_id, f.id))
         out: list[Finding] = []
         for key in sorted(self.store.finished_tasks()):
@@ -90,7 +94,7 @@ class Run:
         return {
             "run_id": self.id,
             "run_dir": str(self.dir),
-            "status": m.get("status"),
+            "status": self.status,
             "engine": m.get("engine"),
             "engine_note": m.get("engine_note"),
             "recipe": m.get("recipe"),

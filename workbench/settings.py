@@ -46,6 +46,9 @@ class AnalysisSettings(BaseModel):
     # codes inside a theme: average-linkage cosine distance at which they stop merging
     cluster_distance: float = Field(default=0.55, gt=0, lt=2)
     batch_size: int = Field(default=10, ge=1, le=500)  # documents per task for per-batch stages
+    # deductive coding: a .csv or .yaml codebook (code, description, examples, parent); themes
+    # are then its codes (see workbench.codebook)
+    codebook: str | None = None
 
 
 class RolesSettings(BaseModel):
@@ -64,19 +67,108 @@ class RolesSettings(BaseModel):
         return RoleSettings(tuple(self.interviewers), tuple(self.participants), self.detect)
 
 
-class ModelSettings(BaseModel):
-    """The model engine: which model for each tier, where the API is, how calls are made."""
+class ModelPriceSetting(BaseModel):
+    """USD per million tokens (0 is a valid price, e.g. for a model you host)."""
 
     model_config = ConfigDict(extra="forbid")
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+Provider = Literal["anthropic", "openai-compatible"]
+DEFAULT_KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY"}
+LOCAL_DEFAULT_WINDOW = 8192  # an OpenAI-compatible model whose window nobody set
+
+
+class ModelSettings(BaseModel):
+    """The model engine: which provider and model for each tier, where the API is, how
+    calls are made, and how large each model's context window is.
+
+    `provider = "openai-compatible"` talks to any server with the OpenAI Chat
+    Completions API (Ollama, vLLM, llama.cpp, LM Studio, LiteLLM) at `base_url`; its
+    key, if it needs one, is read from the environment variable `api_key_env`. Every
+    request is sized against `context_windows[model]`, else `context_window` (default
+    200,000 for Anthropic models, 8,192 for an OpenAI-compatible model nobody sized).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    provider: Provider = "anthropic"
+    model: str | None = None  # one model for every tier not set on its own
     lead: str = "claude-opus-4-6"
     worker: str = "claude-sonnet-4-6"
     fast: str = "claude-haiku-4-5"
     base_url: str | None = None  # default: the SDK's (or ANTHROPIC_BASE_URL)
+    api_key_env: str | None = None  # default: ANTHROPIC_API_KEY; none for openai-compatible
+    context_window: int | None = Field(default=None, ge=1024)
+    context_windows: dict[str, int] = Field(default_factory=dict)  # model id -> tokens
+    chars_per_token: float = Field(default=3.0, gt=0.5, le=8.0)  # token estimate (see docs)
+    prices: dict[str, ModelPriceSetting] = Field(default_factory=dict)  # model id -> price
+    structured_output: Literal["auto", "json_schema", "json"] = "auto"
+    tool_calls: Literal["auto", "native", "json"] = "auto"
+    timeout_s: float = Field(default=600.0, gt=0)
     cache: bool = True  # content-addressed response cache in .workbench/cache.sqlite
     synthetic_queries: bool = True  # the fast model writes the index's synthetic queries
     batch: bool = False  # send calls through the Message Batches API (half price, slower)
     batch_poll_s: float = Field(default=30.0, gt=0)
     batch_window_s: float = Field(default=0.05, ge=0)
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> ModelSettings:
+        if self.model is not None:
+            for tier in ("lead", "worker", "fast"):
+                if tier not in self.model_fields_set:
+                    setattr(self, tier, self.model)
+        bad = [k for k, v in self.context_windows.items() if v < 1024]
+        if bad:
+            raise ValueError(f"context_windows: at least 1024 tokens each; too small: {bad}")
+        if self.provider == "openai-compatible":
+            if not self.base_url:
+                raise ValueError(
+                    'provider "openai-compatible" needs base_url, e.g. '
+                    '"http://localhost:11434/v1" (Ollama) or "http://localhost:8000/v1" (vLLM)'
+                )
+            claude = [
+                t for t in ("lead", "worker", "fast") if getattr(self, t).startswith("claude-")
+            ]
+            if claude:
+                raise ValueError(
+                    f'provider "openai-compatible": set model ids the server serves for {claude} '
+                    '(or `model = "..."` for every tier), e.g. model = "qwen2.5:7b-instruct"'
+                )
+            if self.batch:
+                raise ValueError("batch uses the Anthropic Message Batches API; not available here")
+        return self
+
+    def tiers(self) -> dict[str, str]:
+        return {"lead": self.lead, "worker": self.worker, "fast": self.fast}
+
+    def key_env(self) -> str | None:
+        return self.api_key_env or DEFAULT_KEY_ENV.get(self.provider)
+
+    def default_window(self) -> int:
+        if self.context_window is not None:
+            return self.context_window
+        return 200_000 if self.provider == "anthropic" else LOCAL_DEFAULT_WINDOW
+
+    def window(self, model: str) -> int:
+        return self.context_windows.get(model, self.default_window())
+
+    def missing(self) -> str | None:
+        """Why the model engine cannot run with these settings, or None when it can."""
+        env = self.key_env()
+        if env and not os.environ.get(env):
+            where = f" (the key of {self.base_url})" if self.provider != "anthropic" else ""
+            return f"set {env}{where}"
+        return None
+
+    def configured(self) -> bool:
+        """A model is configured: an Anthropic key is set, or an OpenAI-compatible
+        endpoint is (with its key, when it names one)."""
+        if self.provider == "anthropic":
+            return self.missing() is None
+        return self.missing() is None and bool(self.base_url)
 
 
 class ReviewSettings(BaseModel):
@@ -142,7 +234,31 @@ class Settings(BaseModel):
     def resolved_engine(self) -> Engine:
         if self.engine is not None:
             return self.engine
-        return "model" if os.environ.get("ANTHROPIC_API_KEY") else "offline"
+        return "model" if self.models.configured() else "offline"
+
+    def with_model_url(self, url: str | None, model: str | None = None) -> Settings:
+        """These settings pointed at an OpenAI-compatible endpoint (`--model-url`), with
+        `model` (`--model`) for every tier when given."""
+        if not url and not model:
+            return self
+        if url and not url.startswith(("http://", "https://")):
+            raise UserError(
+                f"--model-url must be an http(s) URL, e.g. http://localhost:11434/v1; got {url!r}"
+            )
+        data = self.models.model_dump(exclude_unset=True)
+        if url:
+            data.update(provider="openai-compatible", base_url=url.rstrip("/"))
+        if model:
+            data.update(model=model, lead=model, worker=model, fast=model)
+        try:
+            models = ModelSettings.model_validate(data)
+        except ValidationError as e:
+            raise UserError(
+                f"--model-url {url}: "
+                + "; ".join(str(err["msg"]) for err in e.errors())
+                + ". Set the model ids in .workbench/config.toml under [models]"
+            ) from e
+        return self.model_copy(update={"models": models})
 
     @classmethod
     def load(cls, path: Path) -> Settings:

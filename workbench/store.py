@@ -21,9 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from retrieval.locking import FileLock
 from workbench.errors import UserError
 
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
+#: the cache keys of the model responses a run used: its cassette when it is shared
+CASSETTE_KEYS = "cassette.keys"
 _READ_SIZE = 1 << 16
 # reading a result need not write its inode (the first read of a fresh file does, under
 # relatime): ~1.5 us a file on ext4, which a resume of thousands of tasks pays per task
@@ -58,6 +61,24 @@ def atomic_write_json(path: Path, obj: Any, *, fsync: bool = True, indent: int |
     )
 
 
+def read_json_file(path: Path) -> Any:
+    """A JSON file of a run; a damaged one is a `UserError` that names it and says what to do."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(
+            f"{path} is damaged ({e}); delete that run folder, or run the analysis again with "
+            "--new-run"
+        ) from e
+
+
+def run_lock(wb_dir: Path, name: str) -> FileLock:
+    """The lock of one run (`name` = its id) or of choosing a run (`"runs"`), kept in
+    `<project>/.workbench/locks/` (outside the run dir, so never in its bundle)."""
+    what = "choosing a run" if name == "runs" else f"run {name}"
+    return FileLock(wb_dir / "locks" / f"{name}.lock", what)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -82,9 +103,16 @@ class RunStore:
     def create(cls, runs_dir: Path, label: str = "", *, journal: bool = False) -> RunStore:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:24]
-        run_id = f"{stamp}-{slug + '-' if slug else ''}{secrets.token_hex(2)}"
-        run_dir = runs_dir / run_id
-        run_dir.mkdir(parents=True, exist_ok=False)
+        for _ in range(8):  # two runs started in the same second: another token
+            run_id = f"{stamp}-{slug + '-' if slug else ''}{secrets.token_hex(2)}"
+            run_dir = runs_dir / run_id
+            try:
+                run_dir.mkdir(parents=True, exist_ok=False)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise FileExistsError(f"no free run id under {runs_dir}")
         (run_dir / "tasks").mkdir()
         return cls(run_dir, journal=journal)
 
@@ -98,8 +126,11 @@ class RunStore:
             return dict(json.loads(self.manifest_path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             return {}
-        except json.JSONDecodeError as e:
-            raise UserError(f"{self.manifest_path}: corrupt manifest ({e})") from e
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
+            raise UserError(
+                f"{self.manifest_path}: corrupt manifest ({e}); delete that run folder, or run "
+                "again with --new-run"
+            ) from e
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         m = self.read_manifest()
@@ -231,7 +262,7 @@ class RunStore:
         return path
 
     def read_json(self, name: str) -> Any:
-        return json.loads((self.dir / name).read_text(encoding="utf-8"))
+        return read_json_file(self.dir / name)
 
     def append_jsonl(self, name: str, record: dict[str, Any]) -> None:
         line = json.dumps({"ts": time.time(), **record}, ensure_ascii=False, default=str)

@@ -1,7 +1,8 @@
 """`load_corpus`: turn a file or a folder into Documents that keep their structure.
 
-Dispatch is by file extension (and, for .txt/.docx, by content: "Speaker: text" lines
-make a transcript). A folder is walked recursively; `.gitignore` files are respected at
+Dispatch is by file extension (and, for .txt/.docx/.pdf, by content: speaker lines in
+any layout `retrieval.loaders.turns` knows make a transcript; a transcript-like file
+whose turns cannot be read is kept as text, with a warning). A folder is walked recursively; `.gitignore` files are respected at
 every level, version-control, vendored and generated folders are skipped, binaries and
 oversized files are reported in `LoadReport.skipped` with the reason.
 
@@ -17,18 +18,21 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from retrieval.errors import UserInputError
-from retrieval.loaders._build import Part, build_document, looks_binary, read_text
+from retrieval.loaders._build import Part, build_document, decode_bytes, looks_binary
 from retrieval.loaders.code import CODE_EXTENSIONS, load_code
 from retrieval.loaders.conversation import (
+    NO_TURNS,
     find_turns,
-    is_transcript_text,
     load_cues,
     load_docx,
     load_json_turns,
     load_transcript_text,
     parse_json,
+    parse_turn_text,
 )
+from retrieval.loaders.pdf import load_pdf
 from retrieval.loaders.tickets import load_csv, load_jsonl
+from retrieval.loaders.turns import speaker_like_lines, text_lines
 from retrieval.redact import Redactor
 from retrieval.types import Document, LoadReport, SkippedFile
 
@@ -52,7 +56,7 @@ OnError = Literal["raise", "skip"]
 
 def _gitignore_matcher(directory: Path) -> Any:
     path = directory / ".gitignore"
-    if not path.is_file():
+    if not path.is_file() or not _inside(path, directory):
         return None
     import pathspec
 
@@ -63,8 +67,28 @@ def _gitignore_matcher(directory: Path) -> Any:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
+def _mib(n: int) -> str:
+    """A size in the binary units limits are set in (20 MiB is 20 MiB, not "21 MB")."""
+    value = n / 2**20
+    return f"{value:.0f} MiB" if value == int(value) else f"{value:.1f} MiB"
+
+
+OUTSIDE = "a link to a file or folder outside the corpus folder; skipped"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, links resolved, is inside `root` (links resolved too)."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 def _walk(root: Path) -> tuple[list[Path], list[SkippedFile]]:
-    """Files under root in a stable order, honouring .gitignore at every level."""
+    """Files under root in a stable order, honouring .gitignore at every level.
+
+    Anything whose links resolve outside the corpus folder is skipped and listed (a
+    link to /etc/passwd in a shared corpus must not be read, indexed and quoted).
+    """
     files: list[Path] = []
     skipped: list[SkippedFile] = []
     specs: list[tuple[Path, object]] = []
@@ -91,6 +115,11 @@ def _walk(root: Path) -> tuple[list[Path], list[SkippedFile]]:
                 continue
             if ignored(here / d, True):
                 continue
+            if (here / d).is_symlink():  # os.walk does not follow it; say why it is left out
+                if not _inside(here / d, root):
+                    skipped.append(SkippedFile(path=(here / d).relative_to(root).as_posix(),
+                                               reason=OUTSIDE))  # fmt: skip
+                continue
             keep.append(d)
         dirnames[:] = keep
         for name in sorted(filenames):
@@ -100,6 +129,9 @@ def _walk(root: Path) -> tuple[list[Path], list[SkippedFile]]:
                 continue
             if ignored(path, False):
                 skipped.append(SkippedFile(path=rel, reason="ignored by .gitignore"))
+                continue
+            if path.is_symlink() and not _inside(path, root):
+                skipped.append(SkippedFile(path=rel, reason=OUTSIDE))
                 continue
             files.append(path)
     return files, skipped
@@ -119,6 +151,8 @@ def _kind_of(path: Path) -> str | None:
         return "srt"
     if suffix == ".docx":
         return "docx"
+    if suffix == ".pdf":
+        return "pdf"
     if suffix in TEXT_EXTENSIONS:
         return "text"
     if suffix in CODE_EXTENSIONS:
@@ -134,7 +168,7 @@ def _language(path: Path) -> str:
 def _media_for(path: Path, root: Path) -> str | None:
     for ext in MEDIA_EXTENSIONS:
         candidate = path.with_suffix(ext)
-        if candidate.is_file():
+        if candidate.is_file() and _inside(candidate, root):  # no recording linked from outside
             return candidate.relative_to(root).as_posix()
     return None
 
@@ -184,27 +218,26 @@ def _load_file(
     if size > max_bytes:
         report.skipped.append(SkippedFile(
             path=rel,
-            reason=f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit per file; "
+            reason=f"file is {_mib(size)}, over the {_mib(max_bytes)} limit per file; "
             "split it or raise max_file_bytes",
         ))  # fmt: skip
         return []
     if size == 0:
         report.skipped.append(SkippedFile(path=rel, reason="empty file"))
         return []
-    if kind == "docx":
-        return [load_docx(path, doc_id=id_stem, title=path.stem, source_path=rel)]
+    if kind in ("docx", "pdf"):
+        return _load_binary_transcript(kind, path, rel, id_stem, report)
     try:
-        with path.open("rb") as fh:
-            head = fh.read(8192)
+        data = path.read_bytes()  # at most max_bytes: the whole file is checked, not its head
     except OSError as exc:
         report.skipped.append(SkippedFile(path=rel, reason=f"cannot read: {exc.strerror or exc}"))
         return []
-    if looks_binary(head):
+    if looks_binary(data):
         report.skipped.append(
             SkippedFile(path=rel, reason="binary content (NUL bytes) in a text file type")
         )
         return []
-    decoded = read_text(path, rel)
+    decoded = decode_bytes(data, rel)
     if decoded.warning:
         report.warnings.append(decoded.warning)
     text = decoded.text
@@ -240,11 +273,33 @@ def _load_file(
         return load_csv(text, base_id=id_stem, source_path=rel, field_map=field_map)
     media = _media_for(path, root)
     if kind in ("vtt", "srt"):
-        return [load_cues(text, doc_id=id_stem, title=path.stem, source_path=rel, media_path=media)]
-    if path.suffix.lower() == ".txt" and is_transcript_text(text):
-        return [load_transcript_text(text, doc_id=id_stem, title=path.stem, source_path=rel,
-                                     media_path=media)]  # fmt: skip
+        try:
+            return [load_cues(text, doc_id=id_stem, title=path.stem, source_path=rel,
+                              media_path=media)]  # fmt: skip
+        except UserInputError as exc:  # no cues: keep the words, say so
+            report.warnings.append(f"{exc} Loaded as plain text.")
+            return [load_prose(text, doc_id=id_stem, title=path.stem, source_path=rel)]
+    if path.suffix.lower() == ".txt":
+        parsed = parse_turn_text(text)
+        if parsed is not None:
+            return [load_transcript_text(text, doc_id=id_stem, title=path.stem, source_path=rel,
+                                         media_path=media, parsed=parsed)]  # fmt: skip
+        if speaker_like_lines(text_lines(text)) >= 2:
+            report.warnings.append(f"{rel}: {NO_TURNS}.")
     return [load_prose(text, doc_id=id_stem, title=path.stem, source_path=rel)]
+
+
+def _load_binary_transcript(
+    kind: str, path: Path, rel: str, id_stem: str, report: LoadReport
+) -> list[Document]:
+    """Word and PDF files: turns when they hold a transcript, else text with a warning."""
+    if kind == "docx":
+        doc, warning = load_docx(path, doc_id=id_stem, title=path.stem, source_path=rel)
+        warnings = [warning] if warning else []
+    else:
+        doc, warnings = load_pdf(path, doc_id=id_stem, title=path.stem, source_path=rel)
+    report.warnings.extend(warnings)
+    return [doc]
 
 
 def load_corpus(
@@ -278,6 +333,7 @@ def load_corpus(
         root = root_path
         files, ignored = _walk(root)
         report.skipped.extend(ignored)
+        report.warnings.extend(f"{s.path}: {s.reason}" for s in ignored if s.reason == OUTSIDE)
         if include:
             prefixes = [PurePosixPath(p.strip("/")).as_posix() for p in include]
             files = [f for f in files
@@ -314,7 +370,8 @@ def load_corpus(
             h = doc.content_hash
             if h in seen_hash:
                 report.skipped.append(SkippedFile(
-                    path=doc.source_path, reason=f"duplicate of document {seen_hash[h]} (same text)"
+                    path=doc.source_path,
+                    reason=f"document {doc.id} duplicates document {seen_hash[h]} (same text)",
                 ))  # fmt: skip
                 continue
             if doc.id in seen_ids:
@@ -330,7 +387,7 @@ def load_corpus(
         raise UserInputError(
             f"{root_path}: no loadable documents"
             + (f" ({reasons}{'; ...' if len(report.skipped) > 5 else ''})" if reasons else "")
-            + ". Supported: .txt .md .vtt .srt .json .jsonl .csv .docx and source code."
+            + ". Supported: .txt .md .vtt .srt .json .jsonl .csv .docx .pdf and source code."
         )
     return report
 

@@ -38,11 +38,33 @@ class Decoded:
     warning: str | None = None
 
 
-def looks_binary(data: bytes) -> bool:
+def sniff_utf16(data: bytes) -> str | None:
+    """ "utf-16" (with a BOM), "utf-16-le" / "utf-16-be" (without one: Latin-script text has a
+    NUL in every other byte, on one side only), or None."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
     head = data[:BINARY_SNIFF_BYTES]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 BOM: text
+    head = head[: len(head) - len(head) % 2]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2], head[1::2]
+    half = len(head) // 2
+    for codec, zeros, other in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) >= 0.3 * half and other.count(0) <= 0.02 * half:
+            try:
+                text = data[: len(data) - len(data) % 2].decode(codec)
+            except UnicodeDecodeError:
+                return None
+            return None if "\x00" in text else codec
+    return None
+
+
+def looks_binary(data: bytes) -> bool:
+    """NUL bytes anywhere in `data` (the caller decides how much to look at), unless the
+    bytes are UTF-16 text."""
+    if sniff_utf16(data) is not None:
         return False
-    return b"\x00" in head
+    return b"\x00" in data
 
 
 def decode_bytes(data: bytes, display: str) -> Decoded:
@@ -50,8 +72,9 @@ def decode_bytes(data: bytes, display: str) -> Decoded:
 
     Line by line so that a file mixing UTF-8 and Windows-1252 lines keeps its UTF-8 lines.
     """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return Decoded(data.decode("utf-16"), None)
+    codec = sniff_utf16(data)
+    if codec is not None:
+        return Decoded(data.decode(codec, errors="replace").lstrip("\ufeff"), None)
     try:
         return Decoded(data.decode("utf-8-sig"), None)
     except UnicodeDecodeError:
@@ -89,7 +112,7 @@ def read_text(path: Path, display: str) -> Decoded:
         data = path.read_bytes()
     except OSError as exc:
         raise UserInputError(f"{display}: cannot read the file ({exc.strerror or exc}).") from exc
-    if looks_binary(data):
+    if looks_binary(data):  # the whole file: a NUL after the first 8 KiB counts too
         raise UserInputError(f"{display}: looks like a binary file (NUL bytes), not text.")
     return decode_bytes(data, display)
 

@@ -15,74 +15,52 @@ from typing import Any
 
 from retrieval.errors import UserInputError
 from retrieval.loaders._build import Part, build_document, scalar_metadata
+from retrieval.loaders.turns import (
+    CUE_TIME,
+    INLINE,
+    TS,
+    Line,
+    TurnParse,
+    parse_timestamp,
+    parse_turns,
+    text_lines,
+)
 from retrieval.types import Document
 
-_TS = r"(?:\d{1,2}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
-_SPEAKER_LINE = re.compile(
-    rf"^\s*(?:[\[(](?P<ts1>{_TS})[\])]\s*)?"
-    rf"(?P<speaker>[A-Za-z][\w .'\-]{{0,40}}?)\s*"
-    rf"(?:[\[(](?P<ts2>{_TS})[\])])?\s*:\s+(?P<text>\S.*)$"
-)
-_CUE_TIME = re.compile(rf"^\s*(?P<a>{_TS})\s*-->\s*(?P<b>{_TS})")
 _VOICE = re.compile(r"<v(?:\.[\w.]+)?\s+(?P<name>[^>]+)>")
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _MEETING_ID = re.compile(r"^(?P<series>[A-Z]{2}\d{4})(?P<part>[a-z])$")
 
 
-def parse_timestamp(value: str) -> float:
-    value = value.replace(",", ".")
-    parts = [float(p) for p in value.split(":")]
-    seconds = 0.0
-    for p in parts:
-        seconds = seconds * 60 + p
-    return seconds
-
-
-def speaker_line_ratio(text: str) -> tuple[int, float]:
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        return 0, 0.0
-    hits = sum(1 for ln in lines if _SPEAKER_LINE.match(ln))
-    return hits, hits / len(lines)
+def parse_turn_text(text: str) -> TurnParse | None:
+    """Turns of a plain-text transcript (any layout `retrieval.loaders.turns` knows)."""
+    return parse_turns(text_lines(text))
 
 
 def is_transcript_text(text: str) -> bool:
-    hits, ratio = speaker_line_ratio(text)
-    return hits >= 2 and ratio >= 0.4
+    return parse_turn_text(text) is not None
 
 
 def load_transcript_text(
-    text: str, *, doc_id: str, title: str, source_path: str, media_path: str | None = None
+    text: str,
+    *,
+    doc_id: str,
+    title: str,
+    source_path: str,
+    media_path: str | None = None,
+    parsed: TurnParse | None = None,
 ) -> Document:
-    parts: list[Part] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        m = _SPEAKER_LINE.match(line)
-        if m:
-            ts = m.group("ts1") or m.group("ts2")
-            start = parse_timestamp(ts) if ts else None
-            if parts and start is not None and parts[-1].start_time is not None:
-                parts[-1].end_time = start
-            parts.append(
-                Part(
-                    text=m.group("text").strip(),
-                    prefix=f"{m.group('speaker').strip()}: ",
-                    speaker=m.group("speaker").strip(),
-                    start_time=start,
-                )
-            )
-        elif parts:
-            parts[-1].text += " " + line.strip()
-        else:
-            parts.append(Part(text=line.strip()))
+    parsed = parsed or parse_turn_text(text)
+    if parsed is None:
+        raise UserInputError(f"{source_path}: no speaker turns found.")
     return build_document(
         doc_id=doc_id,
         kind="conversation",
         title=title,
         source_path=source_path,
-        parts=parts,
+        parts=parsed.parts,
         media_path=media_path,
+        metadata={"turns": parsed.speaker_turns, "speakers": len(parsed.speakers)},
     )
 
 
@@ -92,7 +70,7 @@ def _cue_parts(text: str, display: str) -> list[Part]:
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        m = _CUE_TIME.match(lines[i])
+        m = CUE_TIME.match(lines[i])
         if not m:
             i += 1
             continue
@@ -103,28 +81,43 @@ def _cue_parts(text: str, display: str) -> list[Part]:
             body.append(lines[i].strip())
             i += 1
         raw = " ".join(body)
-        voice = _VOICE.search(raw)
-        speaker = voice.group("name").strip() if voice else None
-        content = _TAG.sub("", raw).strip()
-        if speaker is None:
-            sm = _SPEAKER_LINE.match(content)
-            if sm and not (sm.group("ts1") or sm.group("ts2")):
-                speaker, content = sm.group("speaker").strip(), sm.group("text").strip()
-        if not content:
-            continue
-        # consecutive cues of the same speaker stay separate segments: they carry their own times
-        parts.append(
-            Part(
-                text=content,
-                prefix=f"{speaker}: " if speaker else "",
-                speaker=speaker,
-                start_time=start,
-                end_time=end,
+        # one cue can hold several voices ("<v A>Yes.</v> <v B>No.</v>"): a part for each
+        for speaker, content in _voices(raw):
+            # consecutive cues of the same speaker stay separate segments: they carry their
+            # own times
+            parts.append(
+                Part(
+                    text=content,
+                    prefix=f"{speaker}: " if speaker else "",
+                    speaker=speaker,
+                    start_time=start,
+                    end_time=end,
+                )
             )
-        )
     if not parts:
         raise UserInputError(f"{display}: no subtitle cues found (expected 'start --> end' lines).")
     return parts
+
+
+def _voices(raw: str) -> list[tuple[str | None, str]]:
+    """(speaker, text) pieces of a cue: WebVTT voice tags (Teams), else "Name: text" (Zoom)."""
+    tags = list(_VOICE.finditer(raw))
+    pieces: list[tuple[str | None, str]] = []
+    if tags:
+        lead = _TAG.sub("", raw[: tags[0].start()]).strip()
+        if lead:
+            pieces.append((None, lead))
+        for i, tag in enumerate(tags):
+            end = tags[i + 1].start() if i + 1 < len(tags) else len(raw)
+            content = _TAG.sub("", raw[tag.end() : end]).strip()
+            if content:
+                pieces.append((tag.group("name").strip(), content))
+        return pieces
+    content = _TAG.sub("", raw).strip()
+    sm = INLINE.match(content)
+    if sm and not (sm.group("ts1") or sm.group("ts2")):
+        return [(sm.group("speaker").strip(), sm.group("text").strip())]
+    return [(None, content)] if content else []
 
 
 def load_cues(
@@ -259,7 +252,36 @@ def parse_json(text: str, display: str) -> Any:
         ) from exc
 
 
-def load_docx(path: Path, *, doc_id: str, title: str, source_path: str) -> Document:
+NO_TURNS = (
+    "no speaker turns found (expected lines such as 'Name: text', 'Name  0:03' or "
+    "'Speaker 1 (00:00:03):' above the text); loaded as plain text"
+)
+
+
+def _table_lines(table: Any, index: int) -> list[Line]:
+    """A transcript laid out as a table: speaker | [time] | text, one row per turn."""
+    out: list[Line] = []
+    for r, row in enumerate(table.rows):
+        cells = [c.text.strip() for c in row.cells]
+        # merged cells repeat; a header row ("Speaker | Text") has no sentence in it
+        cells = [c for k, c in enumerate(cells) if c and (k == 0 or c != cells[k - 1])]
+        if len(cells) < 2 or (r == 0 and all(len(c.split()) <= 2 for c in cells)):
+            out.extend(Line(c, {"table": index}) for c in cells)
+            continue
+        name, text = cells[0], " ".join(cells[1:]).strip()
+        times = [c for c in cells[1:-1] if re.fullmatch(TS, c)]
+        if times:
+            text = cells[-1]
+        label = f"{name} ({times[0]})" if times else name
+        out.append(Line(f"{label}: {text}", {"table": index}))
+    return out
+
+
+def load_docx(
+    path: Path, *, doc_id: str, title: str, source_path: str
+) -> tuple[Document, str | None]:
+    """A Word document: a transcript when its paragraphs (or a table) hold speaker turns
+    in any layout `retrieval.loaders.turns` knows, else paragraphs, with a warning."""
     try:
         import docx  # python-docx
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -270,11 +292,31 @@ def load_docx(path: Path, *, doc_id: str, title: str, source_path: str) -> Docum
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises several unrelated types on bad files
         raise UserInputError(f"{source_path}: not a readable .docx file ({exc}).") from exc
-    paragraphs = [p.text for p in document.paragraphs if p.text.strip()]
-    text = "\n".join(paragraphs)
-    if is_transcript_text(text):
-        return load_transcript_text(text, doc_id=doc_id, title=title, source_path=source_path)
-    parts = [Part(text=p.strip(), attrs={"paragraph": i}) for i, p in enumerate(paragraphs)]
-    return build_document(
+    lines: list[Line] = []
+    paragraphs: list[str] = []
+    for n, block in enumerate(document.iter_inner_content()):
+        if hasattr(block, "rows"):
+            lines.extend(_table_lines(block, n))
+            continue
+        text = block.text
+        if text.strip():
+            paragraphs.append(text.strip())
+        lines.extend(Line(ln.strip()) for ln in text.split("\n") if ln.strip())
+    parsed = parse_turns(lines)
+    if parsed is not None:
+        doc = build_document(
+            doc_id=doc_id,
+            kind="conversation",
+            title=title,
+            source_path=source_path,
+            parts=parsed.parts,
+            metadata={"turns": parsed.speaker_turns, "speakers": len(parsed.speakers)},
+        )
+        return doc, None
+    if not paragraphs:
+        paragraphs = [ln.text for ln in lines]
+    parts = [Part(text=p, attrs={"paragraph": i}) for i, p in enumerate(paragraphs)]
+    doc = build_document(
         doc_id=doc_id, kind="text", title=title, source_path=source_path, parts=parts
     )
+    return doc, f"{source_path}: {NO_TURNS}."

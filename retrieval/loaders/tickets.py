@@ -162,6 +162,10 @@ def load_csv(
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t|")
     except csv.Error:
         dialect = csv.excel
+    # Python's csv refuses a field over 131,072 characters by default; a real issue body
+    # can be longer (207,856 in the NLBSE tickets). No field is longer than the file.
+    if len(text) >= csv.field_size_limit():
+        csv.field_size_limit(len(text) + 1)
     reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
     docs: list[Document] = []
     try:
@@ -169,20 +173,29 @@ def load_csv(
         if not header:
             return []
         header = [h.strip() for h in header]
+        number = 0
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) > len(header):
+            number += 1
+            if len(row) != len(header):
+                fix = (
+                    "quote fields that contain the delimiter"
+                    if len(row) > len(header)
+                    else "a field is missing, or a quoted field runs over into the next line"
+                )
                 raise UserInputError(
                     f"{source_path}: line {reader.line_num} has {len(row)} fields but the header "
-                    f"has {len(header)}; quote fields that contain the delimiter."
+                    f"has {len(header)}; {fix}."
                 )
             record = dict(zip(header, row, strict=False))
             docs.append(
                 record_to_document(
                     record,
                     base_id=base_id,
-                    row=reader.line_num,
+                    # a record without an id column is named by its number (1 = the first
+                    # after the header), not by a line: a quoted field spans many lines
+                    row=number,
                     source_path=source_path,
                     field_map=field_map,
                 )

@@ -50,7 +50,8 @@ class SandboxLimits:
     processes: int = 256  # RLIMIT_NPROC: processes *and threads* of the sandbox's uid
     open_files: int = 1024  # RLIMIT_NOFILE
     file_size_mb: int = 512  # RLIMIT_FSIZE: the largest single file the code can write
-    disk_mb: int = 1024  # total size of the work dir, watched from the host
+    disk_mb: int = 1024  # total size of the work dir (folders included), watched from the host
+    max_files: int = 100_000  # files, folders and links in the work dir, watched from the host
     tmp_mb: int = 256  # size of the private /tmp tmpfs
     output_bytes: int = 1_000_000  # stdout+stderr+text results kept per execution
 
@@ -235,4 +236,6 @@ def prepare_owned_dir(path: Path, uid: int) -> None:
     """Make ``path`` writable by the sandbox's uid (only needed when the host is root)."""
     path.mkdir(parents=True, exist_ok=True)
     if uid and os.geteuid() == 0:
-        os.chown(path, uid, uid)
+        from sandboxes.local.fdtree import give_to
+
+        give_to(path, uid)

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
 from sandboxes.errors import SandboxError
+from sandboxes.local import fdtree
 from sandboxes.local.bwrap import LAUNCHER, SandboxLimits
 from sandboxes.models import Execution, ExecutionError, Logs, Result
 
@@ -128,7 +130,8 @@ class KernelSession:
         # before that (bwrap's own errors, import failures) goes to a log in the socket dir,
         # which counts against the disk quota, and never to the host's terminal
         launch_log = kdir / "launch.log"
-        with open(launch_log, "wb") as log_fh:
+        log_fd = os.open(launch_log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(log_fd, "wb") as log_fh:
             await km.start_kernel(
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -215,19 +218,26 @@ class KernelSession:
             else:
                 # the socket dir is writable from inside too: it counts against the quota
                 dirs = [self.work_dir] + ([self._kdir] if self._kdir else [])
-                used = sum([await asyncio.to_thread(_dir_size, d, disk_cap) for d in dirs])
-                if used > disk_cap:
+                used = await asyncio.to_thread(_usage, dirs, disk_cap, self.limits.max_files)
+                if used.bytes > disk_cap or used.entries > self.limits.max_files:
                     # record why before the kill: the waiting execution must not see a plain
                     # kernel death first
+                    what = (
+                        f"its {self.limits.disk_mb} MiB quota"
+                        if used.bytes > disk_cap
+                        else f"its quota of {self.limits.max_files} files and folders"
+                    )
                     self.violation = Violation(
                         "DiskQuotaError",
-                        f"the work dir grew past its {self.limits.disk_mb} MiB quota; the kernel "
-                        f"was restarted and its state lost, and the largest files were removed "
-                        f"to get back under half the quota",
+                        f"the work dir grew past {what}; the kernel was restarted and its "
+                        "state lost, and the largest files (then the largest folders) were "
+                        "removed to get back under half the quota",
                     )
                     _kill_sandbox(pid)  # stop the writer before cleaning up
-                    removed = await asyncio.to_thread(_shrink, dirs, disk_cap // 2)
-                    log.warning("sandbox disk quota: removed %s", removed)
+                    removed = await asyncio.to_thread(
+                        _shrink, dirs, disk_cap // 2, self.limits.max_files // 2
+                    )
+                    log.warning("sandbox disk quota: removed %s", removed[:20])
             if self.violation is not None:
                 log.warning("sandbox limit hit: %s", self.violation.value)
                 _kill_sandbox(pid)
@@ -273,6 +283,10 @@ class KernelSession:
         if not restart:
             await self._drain_reply(msg_id)
         execution = collector.execution()
+        if self.violation is not None and self._watchdog is not None:
+            # the watchdog is still cleaning up after the violation: let it finish, so the
+            # next call does not start a kernel while files are being removed
+            await asyncio.wait({self._watchdog}, timeout=120)
         if self.violation is not None:
             execution.error = ExecutionError(name=self.violation.name, value=self.violation.value)
             restart = True
@@ -389,12 +403,16 @@ class _Collector:
 
 
 def _tail(path: Path, size: int = 4000) -> str:
+    # the socket dir is writable from inside: never follow a link planted there
     try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, os.path.getsize(path) - size))
-            return fh.read().decode("utf-8", "replace").strip() or "(nothing)"
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return "(no launch log)"
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "(no launch log)"
+        fh.seek(max(0, os.fstat(fd).st_size - size))
+        return fh.read(size).decode("utf-8", "replace").strip() or "(nothing)"
 
 
 def _kill_sandbox(pid: int) -> None:
@@ -436,48 +454,36 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def _files_by_size(paths: list[Path]) -> list[tuple[int, str, Path]]:
-    out: list[tuple[int, str, Path]] = []
+def _usage(paths: list[Path], stop_bytes: int, stop_entries: int) -> fdtree.Usage:
+    """Bytes allocated (folders included) and entries under ``paths``, without following links."""
+    total = fdtree.Usage()
     for path in paths:
-        for root, _dirs, files in os.walk(path):
-            for name in files:
-                full = os.path.join(root, name)
-                with contextlib.suppress(OSError):
-                    out.append((os.lstat(full).st_blocks * 512, full, path))
-    return sorted(out, reverse=True)
-
-
-def _shrink(paths: list[Path], target: int) -> list[str]:
-    """Delete the largest files under ``paths`` until they hold at most ``target`` bytes."""
-    files = _files_by_size(paths)
-    total = sum(size for size, _, _ in files)
-    removed: list[str] = []
-    for size, full, base in files:
-        if total <= target:
-            break
-        with contextlib.suppress(OSError):
-            os.unlink(full)
-            total -= size
-            removed.append(os.path.relpath(full, base))
-    return removed
-
-
-def _dir_size(path: Path, stop_at: int) -> int:
-    total = 0
-    stack = [str(path)]
-    while stack:
         try:
-            entries = list(os.scandir(stack.pop()))
+            fd = fdtree.open_root(path)
         except OSError:
             continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                else:
-                    total += entry.stat(follow_symlinks=False).st_blocks * 512
-            except OSError:
-                continue
-            if total > stop_at:
-                return total
+        try:
+            u = fdtree.usage(
+                fd, stop_bytes=stop_bytes - total.bytes, stop_entries=stop_entries - total.entries
+            )
+        finally:
+            os.close(fd)
+        total.bytes += u.bytes
+        total.entries += u.entries
     return total
+
+
+def _shrink(paths: list[Path], max_bytes: int, max_entries: int) -> list[str]:
+    """Delete the largest files (then folders) under ``paths`` down to the targets."""
+    removed: list[str] = []
+    for path in paths:
+        try:
+            fd = fdtree.open_root(path)
+        except OSError:
+            continue
+        try:
+            share = max_bytes // len(paths)
+            removed += fdtree.shrink(fd, max_bytes=share, max_entries=max_entries // len(paths))
+        finally:
+            os.close(fd)
+    return removed

@@ -33,6 +33,7 @@ from sandboxes.local.bwrap import (
     require_bwrap,
     sandbox_env,
 )
+from sandboxes.local.fdtree import empty_dir, give_to
 from sandboxes.local.files import LocalFiles
 from sandboxes.local.kernel import KernelSession, plain_argv
 from sandboxes.models import Execution
@@ -61,11 +62,8 @@ del _os, _sys
 
 
 def _empty_dir(path: Path) -> None:
-    for child in path.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
+    # the sandbox may be swapping entries for links while we go: descriptors only
+    empty_dir(path)
 
 
 class SandboxIsolationWarning(UserWarning):
@@ -338,7 +336,7 @@ class AsyncLocalSandbox:
 
     def _give_to_sandbox(self, path: Path) -> None:
         if self._uid and os.geteuid() == 0:
-            os.chown(path, self._uid, self._uid)
+            give_to(path, self._uid)
 
 
 class LocalSandbox:

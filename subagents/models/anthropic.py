@@ -21,23 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import random
 import time
-from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
 
 from subagents.errors import (
+    ContextWindowExceededError,
     ModelCallError,
-    ModelRequestsBlockedError,
     NonRetryableModelError,
     SubagentsUserError,
 )
+from subagents.models.context import ContextBudget
 from subagents.models.guard import check_request_allowed
 from subagents.models.messages import (
+    INVALID_JSON_KEY,
     ModelRequest,
     ModelResponse,
     TextBlock,
@@ -47,8 +46,20 @@ from subagents.models.messages import (
 )
 from subagents.models.pricing import DEFAULT_TIERS, PriceTable
 from subagents.models.ratelimit import AdaptiveLimiter
+from subagents.models.retrying import (
+    RETRYABLE_STATUS,
+    Backoff,
+    ModelStats,
+    blocked_cause,
+    context_error,
+    estimate_body_tokens,
+    guard_hook,
+    retry_after_seconds,
+    status_retryable,
+)
 
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+__all__ = ["RETRYABLE_STATUS", "AnthropicModel", "ModelStats", "retry_after_seconds"]
+
 NON_RETRYABLE_CODES = frozenset(
     {
         "enforced_spend_limit_reached",
@@ -58,54 +69,10 @@ NON_RETRYABLE_CODES = frozenset(
 )
 
 
-@dataclass
-class ModelStats:
-    """What happened on the wire, for reports and benchmarks."""
-
-    calls: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    attempts: int = 0
-    retries_by_reason: Counter[str] = field(default_factory=Counter)
-    usage: Usage = field(default_factory=Usage)
-    cost_usd: Any = 0  # Decimal once a call has succeeded
-    # seconds from first send to answer (retries included, queueing for a slot not)
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """`retry-after-ms` or `retry-after` (seconds) from a response, if present."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
-                continue
-    return None
-
-
 def _is_retryable(err: anthropic.APIStatusError) -> bool:
-    if err.response.headers.get("x-should-retry") == "false":
-        return False
     if _error_code(err) in NON_RETRYABLE_CODES:
         return False
-    return err.status_code in RETRYABLE_STATUS or err.status_code >= 500
-
-
-def _blocked_cause(err: BaseException) -> ModelRequestsBlockedError | None:
-    seen: set[int] = set()
-    cur: BaseException | None = err
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, ModelRequestsBlockedError):
-            return cur
-        cur = cur.__cause__ or cur.__context__
-    return None
-
-
-async def _guard_hook(request: Any) -> None:  # an httpx request (httpx2 in SDK 2.x)
-    check_request_allowed(str(request.url))
+    return status_retryable(err.status_code, err.response.headers)
 
 
 def _error_code(err: anthropic.APIStatusError) -> str | None:
@@ -140,6 +107,7 @@ class AnthropicModel:
         client: anthropic.AsyncAnthropic | None = None,
         seed: int | None = None,
         name: str = "anthropic",
+        context: ContextBudget | None = None,
     ) -> None:
         self.name = name
         self.tiers: dict[Tier, str] = {**DEFAULT_TIERS, **(tiers or {})}
@@ -149,15 +117,18 @@ class AnthropicModel:
         self.timeout_s = timeout_s
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
+        # the context windows of this client's models: a request that cannot fit is refused
+        # before it is sent (ContextWindowError); callers split their work with it
+        self.context = context
         for tier_model in self.tiers.values():
             self.prices.price(tier_model)  # fail now, not after paying for a call
         self.stats = ModelStats()
-        self._rng = random.Random(seed)
+        self._backoff = Backoff(backoff_base_s, backoff_max_s, seed)
         if client is None:
             # The SDK's own HTTP library (httpx, or httpx2 in SDK 2.x) builds the limits.
             limits_type: Any = type(anthropic.DEFAULT_CONNECTION_LIMITS)
             http = anthropic.DefaultAsyncHttpxClient(
-                event_hooks={"request": [_guard_hook]},
+                event_hooks={"request": [guard_hook]},
                 limits=limits_type(
                     max_connections=self.limiter.max_concurrency + 8,
                     max_keepalive_connections=self.limiter.max_concurrency + 8,
@@ -194,8 +165,10 @@ class AnthropicModel:
         check_request_allowed(str(self.client.base_url))
         model = self.model_id(request)
         self.prices.price(model)  # a model we cannot cost is refused before spending
+        if self.context is not None:
+            self.context.check(request, what=f"a request to {self.name}")
         body = request.to_api(model)
-        estimate_in = _estimate_tokens(body)
+        estimate_in = estimate_body_tokens(body, ("system", "messages", "tools"))
         self.stats.calls += 1
         started: float | None = None  # first send, so queueing for a slot is not latency
         attempt = 0
@@ -224,6 +197,17 @@ class AnthropicModel:
                     retry_after=retry_after,
                 )
                 reason = str(err.status_code)
+                too_long, window = context_error(err.status_code, err.message, _error_code(err))
+                if too_long:
+                    self.stats.failed += 1
+                    raise ContextWindowExceededError(
+                        f"{model}: the server refused the request as too long for the "
+                        f"context window: {err.message}",
+                        server_window=window,
+                        status=err.status_code,
+                        error_type=getattr(err, "type", None),
+                        attempts=attempt,
+                    ) from err
                 if not _is_retryable(err):
                     self.stats.failed += 1
                     raise NonRetryableModelError(
@@ -246,7 +230,7 @@ class AnthropicModel:
                 continue
             except anthropic.APIConnectionError as err:
                 self.limiter.release(ticket)
-                blocked = _blocked_cause(err)
+                blocked = blocked_cause(err)
                 if blocked is not None:
                     raise blocked from None
                 reason = "timeout" if isinstance(err, anthropic.APITimeoutError) else "connection"
@@ -271,11 +255,7 @@ class AnthropicModel:
             return response
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            # Honour the server, plus a little jitter so paused callers do not return at once.
-            return retry_after + self._rng.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
-        cap = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempt - 1))
-        return cap / 2 + self._rng.uniform(0, cap / 2)
+        return self._backoff.delay(attempt, retry_after)
 
     def _convert(
         self, message: Any, headers: Mapping[str, str], model: str, attempts: int, started: float
@@ -285,7 +265,11 @@ class AnthropicModel:
             if block.type == "text":
                 content.append(TextBlock(text=block.text))
             elif block.type == "tool_use":
-                raw_input = block.input if isinstance(block.input, dict) else {"_raw": block.input}
+                raw_input = (
+                    block.input
+                    if isinstance(block.input, dict)
+                    else {INVALID_JSON_KEY: block.input}
+                )
                 content.append(ToolUseBlock(id=block.id, name=block.name, input=raw_input))
         u = message.usage
         usage = Usage(
@@ -305,9 +289,3 @@ class AnthropicModel:
             attempts=attempts,
             request_id=headers.get("request-id"),
         )
-
-
-def _estimate_tokens(body: Mapping[str, Any]) -> int:
-    """A cheap upper-ish estimate of input tokens (4 characters per token)."""
-    size = sum(len(str(body.get(k, ""))) for k in ("system", "messages", "tools"))
-    return max(1, size // 4)

@@ -50,8 +50,19 @@ def request_key(model_name: str, model_id: str, request: ModelRequest) -> str:
 class CachedModel:
     """Wraps any `Model`; see the module docstring."""
 
-    def __init__(self, inner: Model, path: str | Path, *, mode: CacheMode = "record") -> None:
+    def __init__(
+        self,
+        inner: Model,
+        path: str | Path,
+        *,
+        mode: CacheMode = "record",
+        keys_file: str | Path | None = None,
+    ) -> None:
+        """`keys_file`: every key this model reads or writes is appended to it (once), so a
+        run can take exactly its own responses with it (`export_cassette`)."""
         self.inner = inner
+        self.keys_file = Path(keys_file) if keys_file is not None else None
+        self._used: set[str] = set()
         self.name = f"cached({inner.name})"
         self.mode: CacheMode = mode
         self.path = Path(path)
@@ -76,6 +87,16 @@ class CachedModel:
             return str(resolve(request))
         return request.model or request.tier
 
+    def _note_key(self, key: str) -> None:
+        if self.keys_file is None:
+            return
+        with self._lock:
+            if key in self._used:
+                return
+            self._used.add(key)
+            with self.keys_file.open("a", encoding="utf-8") as fh:
+                fh.write(key + "\n")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -91,6 +112,7 @@ class CachedModel:
             row = self._db.execute(
                 "SELECT response FROM responses WHERE key = ?", (key,)
             ).fetchone()
+        self._note_key(key)
         if row is not None:
             self.hits += 1
             stored = ModelResponse.model_validate_json(row[0])
@@ -110,3 +132,35 @@ class CachedModel:
                 (key, model_id, request.model_dump_json(), response.model_dump_json()),
             )
         return response
+
+
+def export_cassette(cache_path: str | Path, keys: set[str], dest: str | Path) -> int:
+    """Copy the responses of `keys` from the cache at `cache_path` into a new cassette at
+    `dest` (same schema, so `CachedModel(..., mode="replay_only")` replays it); returns how
+    many were copied. A shared run carries its own responses, never the project's cache."""
+    dest = Path(dest)
+    dest.unlink(missing_ok=True)
+    out = sqlite3.connect(dest)
+    try:
+        with out:
+            for i, migration in enumerate(MIGRATIONS, start=1):
+                migration(out)
+                out.execute(f"PRAGMA user_version = {i}")
+        src = sqlite3.connect(f"file:{Path(cache_path)}?mode=ro", uri=True)
+        try:
+            wanted = sorted(keys)
+            copied = 0
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = src.execute(
+                    f"SELECT * FROM responses WHERE key IN ({marks})", part
+                ).fetchall()
+                with out:
+                    out.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", rows)
+                copied += len(rows)
+        finally:
+            src.close()
+    finally:
+        out.close()
+    return copied

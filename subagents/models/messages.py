@@ -13,6 +13,11 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 Tier = Literal["lead", "worker", "fast"]
+
+# A tool call whose arguments the server sent as something other than a JSON object
+# (unparseable JSON from a small model, a bare string) arrives as
+# `{INVALID_JSON_KEY: <what was sent>}`; the agent loop sends it back for repair.
+INVALID_JSON_KEY = "__invalid_json__"
 StopReason = Literal[
     "end_turn",
     "max_tokens",

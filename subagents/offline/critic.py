@@ -30,7 +30,7 @@ from retrieval.types import Document
 from subagents.findings import Finding, Synthesis, Theme
 from subagents.offline.text import clean, content_words, stem
 from subagents.outputs import CriticIssue, CriticOutput
-from subagents.verify import check_findings
+from subagents.verify import check_findings, claim_support
 
 ONE_SOURCE_SHARE = 0.6  # a theme with more of its findings from one speaker or document
 NEAR_DUPLICATE = 0.9  # difflib ratio of two cleaned quotes
@@ -38,12 +38,10 @@ SUPPORTED_SHARE = 0.6  # share of a claim's content words its quote must hold
 
 
 def claim_supported(claim: str, quote: str) -> bool:
-    """Whether a claim stays within its quote: most of its content words are the quote's."""
-    said = {stem(w) for w in content_words(quote)}
-    claimed = [stem(w) for w in content_words(claim)]
-    if not claimed:
-        return True
-    return sum(w in said for w in claimed) / len(claimed) >= SUPPORTED_SHARE
+    """Whether a claim stays within its quote: `verify.claim_support` (the measure the
+    claims gate uses on model findings) reaches SUPPORTED_SHARE, a stricter bar than the
+    gate's, since the critic only flags for review."""
+    return claim_support(claim, quote) >= SUPPORTED_SHARE
 
 
 def review(

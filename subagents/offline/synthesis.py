@@ -527,7 +527,7 @@ def _reasons(doc_ids: Sequence[str], with_findings: set[str], themed: set[str]) 
         out[d] = (
             "its findings fit no theme shared by enough documents"
             if d in with_findings
-            else "no participant spoke to the question"
+            else "nothing in it addresses the question (no finding)"
         )
     return out
 
@@ -543,14 +543,20 @@ _STOP = (
 def phrases(text: str) -> list[str]:
     """Candidate names in a text: runs of 1-3 consecutive words, none of them a stop word
     or filler (so "scatter plots", never a run that skips the words between)."""
-    toks = _WORDS.findall(text.lower())
-    ok = [t not in _STOP and len(t) > 2 for t in toks]
     out = []
-    for i in range(len(toks)):
-        for n in (1, 2, 3):
-            if i + n <= len(toks) and all(ok[i : i + n]):
-                out.append(" ".join(toks[i : i + n]))
+    # a URL, path, identifier or code ("github.com/microsoft/vscode", "foo_bar", "useState")
+    # names no topic and breaks a run of words: phrases are taken between them
+    for part in _CODEISH.split(text):
+        toks = _WORDS.findall(part.lower())
+        ok = [t not in _STOP and len(t) > 2 for t in toks]
+        for i in range(len(toks)):
+            for n in (1, 2, 3):
+                if i + n <= len(toks) and all(ok[i : i + n]):
+                    out.append(" ".join(toks[i : i + n]))
     return out
+
+
+_CODEISH = re.compile(r"\S*(?:://|www\.|[/\\=<>{}\[\]#@`|$]|\w[._]\w|[a-z][A-Z]|\d)\S*")
 
 
 def name_groups(

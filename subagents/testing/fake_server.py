@@ -9,7 +9,10 @@ blocks, usage with cache read/write tokens, error bodies, Message Batches), so t
   `anthropic-ratelimit-*` headers on every response. `window_s` defaults to 60 (per
   minute); a benchmark may shorten it to scale time, keeping every ratio the same;
 - inject faults at random (seeded) or in a scripted order: 429, 529, 500, slow, hung
-  (bounded by `hang_s`) responses, and tool_use blocks whose input breaks the schema;
+  (bounded by `hang_s`) responses, tool_use blocks whose input breaks the schema, and
+  tool_use input missing a required field (`missing_fields`, see `damage`);
+- refuse a request longer than `context_window` (input + max_tokens) with the API's
+  400 "prompt is too long", and remember the largest input it saw (`max_input_tokens`);
 - simulate prompt caching: every `cache_control` breakpoint's prefix is remembered, and
   later requests report `cache_read_input_tokens` for it;
 - answer 401 for a wrong key and 429 `enforced_spend_limit_reached` when told to.
@@ -48,7 +51,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 Responder = Callable[[dict[str, Any]], list[dict[str, Any]]]
-FAULTS = ("429", "529", "500", "slow", "hang", "malformed_tool")
+FAULTS = ("429", "529", "500", "slow", "hang", "malformed_tool", "missing_fields")
 
 
 @dataclass
@@ -61,6 +64,7 @@ class FaultPlan:
     rate_slow: float = 0.0
     rate_hang: float = 0.0
     rate_malformed_tool: float = 0.0
+    rate_missing_fields: float = 0.0
     retry_after_s: int = 1
     seed: int = 0
 
@@ -75,6 +79,7 @@ class FaultPlan:
                 self.rate_slow,
                 self.rate_hang,
                 self.rate_malformed_tool,
+                self.rate_missing_fields,
             ),
             strict=True,
         ):
@@ -98,6 +103,7 @@ class FakeServerConfig:
     api_key: str | None = None  # when set, any other key gets 401
     spend_limit_reached: bool = False
     batch_processing_s: float = 0.0
+    context_window: int | None = None  # input + max_tokens above this: 400
     max_lifetime_s: float = 900.0
     seed: int = 0
 
@@ -111,7 +117,9 @@ class CallRecord:
     arrived: float
 
 
-class _Bucket:
+class TokenBucket:
+    """Capacity refilled continuously over `window_s` (the API's rate-limit model)."""
+
     def __init__(self, capacity: float, window_s: float) -> None:
         self.capacity = capacity
         self.rate = capacity / window_s
@@ -130,6 +138,25 @@ class _Bucket:
         until_full = (self.capacity - self.level) / self.rate
         when = datetime.now(UTC) + timedelta(seconds=until_full)
         return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+_Bucket = TokenBucket  # the name this class had first
+
+
+def damage(value: Any) -> Any:
+    """`value` with one required-looking field gone, as a careless model answers: the
+    first field of the first object inside the first list (a finding's claim, a theme's
+    label), else the first field of `value` itself."""
+    if not isinstance(value, dict) or not value:
+        return value
+    out = json.loads(json.dumps(value))
+    for v in out.values():
+        if isinstance(v, list) and v and isinstance(v[0], dict) and v[0]:
+            first = next(iter(v[0]))
+            del v[0][first]
+            return out
+    del out[next(iter(out))]
+    return out
 
 
 def count_tokens(obj: Any) -> int:
@@ -175,14 +202,15 @@ class FakeAnthropicServer:
         self._cache: set[str] = set()
         self._batches: dict[str, dict[str, Any]] = {}
         c = self.config
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self.max_input_tokens = 0
         for name, cap in (
             ("requests", c.requests_per_window),
             ("input-tokens", c.input_tokens_per_window),
             ("output-tokens", c.output_tokens_per_window),
         ):
             if cap:
-                self._buckets[name] = _Bucket(cap, c.window_s)
+                self._buckets[name] = TokenBucket(cap, c.window_s)
         self._runner: web.AppRunner | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
@@ -192,6 +220,7 @@ class FakeAnthropicServer:
     async def start(self) -> FakeAnthropicServer:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/messages/batches", self._batch_create)
         app.router.add_get("/v1/messages/batches/{id}", self._batch_get)
         app.router.add_get("/v1/messages/batches/{id}/results", self._batch_results)
@@ -279,13 +308,18 @@ class FakeAnthropicServer:
         }
 
     def _generate(
-        self, body: dict[str, Any], malformed: bool
+        self, body: dict[str, Any], malformed: str | None
     ) -> tuple[dict[str, Any], dict[str, int]]:
         usage = self._usage(body)
         content = self.responder(body)
-        if malformed:
+        if malformed == "malformed_tool":
             content = [
                 {**b, "input": {"__malformed__": True}} if b.get("type") == "tool_use" else b
+                for b in content
+            ]
+        elif malformed == "missing_fields":
+            content = [
+                {**b, "input": damage(b["input"])} if b.get("type") == "tool_use" else b
                 for b in content
             ]
         usage["output_tokens"] = count_tokens(content)
@@ -332,6 +366,21 @@ class FakeAnthropicServer:
                 None,
             )
         input_cost = count_tokens([body.get("tools"), body.get("system"), body.get("messages")])
+        self.max_input_tokens = max(self.max_input_tokens, input_cost)
+        window = self.config.context_window
+        asked = int(body.get("max_tokens") or 0)
+        if window is not None and input_cost + asked > window:
+            return reply(
+                400,
+                _error(
+                    400,
+                    "invalid_request_error",
+                    f"prompt is too long: {input_cost} tokens + {asked} max_tokens > {window} "
+                    "maximum",
+                ),
+                {},
+                None,
+            )
         costs = {"requests": 1.0, "input-tokens": float(input_cost), "output-tokens": 1.0}
         wait = 0.0
         for name, b in self._buckets.items():
@@ -367,18 +416,28 @@ class FakeAnthropicServer:
         if fault == "slow":
             delay += c.slow_s
         await asyncio.sleep(delay)
-        message, usage = self._generate(body, malformed=fault == "malformed_tool")
+        message, usage = self._generate(body, malformed=fault)
         if "output-tokens" in self._buckets:
             self._buckets["output-tokens"].level -= usage["output_tokens"]
         self.usage_total.update(usage)
         return reply(200, message, headers, fault, usage)
+
+    async def _models(self, request: web.Request) -> web.Response:
+        ids = ["claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5"]
+        data = [
+            {"type": "model", "id": m, "display_name": m, "created_at": "2026-01-01T00:00:00Z"}
+            for m in ids
+        ]
+        return web.json_response(
+            {"data": data, "has_more": False, "first_id": ids[0], "last_id": ids[-1]}
+        )
 
     async def _batch_create(self, request: web.Request) -> web.Response:
         body = await request.json()
         batch_id = f"msgbatch_{uuid.uuid4().hex[:20]}"
         results = []
         for item in body["requests"]:
-            message, usage = self._generate(item["params"], malformed=False)
+            message, usage = self._generate(item["params"], malformed=None)
             self.usage_total.update({f"batch_{k}": v for k, v in usage.items()})
             results.append(
                 {

@@ -70,7 +70,7 @@ def test_distinct_themes_with_prevalence_and_unassigned_documents(embedder) -> N
     assert set(result.unassigned_doc_ids) >= {"d4", "d5", "d6", "d7", "d8"}
     assert "d9-0" in result.outlier_finding_ids
     assert "fit no theme" in result.unassigned_reasons["d9"]
-    assert "no participant" in result.unassigned_reasons["d5"]
+    assert "addresses the question" in result.unassigned_reasons["d5"]
 
 
 def test_too_few_findings_gives_no_themes(embedder) -> None:  # type: ignore[no-untyped-def]

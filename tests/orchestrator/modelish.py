@@ -62,6 +62,7 @@ class ModelLike:
         self.bogus: list[str] = []  # findings whose quote is not verbatim
         self.calls: list[str] = []  # agent name per call
         self.analyst_prompts: list[str] = []
+        self.analyst_bodies: list[dict[str, Any]] = []
         self.on_analyst: Any = None  # hook(call_number) for tests (e.g. steer mid-run)
 
     def __call__(self, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -78,6 +79,7 @@ class ModelLike:
             return _tool("final_output", {"items": items})
         if agent == "interview-analyst":
             self.analyst_prompts.append(prompt_text(body))
+            self.analyst_bodies.append(body)
             if self.on_analyst is not None:
                 self.on_analyst(len(self.analyst_prompts))
             return _tool("final_output", self._findings(body))

@@ -199,7 +199,12 @@ def test_the_critic_triggers_a_bounded_replan(project_dir: Path, corpus3: Path) 
     run = project.analyze(corpus3, QUESTION, engine="model", **QUIET)
     assert responder.calls.count("interview-analyst") == 4  # 3 documents + 1 redone
     assert responder.calls.count("critic") == 2
-    assert "unsupported_claim" in responder.analyst_prompts[-1]  # the critic's note
+    # the critic's note reaches the analyst as data (it is written from corpus text), not
+    # in the trusted instructions
+    last = responder.analyst_bodies[-1]["messages"][0]["content"]
+    notes = [b for b in last if b.get("type") == "document" and b.get("title") == "critic notes"]
+    assert notes and "unsupported_claim" in notes[0]["source"]["data"]
+    assert "unsupported_claim" not in responder.analyst_prompts[-1]
     replans = json.loads((run.dir / "plan.json").read_text())["replans"]
     assert len(replans) == 1 and len(replans[0]["documents"]) == 1
     assert run.manifest["replans"] == 1 and run.manifest["critic"]["verdict"] == "pass"

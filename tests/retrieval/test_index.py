@@ -136,6 +136,37 @@ def test_other_configuration_rebuilds(tmp_path: Path) -> None:
     assert all(len(c.segment_ids) <= 2 for d in index.documents() for c in index.chunks(d))
 
 
+class OtherEmbedder(HashingEmbedder):
+    """Same vectors' shape, another model: an index must not mix the two."""
+
+    name = "test-other-embedder"
+
+
+def test_index_records_its_embedder_and_reembeds_when_it_changes(tmp_path: Path) -> None:
+    import json
+
+    from retrieval import IndexStateError
+
+    docs = corpus(tmp_path)
+    first = HybridIndex(tmp_path / "idx", HashingEmbedder())
+    first.update(docs)
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["embedder"] == {"name": "test-hashing-embedder", "dimension": 384}
+
+    other = OtherEmbedder()
+    reopened = HybridIndex(tmp_path / "idx", other)
+    assert reopened.search("invoice", k=1, retrievers=("bm25",))  # no vectors involved
+    with pytest.raises(IndexStateError, match="test-hashing-embedder"):
+        reopened.search("invoice", k=1)  # would compare vectors of two models
+    stats = reopened.update(docs)
+    assert stats.changed_docs == len(docs) and stats.embedded_chunks == len(reopened)
+    assert other.encoded >= len(reopened)
+    assert len(reopened) == reopened.vector_count()  # the old model's vectors are gone
+    assert reopened.search("invoice", k=1)[0].doc_id == "billing"
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["embedder"]["name"] == "test-other-embedder"
+
+
 def test_duplicate_ids_in_update_rejected(tmp_path: Path, fake_embedder: HashingEmbedder) -> None:
     docs = corpus(tmp_path)
     with pytest.raises(UserInputError, match="twice"):

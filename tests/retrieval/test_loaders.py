@@ -107,6 +107,37 @@ def test_tickets_csv_and_jsonl_with_comments_and_metadata(tmp_path: Path) -> Non
     assert_exact(issue)
 
 
+def test_csv_with_a_field_over_the_csv_module_limit_loads_whole(tmp_path: Path) -> None:
+    import csv
+
+    body = "stack frame at module.function (file.js:1:2)\n" * 5_000  # ~230,000 characters
+    assert len(body) > csv.field_size_limit()  # the limit that refused real tickets
+    write(
+        tmp_path / "issues.csv",
+        "repo,label,title,body\n"
+        'acme/app,bug,Short one,"Two\nlines"\n'
+        f'acme/app,bug,Huge trace,"{body}"\n'
+        "acme/app,feature,After it,Still read\n",
+    )
+    report = load_corpus(tmp_path)
+    docs = {d.id: d for d in report.documents}
+    # no id column: tickets are numbered by record, not by the line a quoted body ends on
+    assert sorted(docs) == ["issues/1", "issues/2", "issues/3"]
+    huge = docs["issues/2"]
+    assert huge.segments[1].text == body.strip() and huge.metadata["label"] == "bug"
+    assert docs["issues/3"].segments[1].text == "Still read"
+    assert_exact(huge)
+
+
+def test_identical_tickets_are_reported_by_id(tmp_path: Path) -> None:
+    write(tmp_path / "t.csv", "title,body\n#F,#\nOther,x\n#F,#\n")
+    report = load_corpus(tmp_path)
+    assert [d.id for d in report.documents] == ["t/1", "t/2"]
+    assert [s.reason for s in report.skipped] == [
+        "document t/3 duplicates document t/1 (same text)"
+    ]
+
+
 def test_corrupt_json_and_csv_name_file_and_line(tmp_path: Path) -> None:
     write(tmp_path / "a" / "bad.json", '{\n  "turns": [\n  oops\n]}')
     with pytest.raises(UserInputError, match=r"bad\.json.*line 3"):
@@ -146,7 +177,7 @@ def test_bad_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     assert "binary" in reasons["fake.txt"]
     assert "limit" in reasons["big.md"]
     assert "empty" in reasons["empty.txt"] and "empty" in reasons["zero.md"]
-    assert "duplicate of document one" in reasons["two.md"]
+    assert "document two duplicates document one" in reasons["two.md"]
     assert "unsupported" in reasons["photo.png"]
     assert [d.id for d in report.documents] == ["one"]
 

@@ -65,8 +65,10 @@ def test_roles_overrides_and_another_language(tmp_path: Path) -> None:
     run = Path(summary["run_dir"])
     findings = json.loads((run / "findings.json").read_text())
     rows = findings["findings"] if isinstance(findings, dict) else findings
-    assert rows and all(r["speaker"] not in ("Sam", "Interviewer 1", "Moderator") for r in rows)
+    evidence = [e for r in rows for e in r["evidence"]]
+    assert evidence and all(e["role"] == "participant" for e in evidence)
+    assert all(e["speaker"] not in ("Sam", "Interviewer 1", "Moderator") for e in evidence)
     assert not any(r["doc_id"] == "german" for r in rows)
-    assert all("?" not in r["quote"] for r in rows)
+    assert all("?" not in e["quote"] for e in evidence)
     report = (run / "report.md").read_text()
     assert "german" in report and "another language" in report

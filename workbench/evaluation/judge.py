@@ -145,7 +145,8 @@ class RubricJudge:
     def score(
         self, item: GoldenItem, answer: Answer, docs: Mapping[str, Document] | None = None
     ) -> dict[str, float] | None:
-        """Criterion -> score, or None when the judge abstained or failed to answer."""
+        """Criterion -> score, or None when the judge abstained or failed to answer (or the
+        answer with its evidence does not fit the judge model's context window)."""
         from workbench.project import run_sync
 
         return run_sync(self.ascore(item, answer))
@@ -183,7 +184,14 @@ class RubricJudge:
                 ContextDocument(id="evidence", title="its evidence", text=evidence or "(none)"),
             ],
         )
-        result = await Agent(self.spec, self.model).run(task)  # one Agent per concurrent run
+        from subagents.errors import ContextWindowError
+
+        try:
+            result = await Agent(self.spec, self.model).run(task)  # one Agent per concurrent run
+        except ContextWindowError:
+            # the answer and its quotes do not fit the judge's window: no score rather
+            # than a grade of a shortened answer
+            return None
         if result.status != "ok" or not isinstance(result.output, RubricScores):
             return None
         out = result.output.model_dump()
@@ -340,7 +348,7 @@ def propose_questions(
     """
     import hashlib
 
-    from subagents.agent import Agent, AgentTask
+    from subagents.agent import Agent, AgentTask, ContextDocument
     from subagents.findings import Evidence
     from subagents.spec_loader import parse_spec
     from subagents.tools import ToolRegistry, read_segment_tool, search_tool
@@ -358,8 +366,16 @@ def propose_questions(
     result = run_sync(
         Agent(spec, model, tools).run(
             AgentTask(
-                instructions=f"Propose {n} test questions with reference answers and evidence.",
-                inputs={"documents": scope_doc_ids or sorted(docs)[:50]},
+                instructions=f"Propose {n} test questions with reference answers and evidence, "
+                "from the documents listed in the document block 'documents'.",
+                # document ids are file names: corpus data, kept out of the instructions
+                context=[
+                    ContextDocument(
+                        id="documents",
+                        title="documents",
+                        text="\n".join(scope_doc_ids or sorted(docs)[:50]),
+                    )
+                ],
             )
         )
     )
