@@ -89,7 +89,9 @@ def evaluate_triage(
         )
         extra.update(extra_model)
     else:
-        labels, cv_f1 = _offline_labels(train_set, test_set, columns, group_column, s, classifier, encoder)
+        labels, cv_f1 = _offline_labels(
+            train_set, test_set, columns, group_column, s, classifier, encoder
+        )
         extra["cv_f1_on_train"] = cv_f1
     seconds = time.perf_counter() - t1
     gold = test_set.labels
