@@ -26,7 +26,7 @@ its reason is under `notes`):
   ticket chunks, the two alternated in this run (`embed`: the rounds).
 - `retrieval_delta`: the largest drop from the torch embedder to the default one on the
   headline metrics of the two dev retrieval benchmarks (repo-nav R@5, meeting-spans hit@5
-  and turn_recall@5), each run by `benchmarks/retrieval_bench.py` with its own cache.
+  and turn_recall@5), from `benchmarks/embedder_quality.py` (`retrieval`: every backend).
 - `max_request_tokens_5000_docs`, `small_window_completed`: from
   `benchmarks/model_context.measure()` when that module is present.
 """
@@ -289,29 +289,11 @@ def embed_speed(rounds: int, limit: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- retrieval
-HEADLINES = {
-    "repo-nav-pytest": ("R@5",),
-    "meeting-spans-qmsum-product": ("hit@5", "turn_recall@5"),
-}
-
-
 def retrieval(cache: Path, timeout: float) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    for backend in ("torch", "onnx-int8"):
-        env = {**os.environ, "WORKBENCH_EMBEDDER": backend, "WORKBENCH_CACHE": str(cache / backend)}
-        proc = subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks" / "retrieval_bench.py"), "--json"],
-            capture_output=True, text=True, env=env, timeout=timeout, check=True,
-        )  # fmt: skip
-        results[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
-    drops = {}
-    for bench, metrics in HEADLINES.items():
-        for m in metrics:
-            before = results["torch"][bench]["fused"][m]
-            after = results["onnx-int8"][bench]["fused"][m]
-            drops[f"{bench} {m}"] = {"torch": before, "default": after}
-    delta = max(v["torch"] - v["default"] for v in drops.values())
-    return {"headlines": drops, "retrieval_delta": round(delta, 4)}
+    from benchmarks.embedder_quality import measure
+
+    r = measure(["torch", "onnx-int8", "onnx-fp32"], cache, timeout=timeout)
+    return {"headlines": r["headlines"], "retrieval_delta": r["retrieval_delta"]}
 
 
 # ----------------------------------------------------------------------------- main

@@ -238,23 +238,19 @@ def set_text(shape: Any, text: str, *, size: float | None = None) -> None:
                 r.font.size = Pt(size)
 
 
-def add_table_slides(
-    new_slide: Callable[[str, Sequence[str]], Slide],
+def table_pages(
     content: Box,
-    title: str,
     head: list[str],
     rows: list[list[str]],
     fractions: list[float],
     *,
-    name: str,
     header: bool,
     size: float,
-) -> None:
-    """Native tables, paginated by estimated row height, header repeated on every page."""
-    c = content
-    widths = [int(c.width * f) for f in fractions]
+    glyph: float = 0.44,
+) -> list[list[int]]:
+    """The rows of each page `add_table_slides` makes (by estimated row height)."""
+    widths = [int(content.width * f) for f in fractions]
     pad = int(Inches(0.08))
-    glyph = 0.44  # table text is small and dense; rows grow if this is short (see below)
     heights = [
         max(
             text_height([(cell, size)], wd - pad, glyph_em=glyph)
@@ -268,7 +264,30 @@ def add_table_slides(
         if header
         else 0
     )
-    pages = paginate(heights, c.height - head_h)
+    return paginate(heights, content.height - head_h)
+
+
+def add_table_slides(
+    new_slide: Callable[[str, Sequence[str]], Slide],
+    content: Box,
+    title: str,
+    head: list[str],
+    rows: list[list[str]],
+    fractions: list[float],
+    *,
+    name: str,
+    header: bool,
+    size: float,
+    glyph: float = 0.44,
+) -> None:
+    """Native tables, paginated by estimated row height, header repeated on every page.
+
+    `glyph`: average glyph width (em) the pagination assumes; table text is small and
+    dense, and rows grow to fit their text if it is short (see below)."""
+    c = content
+    widths = [int(c.width * f) for f in fractions]
+    pad = int(Inches(0.08))
+    pages = table_pages(c, head, rows, fractions, header=header, size=size, glyph=glyph)
     for k, idx in enumerate(pages):
         slide = new_slide(
             paged(title, k, len(pages)),

@@ -18,6 +18,15 @@ Data files (every count keeps its denominator):
                "note": str}
 - timeline:   {"periods": [str], "period_totals": [int],
                "series": [{"label": str, "n": [int per period]}], "note": str}
+- breakdown:  {"bars": [{"label": str, "n": int, "total": int, "group": optional str}],
+               "subtitle": str, "xlabel": str, "note": str}
+               One theme shown by its parts, bars in the order given: the first bar (the
+               theme over everything) in the accent colour, the others (segments, codes)
+               muted, each with its own denominator; a bar's `group` ("segment", "code")
+               is only a hint for its colour.
+
+Prevalence and breakdown also take an optional "subtitle" (a line under the title that
+says how to read the chart) and "xlabel"; the heatmap an optional "colorbar_label".
 
 `note` (say, which engine produced the numbers) is printed in the chart's footer.
 """
@@ -43,6 +52,7 @@ __all__ = [
     "CHART_KINDS",
     "HOUSE_PALETTE",
     "ChartFiles",
+    "breakdown_chart_code",
     "chart_code",
     "chart_spec",
     "heatmap_chart_code",
@@ -94,6 +104,12 @@ def wrap(label, width=28, lines=2):
     return "\\n".join(parts)
 
 
+def subtitle(ax, text):
+    if text:
+        ax.text(0, 1.0, wrap(text, 90, 2), transform=ax.transAxes, fontsize=12,
+                color="#555555", ha="left", va="bottom")
+
+
 def save(fig, note):
     if note:
         # below everything else drawn (labels included), so it never overlaps them
@@ -131,7 +147,8 @@ with plt.rc_context(STYLE):
     for i, (t, s) in enumerate(zip(rows, shares)):
         ax.text(s + 1.5 if s < 70 else s - 1.5, i, prevalence_label(int(t["n"]), int(t["total"])),
                 va="center", ha="left" if s < 70 else "right", fontsize=12,
-                color="#222222" if s < 70 else "white", fontweight="bold", zorder=3)
+                color="white" if s >= 70 and colours[i] == PALETTE[0] else "#222222",
+                fontweight="bold", zorder=3)
     ax.set_yticks(y, [wrap(t["label"], 24, 3) for t in rows])
     if focus:
         for tick, t in zip(ax.get_yticklabels(), rows):
@@ -139,10 +156,11 @@ with plt.rc_context(STYLE):
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
-    ax.set_xlabel("Share of documents analysed")
+    ax.set_xlabel(data.get("xlabel") or "Share of documents analysed")
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
-    ax.set_title(TITLE, pad=12)
+    subtitle(ax, data.get("subtitle", ""))
+    ax.set_title(TITLE, pad=34 if data.get("subtitle") else 12)
     save(fig, data.get("note", ""))
 """
 
@@ -171,7 +189,7 @@ with plt.rc_context(STYLE):
         ax.spines[side].set_visible(False)
     ax.xaxis.tick_top()
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
-    cb.set_label("% of the segment's documents")
+    cb.set_label(wrap(data.get("colorbar_label") or "% of the segment's documents", 32))
     ax.set_title(TITLE, pad=14)
     save(fig, data.get("note", ""))
 """
@@ -235,6 +253,43 @@ with plt.rc_context(STYLE):
 """
 
 
+_BREAKDOWN_BODY = """
+bars = data.get("bars") or []
+if not bars:
+    raise ValueError("breakdown data has no bars: expected {'bars': [{'label', 'n', 'total'}]}")
+for b in bars:
+    if int(b["total"]) <= 0 or not 0 <= int(b["n"]) <= int(b["total"]):
+        raise ValueError(f"bad counts for {b['label']!r}: n={b['n']} total={b['total']}")
+shares = [100.0 * int(b["n"]) / int(b["total"]) for b in bars]
+muted = {"segment": "#56B4E9", "code": "#9DB8D3"}
+with plt.rc_context(STYLE):
+    fig, ax = plt.subplots(figsize=(8, max(2.8, 0.62 * len(bars) + 1.9)))
+    y = np.arange(len(bars))
+    colours = [PALETTE[0] if i == 0 else muted.get(b.get("group"), "#9DB8D3")
+               for i, b in enumerate(bars)]
+    ax.barh(y, [100.0] * len(bars), color="#EEEEEE", height=0.62, zorder=1)
+    ax.barh(y, shares, color=colours, height=0.62, zorder=2)
+    if len(bars) > 1:
+        ax.axvline(shares[0], color=PALETTE[0], linewidth=1.2, linestyle="--", zorder=3)
+    for i, (b, s) in enumerate(zip(bars, shares)):
+        inside = s >= 70
+        ax.text(s - 1.5 if inside else s + 1.5, i, prevalence_label(int(b["n"]), int(b["total"])),
+                va="center", ha="right" if inside else "left", fontsize=12,
+                color="white" if inside and i == 0 else "#222222", fontweight="bold", zorder=4)
+    ax.set_yticks(y, [wrap(b["label"], 26, 2) for b in bars])
+    ax.get_yticklabels()[0].set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
+    ax.set_xlabel(data.get("xlabel") or "Share of documents")
+    ax.tick_params(axis="y", length=0)
+    ax.spines["left"].set_visible(False)
+    subtitle(ax, data.get("subtitle", ""))
+    ax.set_title(TITLE, pad=34 if data.get("subtitle") else 12)
+    save(fig, data.get("note", ""))
+"""
+
+
 def _check_stem(stem: str) -> None:
     if not _STEM_RE.match(stem):
         raise ExportInputError(
@@ -288,7 +343,15 @@ def timeline_chart_code(
     return _program("Themes over time.", _TIMELINE_BODY, data_path, stem, title)
 
 
+def breakdown_chart_code(
+    data_path: str, stem: str = "theme_breakdown", title: str = "One theme by its parts"
+) -> str:
+    """One theme's prevalence, then its parts (segments or codes), each 'n of N (pct%)'."""
+    return _program("One theme by its parts.", _BREAKDOWN_BODY, data_path, stem, title)
+
+
 _CODE_FUNCTIONS = {
+    "breakdown": breakdown_chart_code,
     "prevalence": prevalence_chart_code,
     "heatmap": heatmap_chart_code,
     "sentiment": sentiment_chart_code,

@@ -4,15 +4,19 @@ They read the files back (the .pptx with python-pptx, the HTML with an HTML pars
 they check what a stakeholder sees, not what the renderer meant to write.
 
 - Quotes: every quote shape in the deck ("Quote <i>: <doc_id>"), every quote cell of its
-  appendix table, every `<q class="verbatim">` and quote cell in the HTML, every
-  blockquote of the Markdown report must be an
-  exact substring of its source text (whitespace runs collapsed on both sides: slides
-  and HTML re-wrap lines, they must not change words). `sources` maps a doc id (or a
-  segment id) to that text.
+  appendix tables, every `<q class="verbatim">` and quote cell in the HTML, every
+  blockquote of the Markdown report. A quote is shown as a reader sees it (transcript
+  markup such as `{vocalsound}` removed, `L_C_D_` read as `LCD`), so what is shown must be
+  either an exact substring of its source text, or (a piece of) the `display` of a quote
+  in the spec whose verbatim `text` is an exact substring of the source and which says
+  the same words once the markup is set aside. Whitespace runs are collapsed on both
+  sides: slides and HTML re-wrap lines, they must not change words. `sources` maps a doc
+  id (or a segment id) to that text.
 - Numbers: each theme's prevalence shown as `prevalence_label(n, N)`; every "a of b"
-  (and "(p%)") outside quotes is a pair the spec contains, with the right percentage;
-  the appendix table equals `spec.findings` row for row; the method table shows the
-  spec's document count and cost.
+  (and "(p%)") outside quotes is a pair the spec contains (themes, codes, participants,
+  documents outside the themes, speaker roles), with the right percentage; the deck's
+  appendix shows `exports.text.appendix_groups(spec)` row for row; the method table
+  shows the spec's document count and cost.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pptx import Presentation
 from exports.errors import ExportError
 from exports.spec import ReportSpec
 from exports.style import percent, prevalence_label
-from exports.text import md_unescape, money, norm_ws
+from exports.text import appendix_cells, appendix_groups, has_claims, md_unescape, money, norm_ws
 
 __all__ = [
     "ExportCheckError",
@@ -41,6 +45,7 @@ __all__ = [
     "check_quotes",
     "check_report_numbers",
     "check_report_quotes",
+    "check_spec_quotes",
     "deck_quotes",
     "markdown_quotes",
     "report_quotes",
@@ -96,13 +101,18 @@ def deck_quotes(deck_path: Path) -> list[FoundQuote]:
     for n, slide in enumerate(prs.slides, 1):
         for shape in slide.shapes:
             if shape.name.startswith("Quote ") and ": " in shape.name:
-                first = shape.text_frame.paragraphs[0].text
+                # the quote is the paragraph in quotation marks (a prompt line may precede it)
+                paras = [p.text for p in shape.text_frame.paragraphs]
+                first = next((t for t in paras if t.startswith("“")), paras[0])
                 text = first.removeprefix("“").removesuffix("”")
                 doc_id = shape.name.split(": ", 1)[1]
                 found.append(FoundQuote(f"slide {n}, {shape.name!r}", text, doc_id))
     for n, rows in _tables(prs, "Appendix table"):
+        col = rows[0].index("Quote") if rows and "Quote" in rows[0] else 3
         for r, row in enumerate(rows[1:], 1):
-            found.append(FoundQuote(f"slide {n}, appendix row {r}", row[3].removesuffix("…"), None))
+            found.append(
+                FoundQuote(f"slide {n}, appendix row {r}", row[col].removesuffix("…"), None)
+            )
     return found
 
 
@@ -187,37 +197,152 @@ def markdown_quotes(md_path: Path) -> list[FoundQuote]:
 # ---- the checks ----------------------------------------------------------------------------
 
 
-def check_quotes(quotes: Iterable[FoundQuote], sources: Mapping[str, str]) -> list[Problem]:
-    """Every quote is an exact (whitespace-normalised) substring of its source."""
+_MARKUP = re.compile(r"\{[a-z_]+\}")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def same_words(verbatim: str, display: str) -> bool:
+    """`display` says what `verbatim` says once transcript markup ({vocalsound}, L_C_D_)
+    and punctuation spacing are set aside: the same letters and digits in the same order."""
+    a = _NOT_WORD.sub("", _MARKUP.sub(" ", verbatim)).lower()
+    return a == _NOT_WORD.sub("", display).lower()
+
+
+@dataclass(frozen=True)
+class _SpecQuote:
+    display: str  # whitespace-normalised
+    text: str
+    doc_id: str | None
+
+
+def _spec_quotes(spec: ReportSpec) -> dict[str | None, list[_SpecQuote]]:
+    out: dict[str | None, list[_SpecQuote]] = {}
+    for t in spec.themes:
+        for q in [*t.quotes, *(x for c in t.codes for x in c.quotes)]:
+            out.setdefault(q.doc_id, []).append(_SpecQuote(norm_ws(q.shown), q.text, q.doc_id))
+    for q in (q for p in spec.parts for q in p.quotes):
+        out.setdefault(q.doc_id, []).append(_SpecQuote(norm_ws(q.shown), q.text, q.doc_id))
+    for f in spec.findings:
+        sq = _SpecQuote(norm_ws(f.display or f.quote), f.quote, f.doc_id)
+        out.setdefault(f.doc_id, []).append(sq)
+    return out
+
+
+def check_quotes(
+    quotes: Iterable[FoundQuote], sources: Mapping[str, str], spec: ReportSpec | None = None
+) -> list[Problem]:
+    """Every quote shown is verbatim in its source, or (given `spec`) the display of a spec
+    quote that is (see the module docstring)."""
     normalised = {k: norm_ws(v) for k, v in sources.items()}
+    known = _spec_quotes(spec) if spec is not None else {}
     problems = []
     for q in quotes:
         text = norm_ws(q.text)
         if not text:
             problems.append(Problem(q.where, "empty quote"))
             continue
-        if q.doc_id is not None:
-            if q.doc_id not in normalised:
-                problems.append(Problem(q.where, f"no source text given for document {q.doc_id!r}"))
-            elif text not in normalised[q.doc_id]:
-                problems.append(Problem(q.where, f"not verbatim in {q.doc_id!r}: {text[:80]!r}"))
-        elif not any(text in src for src in normalised.values()):
-            problems.append(Problem(q.where, f"not verbatim in any source: {text[:80]!r}"))
+        if q.doc_id is not None and q.doc_id not in normalised:
+            problems.append(Problem(q.where, f"no source text given for document {q.doc_id!r}"))
+            continue
+        srcs = [normalised[q.doc_id]] if q.doc_id is not None else list(normalised.values())
+        if any(text in src for src in srcs):
+            continue
+        pool = (
+            known.get(q.doc_id, [])
+            if q.doc_id is not None
+            else [k for items in known.values() for k in items]
+        )
+        shown_as = [k for k in pool if text in k.display]
+        if not shown_as:
+            where = f"in {q.doc_id!r}" if q.doc_id is not None else "in any source"
+            problems.append(Problem(q.where, f"not verbatim {where}: {text[:80]!r}"))
+            continue
+        ok = any(
+            same_words(k.text, k.display)
+            and any(
+                norm_ws(k.text) in normalised.get(d, "")
+                for d in ([k.doc_id] if k.doc_id else list(normalised))
+            )
+            for k in shown_as
+        )
+        if not ok:
+            problems.append(
+                Problem(
+                    q.where,
+                    f"shown as a quote of the spec whose verbatim text is not in "
+                    f"{q.doc_id or 'any source'!r}, or whose display changes its words: "
+                    f"{text[:80]!r}",
+                )
+            )
     return problems
 
 
-def check_deck_quotes(deck_path: Path, sources: Mapping[str, str]) -> list[Problem]:
-    return check_quotes(deck_quotes(deck_path), sources)
+def check_spec_quotes(spec: ReportSpec, sources: Mapping[str, str]) -> list[Problem]:
+    """Every quote of the spec: its verbatim text in its source, its display the same words."""
+    normalised = {k: norm_ws(v) for k, v in sources.items()}
+    problems = []
+    for doc_id, items in _spec_quotes(spec).items():
+        for k in items:
+            src = normalised.get(doc_id or "")
+            if src is None:
+                if doc_id is None:
+                    continue  # an appendix row without a doc id: the rendered checks find it
+                problems.append(Problem(f"spec quote of {doc_id!r}", "no source text given"))
+            elif norm_ws(k.text) not in src:
+                problems.append(
+                    Problem(f"spec quote of {doc_id!r}", f"not verbatim: {k.text[:80]!r}")
+                )
+            elif not same_words(k.text, k.display):
+                problems.append(
+                    Problem(
+                        f"spec quote of {doc_id!r}", f"display changes words: {k.display[:80]!r}"
+                    )
+                )
+    return problems
 
 
-def check_report_quotes(html_path: Path, sources: Mapping[str, str]) -> list[Problem]:
-    return check_quotes(report_quotes(html_path), sources)
+def check_deck_quotes(
+    deck_path: Path, sources: Mapping[str, str], spec: ReportSpec | None = None
+) -> list[Problem]:
+    return check_quotes(deck_quotes(deck_path), sources, spec)
+
+
+def check_report_quotes(
+    html_path: Path, sources: Mapping[str, str], spec: ReportSpec | None = None
+) -> list[Problem]:
+    return check_quotes(report_quotes(html_path), sources, spec)
 
 
 def _allowed_pairs(spec: ReportSpec) -> set[tuple[int, int]]:
     pairs = {(t.n_documents, t.total_documents) for t in spec.themes}
+    pairs |= {(c.n_documents, t.total_documents) for t in spec.themes for c in t.codes}
+    pairs |= {
+        (t.n_participants, t.total_participants)
+        for t in spec.themes
+        if t.n_participants is not None and t.total_participants is not None
+    }
     pairs.add((len(spec.unassigned), spec.n_documents))
-    return pairs
+    pairs.add((len(spec.not_analysed), spec.n_documents))
+    roles = spec.speaker_roles
+    pairs.add((sum(1 for r in roles if r.interviewers), len(roles)))
+    return pairs | _text_pairs(spec)
+
+
+def _text_pairs(spec: ReportSpec) -> set[tuple[int, int]]:
+    """Pairs written in the spec's own prose (a reviewer's "3 of 5 findings", a prompt's
+    "2 of 3 times", the method): shown as the spec says them. The executive summary is
+    not among them: its counts must be the themes'."""
+    texts: list[str] = [*spec.reviewer_notes, *spec.unassigned_reasons.values()]
+    texts += [*spec.not_analysed.values(), *(r.how for r in spec.speaker_roles)]
+    texts += [str(v) for v in spec.method.values()]
+    for t in spec.themes:
+        texts += [t.summary, t.description, *t.flags, *(c.description for c in t.codes)]
+        quotes = [*t.quotes, *(q for c in t.codes for q in c.quotes)]
+        texts += [q.prompt or "" for q in quotes]
+    texts += [q.prompt or "" for p in spec.parts for q in p.quotes]
+    texts += [f.prompt or "" for f in spec.findings]
+    texts += [f.claim or "" for f in spec.findings]
+    return {(int(m.group(1)), int(m.group(2))) for t in texts for m in _PAIR.finditer(t)}
 
 
 def _check_pairs(where: str, text: str, allowed: set[tuple[int, int]]) -> list[Problem]:
@@ -242,7 +367,11 @@ def check_deck_numbers(deck_path: Path, spec: ReportSpec) -> list[Problem]:
                 stats[shape.name.removeprefix("Prevalence ")] = (n, _shape_text(shape))
             if shape.name.startswith("Quote ") or shape.name == "Footer":
                 continue
-            problems += _check_pairs(f"slide {n}, {shape.name!r}", _shape_text(shape), allowed)
+            text = _shape_text(shape)
+            if shape.name.startswith("Codes "):  # the bold paragraphs: "label: n of N ..."
+                paras = shape.text_frame.paragraphs
+                text = "\n".join(p.text for p in paras if p.runs and p.runs[0].font.bold)
+            problems += _check_pairs(f"slide {n}, {shape.name!r}", text, allowed)
     for t in spec.themes:
         want = prevalence_label(t.n_documents, t.total_documents)
         if t.id not in stats:
@@ -254,18 +383,15 @@ def check_deck_numbers(deck_path: Path, spec: ReportSpec) -> list[Problem]:
                     f"theme {t.id!r} shows {stats[t.id][1]!r}, spec says {want!r}",
                 )
             )
-    labels = {t.id: t.label for t in spec.themes}
+    claims = has_claims(spec)
     rows = [(n, row) for n, table in _tables(prs, "Appendix table") for row in table[1:]]
-    if len(rows) != len(spec.findings):
-        problems.append(Problem("appendix", f"{len(rows)} rows for {len(spec.findings)} findings"))
-    for (n, row), f in zip(rows, spec.findings, strict=False):
-        want_row = [
-            labels.get(f.theme_id or "", f.theme_id or "—"),
-            f.doc_title,
-            f.claim or "",
-            f.quote,
-            f"{f.confidence:.2f}",
-        ]
+    shown = [(f, any(x.prompt for x in g.rows)) for g in appendix_groups(spec) for f in g.rows]
+    if len(rows) != len(shown):
+        problems.append(
+            Problem("appendix", f"{len(rows)} rows for the {len(shown)} findings it should show")
+        )
+    for (n, row), (f, asked) in zip(rows, shown, strict=False):
+        want_row = appendix_cells(f, claims, asked)
         if [norm_ws(c) for c in row] != [norm_ws(c) for c in want_row]:
             problems.append(
                 Problem(f"slide {n}, appendix", f"row differs from finding {f.finding_id}")
@@ -302,12 +428,12 @@ def assert_exports_ok(
     markdown: Path | None = None,
 ) -> None:
     """Run every check on the given files; raise `ExportCheckError` listing all problems."""
-    problems: list[Problem] = []
+    problems: list[Problem] = check_spec_quotes(spec, sources)
     if markdown is not None:
-        problems += check_quotes(markdown_quotes(markdown), sources)
+        problems += check_quotes(markdown_quotes(markdown), sources, spec)
     if deck is not None:
-        problems += check_deck_quotes(deck, sources) + check_deck_numbers(deck, spec)
+        problems += check_deck_quotes(deck, sources, spec) + check_deck_numbers(deck, spec)
     if html is not None:
-        problems += check_report_quotes(html, sources) + check_report_numbers(html, spec)
+        problems += check_report_quotes(html, sources, spec) + check_report_numbers(html, spec)
     if problems:
         raise ExportCheckError(problems)

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from exports.errors import ExportInputError, MediaError
 from exports.paths import inside
-from exports.spec import QuoteSpec, ThemeSpec
+from exports.spec import QuoteSpec, ThemeSpec, TurnSpec
 from exports.text import attribution, time_range
 
 __all__ = [
@@ -53,9 +53,11 @@ REEL_RATE = 48000
 
 
 class TextClip(BaseModel):
-    """A quote as a self-standing card: what was said, by whom, where, and around it."""
+    """A quote as a self-standing card: what was said (as a reader sees it: transcript
+    markup removed), by whom, where, what drew it, and the turns around it."""
 
-    quote: str
+    quote: str  # verbatim
+    display: str = ""  # the quote as a reader sees it
     speaker: str | None
     doc_id: str
     doc_title: str
@@ -64,17 +66,25 @@ class TextClip(BaseModel):
     end_time: float | None = None
     context_before: str = ""
     context_after: str = ""
+    prompt: str | None = None
+    prompt_speaker: str | None = None
+    turns: list[TurnSpec] = Field(default_factory=list)
     media_path: str | None = None
 
     def to_markdown(self) -> str:
         where = " · ".join(p for p in (self.doc_title, self._range()) if p)
         lines = []
-        if self.context_before:
+        if self.prompt:
+            who = f" by {self.prompt_speaker}" if self.prompt_speaker else ""
+            lines.append(f"*Asked{who}: “{self.prompt}”*")
+        if self.context_before and not self.turns:
             lines.append(f"*… {self.context_before}*")
-        lines.append(f"> {self.quote}")
-        if self.context_after:
+        lines.append(f"> {self.display or self.quote}")
+        if self.context_after and not self.turns:
             lines.append(f"*{self.context_after} …*")
         lines.append(f"— {self.speaker or 'Unknown speaker'} · {where} (segment {self.segment_id})")
+        if self.turns:  # the quote's own turn whole (the quote in bold), with its neighbours
+            lines.append("\n".join(_turn_markdown(t) for t in self.turns))
         return "\n\n".join(lines)
 
     def _range(self) -> str:
@@ -83,6 +93,7 @@ class TextClip(BaseModel):
     def as_quote(self) -> QuoteSpec:
         return QuoteSpec(
             text=self.quote,
+            display=self.display,
             speaker=self.speaker,
             doc_id=self.doc_id,
             doc_title=self.doc_title,
@@ -91,13 +102,25 @@ class TextClip(BaseModel):
             end_time=self.end_time,
             context_before=self.context_before,
             context_after=self.context_after,
+            prompt=self.prompt,
+            prompt_speaker=self.prompt_speaker,
+            turns=self.turns,
             media_path=self.media_path,
         )
+
+
+def _turn_markdown(t: TurnSpec) -> str:
+    who = f"**{t.speaker}:** " if t.speaker else ""
+    if t.quote_start is None or t.quote_end is None:
+        return f"{who}{t.text}  "
+    a, b = t.quote_start, t.quote_end
+    return f"{who}{t.text[:a]}**{t.text[a:b]}**{t.text[b:]}  "
 
 
 def text_clip(q: QuoteSpec) -> TextClip:
     return TextClip(
         quote=q.text,
+        display=q.display,
         speaker=q.speaker,
         doc_id=q.doc_id,
         doc_title=q.doc_title,
@@ -106,6 +129,9 @@ def text_clip(q: QuoteSpec) -> TextClip:
         end_time=q.end_time,
         context_before=q.context_before,
         context_after=q.context_after,
+        prompt=q.prompt,
+        prompt_speaker=q.prompt_speaker,
+        turns=q.turns,
         media_path=q.media_path,
     )
 

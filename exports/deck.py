@@ -1,11 +1,13 @@
 """The editable slide deck (python-pptx), rendered from a `ReportSpec`.
 
-Slides: title, executive summary, themes at a glance (the prevalence chart), one slide
-per theme (prevalence n of N, insight, chart, up to three verbatim quotes with
-attribution; speaker notes with full citations and confidence), method, an appendix
-table of findings, and the documents that fit no theme. Everything is native text and
-native tables. Overflow paginates onto "(cont.)" slides; a quote too long for one slide
-is split at word boundaries, every part still a verbatim substring.
+Slides: title, executive summary, themes at a glance (the prevalence chart), the charts
+across themes (sentiment, themes by segment, over time), per theme an overview and
+"in their words" (see `exports.deck_themes`), the documents that fit no theme (and why),
+those not analysed (another language), method (with who was treated as interviewer in
+each document, and the reviewer's notes), and an appendix bounded per theme (the full
+table is `spec.findings_csv`, beside the deck). Everything is native text and native
+tables; overflow paginates onto "(cont.)" or "(k/n)" slides. No column repeats the
+quote: a Claim column appears only when some finding has a claim of its own.
 
 Every slide carries the engine note in its footer and in its speaker notes. With a
 user's template, its layouts (picked by placeholder type), slide size, theme and fonts
@@ -13,13 +15,12 @@ are used; its own slides are dropped; no font name is ever set, so text takes th
 template's theme fonts.
 
 Shape names are part of the contract with `exports.checks`: "Quote <i>: <doc_id>",
-"Prevalence <theme_id>", "Footer", "Appendix table", "Method table".
+"Prevalence <theme_id>", "Codes <theme_id>", "Footer", "Appendix table", "Method table".
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,25 +46,35 @@ from exports._pptx import (
     remove_all_slides,
     remove_shape,
     set_text,
+    table_pages,
     text_height,
     title_placeholder,
 )
+from exports.deck_themes import MAX_QUOTES_PER_THEME, ThemeSlides, theme_chart_ids
 from exports.errors import ExportInputError
 from exports.paths import inside
-from exports.spec import ChartSpec, QuoteSpec, ReportSpec, ThemeSpec
+from exports.spec import ChartSpec, ReportSpec, ThemeSpec
 from exports.style import ACCENT, MUTED, prevalence_label
-from exports.text import attribution, citation, confidence_text, headline, method_rows
+from exports.text import (
+    appendix_cells,
+    appendix_groups,
+    appendix_head,
+    has_claims,
+    headline,
+    method_rows,
+    role_rows,
+)
 
 TITLE_CHARS = 100  # longest slide title; longer ones are cut at a word (full text in notes)
 
 __all__ = ["MAX_QUOTES_PER_THEME", "build_deck"]
 
-MAX_QUOTES_PER_THEME = 3
-MIN_SPLIT_CHARS = 120  # split a quote across frames only if this much of it fits
-QUOTE_PT = 15.0
-ATTR_PT = 11.0
 BODY_PT = 16.0
 TABLE_PT = 10.0
+ROLE_ROWS_IN_METHOD = 2  # roles that read the same way in this few groups: method rows
+# the appendix' quotes are long: paginate them at a glyph width nearer the theme fonts'
+# (Calibri/Carlito measure ~0.37 em at 10 pt); rows still grow to fit their text
+APPENDIX_GLYPH = 0.40
 
 
 class _Deck:
@@ -112,6 +123,8 @@ class _Deck:
         self.footer = Box(margin, footer_top, w - 2 * margin, int(Inches(0.34)))
         self.charts: dict[str, ChartSpec] = {c.id: c for c in spec.charts}
         self.template_body_pt = master_body_pt(self.prs)
+        self.noun = spec.noun
+        self.themes = ThemeSlides(self)
 
     # ---- slide scaffolding -------------------------------------------------------------
 
@@ -209,10 +222,9 @@ class _Deck:
             set_text(ph, title, size=None if self.templated else 40)
         else:
             add_textbox(slide, self.title_box, [[Run(title, size=36, bold=True)]], name="Title")
-        sub = (
-            f"{headline(s.question, 3 * TITLE_CHARS)}\n{headline(s.corpus_name, TITLE_CHARS)} · "
-            f"{s.n_documents} documents · {s.created_at[:10]}"
-        )
+        sub = f"{headline(s.corpus_name, TITLE_CHARS)} · {s.n_documents} {s.noun} · {s.created_at[:10]}"
+        if s.question not in title:  # a title that says the question: not said twice
+            sub = f"{headline(s.question, 3 * TITLE_CHARS)}\n{sub}"
         if subtitle is not None:
             set_text(subtitle, sub, size=None if self.templated else 20)
         else:
@@ -240,7 +252,7 @@ class _Deck:
         self._footer(slide)
         self._notes(
             slide,
-            [f"Question: {s.question}", f"Corpus: {s.corpus_name} ({s.n_documents} documents)."],
+            [f"Question: {s.question}", f"Corpus: {s.corpus_name} ({s.n_documents} {s.noun})."],
         )
 
     def bullet_slides(self, title: str, items: Sequence[str], notes: Sequence[str]) -> None:
@@ -272,20 +284,17 @@ class _Deck:
     def overview_slide(self) -> None:
         chart = self._prevalence_chart()
         lines = [
-            f"{t.label}: {prevalence_label(t.n_documents, t.total_documents)}"
+            f"{t.label}: {prevalence_label(t.n_documents, t.total_documents)} {self.noun}"
             for t in self.spec.themes
         ]
         if chart is None:
             self.bullet_slides(
                 "Themes at a glance",
                 lines,
-                ["Prevalence = documents with the theme / documents analysed."],
+                [f"Prevalence = {self.noun} with the theme / {self.noun} analysed."],
             )
             return
-        slide = self.new_slide(
-            "Themes at a glance", ["Prevalence of each theme (n of N documents):", *lines]
-        )
-        self.picture(slide, chart, self.content)
+        self.themes.chart_slide(chart, "Themes at a glance")
 
     def _prevalence_chart(self) -> ChartSpec | None:
         for c in self.spec.charts:
@@ -293,181 +302,113 @@ class _Deck:
                 return c
         return next((c for c in self.spec.charts if "prevalence" in c.id), None)
 
-    def theme_slides(self, theme: ThemeSpec) -> None:
+    def theme_chart(self, theme: ThemeSpec) -> ChartSpec | None:
         if theme.chart_id and theme.chart_id not in self.charts:
             raise ExportInputError(
                 f"theme {theme.id!r} names chart {theme.chart_id!r}, which is not in spec.charts; "
                 "add its ChartSpec or clear ThemeSpec.chart_id"
             )
-        chart = self.charts.get(theme.chart_id or "") or self._prevalence_chart()
-        c = self.content
-        gap = int(Inches(0.3))
-        left_w = c.width if chart is None else int(c.width * 0.5) - gap // 2
-        right = Box(c.left + left_w + gap, c.top, c.width - left_w - gap, c.height)
-        notes = self._theme_notes(theme)
-        slide = self.new_slide(theme.label, notes)
-        stat = prevalence_label(theme.n_documents, theme.total_documents)
-        stat_h = text_height([(stat + " documents", 24)], left_w)
-        add_textbox(
-            slide,
-            Box(c.left, c.top, left_w, stat_h),
-            [
-                [
-                    Run(stat, size=24, bold=True, colour=ACCENT),
-                    Run(" documents", size=18, colour=MUTED),
-                ]
-            ],
-            name=f"Prevalence {theme.id}",
-        )
-        y = c.top + stat_h
-        summary = [theme.summary, f"Confidence: {confidence_text(theme.confidence)}"]
-        sum_h = text_height([(summary[0], BODY_PT), (summary[1], 12)], left_w)
-        add_textbox(
-            slide,
-            Box(c.left, y, left_w, sum_h),
-            [[Run(summary[0], size=BODY_PT)], [Run(summary[1], size=12, colour=MUTED)]],
-            name="Insight",
-        )
-        y += sum_h + int(Inches(0.15))
-        # quotes fill the left column under the insight, then the right column under the chart,
-        # then full-width continuation slides
-        frames = [Box(c.left, y, left_w, c.bottom - y)]
-        if chart is not None:
-            pic = self.picture(
-                slide, chart, Box(right.left, right.top, right.width, int(c.height * 0.55))
-            )
-            below = int(pic.top + pic.height) + int(Inches(0.2))
-            frames.append(Box(right.left, below, right.width, c.bottom - below))
-        quotes = theme.quotes[:MAX_QUOTES_PER_THEME]
-        if not quotes:
-            note = Run(
-                "No verbatim quote was kept for this theme.", size=12, italic=True, colour=MUTED
-            )
-            add_textbox(slide, Box(c.left, y, left_w, int(Inches(0.5))), [[note]])
-            return
-        page, k, f = slide, 1, 0
-        y = frames[0].top
-        for i, q in enumerate(quotes, 1):
-            rest = q.text
-            while rest:
-                frame = frames[f]
-                whole = self._quote_height(rest, q, False, frame.width)
-                if y + whole <= frame.bottom:
-                    part, h = rest, whole
-                else:
-                    # as much of the quote as fits here; every part is a verbatim substring
-                    empty_page = frame == c and y == frame.top
-                    part, h = self._fit(rest, q, frame.width, frame.bottom - y, force=empty_page)
-                    if not part:
-                        f += 1
-                        if f == len(frames):
-                            k += 1
-                            more = "" if k == 2 else f" {k - 1}"
-                            page = self.new_slide(f"{theme.label} (cont.{more})", notes)
-                            frames.append(c)
-                        y = frames[f].top
-                        continue
-                rest = rest[len(part) :].lstrip()
-                self._quote_box(page, Box(frame.left, y, frame.width, h), q, part, bool(rest), i)
-                y += h + int(Inches(0.15))
+        return self.charts.get(theme.chart_id or "") or self._prevalence_chart()
 
-    def _quote_height(self, part: str, q: QuoteSpec, cont: bool, width: int) -> int:
-        attr = attribution(q) + (" (quote continues)" if cont else "")
-        return text_height(
-            [("“" + part + "”", QUOTE_PT), (attr, ATTR_PT)], width, inset_emu=int(Inches(0.05))
-        )
-
-    def _fit(
-        self, text: str, q: QuoteSpec, width: int, avail: int, *, force: bool
-    ) -> tuple[str, int]:
-        """The longest word-boundary prefix of `text` that fits in `avail`; "" when too little
-        of it fits to be worth splitting here (unless `force`: an empty continuation slide)."""
-        ends = [m.end() for m in re.finditer(r"\S+", text)]
-        lo, hi = 0, len(ends)  # invariant: text[: ends[lo - 1]] fits
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._quote_height(text[: ends[mid - 1]], q, True, width) <= avail:
-                lo = mid
-            else:
-                hi = mid - 1
-        # leave a tail worth its own box: back off while the remainder would be tiny
-        while 0 < lo < len(ends) and len(text) - ends[lo - 1] < MIN_SPLIT_CHARS // 2:
-            lo -= 1
-        if lo == 0 or ends[lo - 1] < min(MIN_SPLIT_CHARS, len(text)):
-            if not force:
-                return "", 0
-            lo = max(lo, 1)
-        part = text[: ends[lo - 1]]
-        return part, min(avail, self._quote_height(part, q, True, width))
-
-    def _quote_box(
-        self, slide: Slide, box: Box, q: QuoteSpec, part: str, cont: bool, i: int
-    ) -> None:
-        attr = attribution(q) + (" (quote continues)" if cont else "")
-        add_textbox(
-            slide,
-            box,
-            [
-                [
-                    Run("“", size=QUOTE_PT, italic=True),
-                    Run(part, size=QUOTE_PT, italic=True),
-                    Run("”", size=QUOTE_PT, italic=True),
-                ],
-                [Run(attr, size=ATTR_PT, colour=MUTED)],
-            ],
-            name=f"Quote {i}: {q.doc_id}",
-        )
-
-    def _theme_notes(self, theme: ThemeSpec) -> list[str]:
-        lines = [
-            f"Theme: {theme.label} ({theme.id})",
-            f"Prevalence: {prevalence_label(theme.n_documents, theme.total_documents)} documents.",
-            f"Confidence: {confidence_text(theme.confidence)}",
-            f"Insight: {theme.summary}",
-        ]
-        if theme.keywords:
-            lines.append("Keywords: " + ", ".join(theme.keywords))
-        lines.append("Citations:")
-        for i, q in enumerate(theme.quotes, 1):
-            lines.append(f"[{i}] “{q.text}” — {citation(q)}")
-        if not theme.quotes:
-            lines.append("(none)")
-        return lines
+    def chart_slides(self) -> None:
+        """The charts across themes besides the prevalence chart: sentiment, segments, time."""
+        overview = self._prevalence_chart()
+        own = theme_chart_ids(self.spec.themes)
+        for chart in self.spec.charts:
+            if chart.id not in own and (overview is None or chart.id != overview.id):
+                self.themes.chart_slide(chart)
 
     def method_slides(self) -> None:
-        self.table_slides(
-            "Method",
-            ["", ""],
-            [list(r) for r in method_rows(self.spec)],
-            [0.25, 0.75],
-            name="Method table",
-            header=False,
-            size=14,
+        """The method table; who was treated as interviewer (as rows of it when the roles
+        read the same in most documents, else a table of its own); the reviewer's notes."""
+        s = self.spec
+        rows = [list(r) for r in method_rows(s)]
+        if not s.unassigned and not s.not_analysed:  # no slide of its own for "none"
+            rows.append(["Fits no theme", f"0 of {s.n_documents} {s.noun}: every one fits a theme"])
+        roles = role_rows(s)
+        if 0 < len(roles) <= ROLE_ROWS_IN_METHOD:
+            rows += [
+                [
+                    "Who was treated as interviewer",
+                    f"{docs}: {'interviewer ' + who if who != 'none' else 'no interviewer'}; "
+                    f"participants {parts}. {how}",
+                ]
+                for docs, who, parts, how in roles
+            ]
+        rows += [
+            ["Candidate codes (not in your codebook)" if k == 0 else "", c]
+            for k, c in enumerate(s.candidate_codes)
+        ]
+        rows += [["Reviewer notes" if k == 0 else "", n] for k, n in enumerate(s.reviewer_notes)]
+        # one slide at 12 pt, else at 11 or 10 pt, rather than a second slide of two rows
+        fractions = [0.22, 0.78]
+        size = next(
+            (
+                pt
+                for pt in (12.0, 11.0, 10.0)
+                if len(table_pages(self.content, ["", ""], rows, fractions, header=False, size=pt))
+                == 1
+            ),
+            12.0,
         )
+        self.table_slides(
+            "Method", ["", ""], rows, fractions, name="Method table", header=False, size=size
+        )
+        if len(roles) > ROLE_ROWS_IN_METHOD:
+            self.table_slides(
+                "Speaker roles: who was treated as interviewer",
+                ["Documents", "Interviewer", "Participants", "How it was decided"],
+                roles,
+                [0.2, 0.14, 0.26, 0.4],
+                name="Roles table",
+                header=True,
+                size=12,
+            )
 
     def appendix_slides(self) -> None:
-        labels = {t.id: t.label for t in self.spec.themes}
-        rows = [
-            [
-                labels.get(f.theme_id or "", f.theme_id or "—"),
-                f.doc_title,
-                f.claim or "",
-                f.quote,
-                f"{f.confidence:.2f}",
-            ]
-            for f in self.spec.findings
-        ]
-        if not rows:
-            return
-        self.table_slides(
-            "Appendix: findings",
-            ["Theme", "Document", "Claim", "Quote", "Conf."],
-            rows,
-            [0.14, 0.12, 0.22, 0.44, 0.08],
-            name="Appendix table",
-            header=True,
-            size=TABLE_PT,
-        )
+        claims = has_claims(self.spec)
+        csv = self.spec.findings_csv
+        for g in appendix_groups(self.spec):
+            asked = any(f.prompt for f in g.rows)
+            head = appendix_head(claims, asked)
+            widths = {"Code": 0.13, "Document · speaker": 0.12, "Asked": 0.2, "Quote": 0.49}
+            widths |= {"Claim": 0.18, "Conf.": 0.06}
+            total = sum(widths[h] for h in head)
+            fractions = [widths[h] / total for h in head]
+            where = f"in {csv} beside this deck" if csv else "in the report"
+            note = (
+                f"All {len(g.rows)} findings of this group."
+                if len(g.rows) == g.total
+                else f"The {len(g.rows)} most confident (one per document first); "
+                f"all {g.total} {where}."
+            )
+            add_table_slides(
+                self._noted_slide(note),
+                self._below_note(note),
+                f"Appendix: {g.title}",
+                head,
+                [appendix_cells(f, claims, asked) for f in g.rows],
+                fractions,
+                name="Appendix table",
+                header=True,
+                size=TABLE_PT,
+                glyph=APPENDIX_GLYPH,
+            )
+
+    def _below_note(self, note: str) -> Box:
+        c = self.content
+        h = text_height([(note, 12)], c.width) + int(Inches(0.05))
+        return Box(c.left, c.top + h, c.width, c.height - h)
+
+    def _noted_slide(self, note: str) -> Callable[[str, Sequence[str]], Slide]:
+        def make(title: str, notes: Sequence[str]) -> Slide:
+            slide = self.new_slide(title, [*notes, note])
+            c = self.content
+            box = Box(c.left, c.top, c.width, text_height([(note, 12)], c.width))
+            add_textbox(slide, box, [[Run(note, size=12, colour=MUTED)]], name="Appendix note")
+            return slide
+
+        return make
 
     def table_slides(
         self,
@@ -493,12 +434,26 @@ class _Deck:
         )
 
     def unassigned_slides(self) -> None:
-        docs = self.spec.unassigned
-        title = f"Documents that fit no theme: {len(docs)} of {self.spec.n_documents}"
-        if not docs:
-            self.bullet_slides(title, ["Every document analysed fits at least one theme."], [title])
+        """The documents outside the themes, each with why: those that fit no theme, then
+        those not analysed (another language). None: said in the method table instead."""
+        s = self.spec
+        docs = s.unassigned
+        if not docs and not s.not_analysed:
             return
-        self.bullet_slides(title, docs, [title, *docs])
+        title = f"Documents that fit no theme: {len(docs)} of {s.n_documents}"
+        if s.not_analysed:
+            title += f"; not analysed: {len(s.not_analysed)}"
+        rows = [[d, s.unassigned_reasons.get(d) or "fits no theme"] for d in docs]
+        rows += [[d, f"not analysed: {why}"] for d, why in s.not_analysed.items()]
+        self.table_slides(
+            title,
+            ["Document", "Why it is outside the themes"],
+            rows,
+            [0.3, 0.7],
+            name="Outside table",
+            header=True,
+            size=14,
+        )
 
 
 def build_deck(
@@ -516,13 +471,16 @@ def build_deck(
         deck.bullet_slides(
             "Executive summary", spec.executive_summary, ["Executive summary, as in the report."]
         )
+    for part in spec.parts:  # the question answered part by part
+        deck.themes.part(part)
     if spec.themes:
         deck.overview_slide()
+        deck.chart_slides()
     for theme in spec.themes:
-        deck.theme_slides(theme)
+        deck.themes.slides(theme)
+    deck.unassigned_slides()
     deck.method_slides()
     deck.appendix_slides()
-    deck.unassigned_slides()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     deck.prs.save(str(out_path))
     return out_path

@@ -40,6 +40,7 @@ class QuoteSpec(BaseModel):
     # the quote's own turn whole, with the turns around it and their speakers
     turns: list[TurnSpec] = Field(default_factory=list)
     confidence: float | None = None
+    finding_id: str | None = None  # the finding it is the evidence of (a `FindingRow`)
     media_path: str | None = None  # a clip file (relative to the run dir) if one was cut
 
     @property
@@ -55,6 +56,7 @@ class ChartSpec(BaseModel):
     code_path: str | None = None  # the code that drew it, kept beside it
     data_path: str | None = None  # the numbers it was drawn from
     alt_text: str = ""
+    caption: str = ""  # how to read it, one sentence shown under it
 
 
 class CodeSpec(BaseModel):
@@ -82,6 +84,16 @@ class ThemeSpec(BaseModel):
     n_participants: int | None = None
     total_participants: int | None = None
     flags: list[str] = Field(default_factory=list)  # the critic's notes on this theme
+
+
+class PartSpec(BaseModel):
+    """One part of a several-part question ("… and what worries them?") with the themes
+    that answer it most (ids of `ReportSpec.themes`, most relevant first) and the quotes
+    that answer it best."""
+
+    question: str
+    theme_ids: list[str] = Field(default_factory=list)
+    quotes: list[QuoteSpec] = Field(default_factory=list)
 
 
 class FindingRow(BaseModel):
@@ -121,13 +133,19 @@ class ReportSpec(BaseModel):
     run_id: str
     corpus_name: str
     n_documents: int
+    noun: str = "documents"  # what the documents are called: "conversations", "tickets" ...
     executive_summary: list[str]  # bullet sentences
     themes: list[ThemeSpec]
+    # the question answered part by part (empty for a question of one part)
+    parts: list[PartSpec] = Field(default_factory=list)
     unassigned: list[str] = Field(default_factory=list)  # titles of documents that fit no theme
     unassigned_reasons: dict[str, str] = Field(default_factory=dict)  # title -> why
     not_analysed: dict[str, str] = Field(default_factory=dict)  # title -> why (another language)
     speaker_roles: list[RoleRow] = Field(default_factory=list)
     reviewer_notes: list[str] = Field(default_factory=list)  # the critic's summary and flags
+    # codes proposed outside the researcher's codebook (deductive runs), one line each, for
+    # the researcher to accept or drop; never counted as the codebook's codes
+    candidate_codes: list[str] = Field(default_factory=list)
     findings_csv: str | None = None  # the full findings table beside the deck (run-relative)
     charts: list[ChartSpec] = Field(default_factory=list)
     findings: list[FindingRow] = Field(default_factory=list)

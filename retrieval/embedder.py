@@ -202,7 +202,11 @@ class Embedder:
         if self.backend != "torch":
             if len(texts) <= SMALL_BATCH:
                 return self._encode_remembered(model, list(texts))
-            return np.asarray(model.encode(list(texts), batch_size), dtype=np.float32)
+            # `batch_size` is a torch knob: ONNX runs batches of the embedder's own size
+            # (one text), since int8 activations are quantised per run and a text's vector
+            # would otherwise depend on its batch-mates (the index passes 64: its vectors
+            # differed from those of the same texts encoded alone, or on Ray)
+            return np.asarray(model.encode(list(texts), self.batch_size), dtype=np.float32)
         if len(texts) <= SMALL_BATCH:
             with _one_thread():
                 vectors = self._encode_torch(model, texts, batch_size)

@@ -30,7 +30,8 @@ from retrieval.errors import ModelIntegrityError
 
 # Bump when the graph or the quantisation changes: the cached file's name carries it, and
 # the embedder's name (stored in every index manifest) too, so indexes re-embed.
-BUILDER_VERSION = 1
+# 2: index updates encode one text per run too (version 1 indexes held batch-of-64 vectors)
+BUILDER_VERSION = 2
 PRECISIONS = ("int8", "fp32")
 HIDDEN = 384
 HEADS = 12

@@ -14,6 +14,7 @@ from exports.spec import (
     ChartSpec,
     CodeSpec,
     FindingRow,
+    PartSpec,
     QuoteSpec,
     ReportSpec,
     RoleRow,
@@ -55,12 +56,13 @@ def quote_spec(
     before = " ".join(s.text for s in doc.segments[max(0, seg.index - 2) : seg.index])
     after = " ".join(s.text for s in doc.segments[seg.index + 1 : seg.index + 3])
     lo = max(0, seg.index - CONTEXT_TURNS)
-    turns = [_turn(s) for s in doc.segments[lo : seg.index] if s.text.strip()]
+    # turns around it that say something once markup is removed (not a lone {vocalsound})
+    turns = [t for t in map(_turn, doc.segments[lo : seg.index]) if t.text.strip()]
     turns.append(_turn(seg, ev.quote))
     turns += [
-        _turn(s)
-        for s in doc.segments[seg.index + 1 : seg.index + 1 + CONTEXT_TURNS]
-        if s.text.strip()
+        t
+        for t in map(_turn, doc.segments[seg.index + 1 : seg.index + 1 + CONTEXT_TURNS])
+        if t.text.strip()
     ]
     return QuoteSpec(
         text=ev.quote,
@@ -82,7 +84,8 @@ def quote_spec(
 
 
 def _finding_quote(f: Finding, docs: dict[str, Document]) -> QuoteSpec:
-    return quote_spec(f.evidence[0], docs[f.doc_id], f.confidence, f.context)
+    q = quote_spec(f.evidence[0], docs[f.doc_id], f.confidence, f.context)
+    return q.model_copy(update={"finding_id": f.id})
 
 
 def _people(n: int | None, total: int | None) -> str:
@@ -154,6 +157,17 @@ def build_spec(
         for c in t.codes:
             for fid in c.finding_ids:
                 code_of[fid] = c.label
+    theme_ids = {t.id for t in themes}
+    asked = ctx.question.rstrip().endswith("?")
+    parts = [
+        PartSpec(
+            # each part asked as the question was: "What worries them?"
+            question=p.question + ("?" if asked and not p.question.endswith("?") else ""),
+            theme_ids=[i for i in p.theme_ids if i in theme_ids],
+            quotes=[_finding_quote(fmap[i], docs) for i in p.finding_ids if i in fmap],
+        )
+        for p in synthesis.parts
+    ]
     rows = []
     for f in sorted(
         findings,
@@ -170,7 +184,9 @@ def build_spec(
                 doc_title=docs[f.doc_id].title,
                 doc_id=f.doc_id,
                 speaker=ev.speaker,
-                claim=None if clean(f.claim) == shown else f.claim,
+                # the offline engine writes no text of its own: its claim renders (a longer
+                # stretch of) the quote, so no Claim column repeats quotes
+                claim=None if ctx.engine == "offline" or clean(f.claim) == shown else f.claim,
                 quote=ev.quote,
                 display=shown,
                 prompt=clean(f.context.quote) if f.context is not None else None,
@@ -230,8 +246,10 @@ def build_spec(
         run_id=ctx.store.run_id,
         corpus_name=ctx.corpus.name,
         n_documents=n_docs,
+        noun=noun,
         executive_summary=summary,
         themes=themes,
+        parts=parts,
         unassigned=[docs[d].title for d in synthesis.unassigned_doc_ids],
         unassigned_reasons={
             docs[d].title: r for d, r in synthesis.unassigned_reasons.items() if d in docs
@@ -243,6 +261,11 @@ def build_spec(
         },
         speaker_roles=roles,
         reviewer_notes=notes,
+        candidate_codes=[
+            f"\u201c{c.label}\u201d, raised in {c.n_documents} {noun}"
+            + (f": {c.description}" if c.description else "")
+            for c in synthesis.candidate_codes
+        ],
         findings_csv=FINDINGS_CSV,
         charts=list(charts),
         findings=rows,
@@ -322,6 +345,7 @@ def write_findings_csv(path: Path, rows: Sequence[FindingRow]) -> None:
 def verify_spec(spec: ReportSpec, docs: dict[str, Document]) -> None:
     """Every quote the outputs show, verbatim in its source, once more before writing."""
     quotes = [q for t in spec.themes for q in [*t.quotes, *(x for c in t.codes for x in c.quotes)]]
+    quotes += [q for p in spec.parts for q in p.quotes]
     for q in quotes:
         doc = docs.get(q.doc_id)
         if doc is None or q.text not in doc.segment(q.segment_id).text:

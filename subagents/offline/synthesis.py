@@ -297,6 +297,9 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.where(n == 0, 1, n)
 
 
+STANCE_BONUS = 0.1  # similarity a finding gains for taking the stance a question part asks
+
+
 def question_parts(
     question: str,
     findings: Sequence[Finding],
@@ -309,6 +312,7 @@ def question_parts(
     """For a question of several parts, the themes and findings that answer each part best
     (by embedding similarity to the part), so that no part goes unanswered."""
     from subagents.offline.analyst import question_clauses
+    from subagents.offline.sentiment import sentiment_of
 
     pairs = question_clauses(question)
     if len(pairs) < 2 or not len(findings):
@@ -318,6 +322,17 @@ def question_parts(
     sims = content @ qv.T  # findings x parts
     # how much more a finding answers this part than the others
     lead = sims - sims.mean(axis=1, keepdims=True)
+    # a part that asks for a stance ("what worries them", "what do they like") prefers
+    # findings that take it: MiniLM alone reads "worries" as little more than a topic
+    for p, clause in enumerate(clauses):
+        stance = sentiment_of(clause)
+        if stance in ("positive", "negative"):
+            lead[:, p] += [
+                STANCE_BONUS
+                if f.sentiment in (stance, "mixed")
+                else (0.0 if f.sentiment == "neutral" else -STANCE_BONUS)
+                for f in findings
+            ]
     out = []
     for p, clause in enumerate(clauses):
         order = np.argsort(-(sims[:, p] + lead[:, p]))

@@ -58,13 +58,17 @@ def test_report_makes_no_network_request_and_its_clips_play(
             # every chart image decoded
             widths = page.eval_on_selector_all("figure img", "els => els.map(e => e.naturalWidth)")
             assert widths and all(w > 1000 for w in widths)
-            # a quote expands to its source excerpt
-            block = page.locator("blockquote.quote").first
+            # a quote expands to its source: its own turn whole and the turns around it,
+            # each with its speaker
+            block = page.locator("section.theme > blockquote.quote").first
             excerpt = block.locator(".excerpt")
             assert not excerpt.is_visible()
             block.locator("summary").click()
             assert excerpt.is_visible()
-            assert spec.themes[0].quotes[0].context_after[:20] in excerpt.inner_text()
+            shown = excerpt.inner_text()
+            for turn in spec.themes[0].quotes[0].turns:
+                assert f"{turn.speaker}:" in shown and turn.text[:40] in shown
+            assert excerpt.locator("mark").count() == 1
             # the embedded clip loads and has the clip's duration
             duration = page.evaluate(
                 """() => new Promise((resolve, reject) => {

@@ -13,6 +13,7 @@ from PIL import Image
 
 from exports.charts import (
     HOUSE_PALETTE,
+    breakdown_chart_code,
     heatmap_chart_code,
     prevalence_chart_code,
     render_chart,
@@ -51,6 +52,16 @@ TIMELINE = {
     "series": [{"label": "Buttons", "n": [2, 6, 7]}, {"label": "Battery", "n": [1, 1, 4]}],
     "note": "offline engine",
 }
+BREAKDOWN = {
+    "bars": [
+        {"label": "All meetings", "n": 9, "total": 12},
+        {"label": "Marketing", "n": 7, "total": 12, "group": "segment"},
+        {"label": "Industrial Designer", "n": 2, "total": 11, "group": "segment"},
+    ],
+    "subtitle": "Meetings in which each role raised it, of the meetings they took part in",
+    "xlabel": "Share of meetings",
+    "note": "offline engine",
+}
 # the standard library and the plotting stack only (os: the backend is left to a kernel)
 ALLOWED_IMPORTS = {"json", "os", "textwrap", "matplotlib", "matplotlib.pyplot", "numpy"}
 
@@ -72,6 +83,7 @@ def _imports(code: str) -> set[str]:
         (heatmap_chart_code, HEATMAP),
         (sentiment_chart_code, SENTIMENT),
         (timeline_chart_code, TIMELINE),
+        (breakdown_chart_code, BREAKDOWN),
     ],
 )
 def test_chart_code_is_self_contained_and_writes_png_2x_and_svg(fn, data, tmp_path: Path) -> None:
@@ -119,6 +131,25 @@ def test_prevalence_highlight_and_heatmap_cells_show_counts(tmp_path: Path) -> N
         heatmap_chart_code(str(write_chart_data(HEATMAP, tmp_path / "h.json"))), tmp_path
     ).svg.read_text()
     assert "12 of 12" in heat and "0 of 10" in heat and "(N=12)" in heat
+
+
+def test_breakdown_shows_the_theme_then_its_parts_each_with_its_denominator(
+    tmp_path: Path,
+) -> None:
+    svg = run_chart_code(
+        breakdown_chart_code(str(write_chart_data(BREAKDOWN, tmp_path / "b.json")), title="Who"),
+        tmp_path,
+    ).svg.read_text()
+    for b in BREAKDOWN["bars"]:
+        assert prevalence_label(b["n"], b["total"]) in svg
+    assert "2 of 11 (18%)" in svg  # each part keeps its own denominator
+    assert BREAKDOWN["subtitle"][:40] in svg  # the chart says how to read it
+    # drawn in the order given: the theme first, in the accent colour
+    assert svg.index("All meetings") < svg.index("Marketing") < svg.index("Industrial Designer")
+    assert HOUSE_PALETTE[0].lower() in svg.lower() and "#56b4e9" in svg.lower()
+    bad = write_chart_data({"bars": [{"label": "x", "n": 3, "total": 2}]}, tmp_path / "x.json")
+    with pytest.raises(ChartCodeError, match="bad counts"):
+        run_chart_code(breakdown_chart_code(str(bad)), tmp_path)
 
 
 def test_render_chart_keeps_code_and_data_beside_the_chart(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from exports.errors import ExportInputError
 from exports.gallery import write_gallery
 from exports.spec import ThemeSpec
 
+from .exports_fixtures import AmiRun
+
 RATE = 16000
 TOL = 0.050  # seconds
 
@@ -183,3 +185,22 @@ def test_video_clips_and_reel(tmp_path: Path) -> None:
     assert info.has_video and abs(media_duration(reel) - 4.0) < 0.1
     audio_only = cut_clip(src, 1.0, 2.0, tmp_path / "a.m4a")
     assert not audio_only.has_video and not probe(tmp_path / "a.m4a").has_video
+
+
+def test_a_text_clip_shows_the_quote_cleanly_with_its_prompt_and_turns(ami: AmiRun) -> None:
+    q = next(q for t in ami.spec.themes for q in t.quotes if "{" in q.text and q.prompt)
+    clip = text_clip(q)
+    md = clip.to_markdown()
+    assert f"> {q.display}" in md and "{" not in md
+    assert f"*Asked by {q.prompt_speaker}: “{q.prompt}”*" in md
+    for turn in q.turns:
+        assert f"**{turn.speaker}:** " in md
+    own = next(t for t in q.turns if t.quote_start is not None)
+    assert f"**{own.text}**" in md  # the quote's own turn whole, the quote marked
+    back = clip.as_quote()
+    assert (back.text, back.display, back.turns, back.prompt) == (
+        q.text,
+        q.display,
+        q.turns,
+        q.prompt,
+    )

@@ -39,12 +39,27 @@ def _hostile_spec(ami: AmiRun) -> tuple[ReportSpec, dict[str, str]]:
     spec.corpus_name = evil
     spec.executive_summary = [evil]
     spec.unassigned = [evil]
+    spec.reviewer_notes = [evil]
     for t in spec.themes:
         t.label = evil
         t.summary = evil
+        t.description = evil
         t.keywords = [evil]
-    q = spec.themes[0].quotes[0]
-    q.text = HOSTILE  # a quote: it must be verbatim in its source, so the source holds it
+        t.flags = [evil]
+        for c in t.codes:
+            c.label = c.description = evil
+    for part in spec.parts:
+        part.question = evil
+    q = spec.themes[0].quotes[0]  # a question part shows it too
+    # a quote: it must be verbatim in its source, so the source holds it
+    q.text = q.display = HOSTILE
+    q.prompt, q.prompt_speaker = evil, evil
+    for turn in q.turns:  # the turns around it, and its own turn with the quote marked
+        turn.speaker, turn.text = evil, evil
+        if turn.quote_start is not None:
+            turn.text = f"{evil} {HOSTILE} {evil}"
+            turn.quote_start = len(evil) + 1
+            turn.quote_end = turn.quote_start + len(HOSTILE)
     q.speaker = evil
     q.doc_title = evil
     q.context_before = evil
@@ -106,7 +121,7 @@ def test_report_md_renders_hostile_strings_as_text(ami: AmiRun, tmp_path: Path) 
     # the quotes are still found, verbatim, by the checks
     found = markdown_quotes(path)
     assert any(HOSTILE in f.text for f in found)
-    assert check_quotes(found, sources) == []
+    assert check_quotes(found, sources, spec) == []  # displays traced through the spec
 
 
 def test_links_only_to_files_inside_the_run(ami: AmiRun, tmp_path: Path) -> None:

@@ -183,3 +183,51 @@ def test_names_are_phrases_of_consecutive_words_and_never_repeat(embedder) -> No
         "Miscellaneous remarks",
         "Miscellaneous remarks (2)",
     ]
+
+
+def test_a_part_asking_for_a_stance_gets_findings_that_take_it(embedder) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from subagents.offline.sentiment import sentiment_of
+    from subagents.offline.synthesis import question_parts
+
+    texts = [
+        "For me the highest priority is that a pet enjoys being with its family.",
+        "I am worried that people will lose the remote under the sofa all the time.",
+        "Many users complain the buttons are too small and they fear pressing the wrong one.",
+        "We want a remote with a bright yellow case and a scroll wheel.",
+        "It should have a big screen that shows the channel.",
+    ]
+    findings = []
+    for i, t in enumerate(texts):
+        f = _f(f"d{i}", i, t)
+        f.sentiment = sentiment_of(t)
+        findings.append(f)
+    content = np.asarray(embedder.encode(texts), dtype=np.float32)
+    groups = [[0, 1, 2], [3, 4]]
+    from subagents.findings import Theme
+
+    themes = [
+        Theme(
+            id=f"t{g}",
+            label=f"T{g}",
+            summary="",
+            finding_ids=[],
+            doc_ids=[],
+            n_documents=1,
+            total_documents=5,
+        )
+        for g in range(2)
+    ]
+    parts = question_parts(
+        "What do they want from the remote, and what worries them?",
+        findings,
+        content,
+        groups,
+        themes,
+        embedder,
+        per_part=2,
+    )
+    assert [p.question for p in parts] == ["What do they want from the remote", "What worries them"]
+    worries = set(parts[1].finding_ids)
+    assert worries == {"d1-1", "d2-2"}  # the two that take the stance, not the pet's priority

@@ -14,6 +14,8 @@ from pathlib import Path
 import polars as pl
 from pptx import Presentation
 
+from exports.checks import assert_exports_ok
+from exports.spec import ReportSpec
 from exports.text import md_unescape
 from tests.helpers import deck_text
 from workbench.corpus import Corpus
@@ -85,23 +87,61 @@ def test_every_quote_in_every_output_is_verbatim_in_its_source(
     docs = Corpus.load(small_corpus).by_id()
     spec = json.loads((run.dir / "report_spec.json").read_text())
     quotes = [
-        (q["doc_id"], q["segment_id"], q["text"]) for t in spec["themes"] for q in t["quotes"]
+        (q["doc_id"], q["segment_id"], q["text"], q["display"])
+        for t in spec["themes"]
+        for q in t["quotes"]
     ]
     assert quotes
     report = (run.dir / "report.html").read_text()
     markdown = (run.dir / "report.md").read_text()
     deck = deck_text(run.dir / "deck.pptx")
-    for doc_id, seg_id, text in quotes:
+    for doc_id, seg_id, text, display in quotes:
         assert text in docs[doc_id].segment(seg_id).text
-        assert html.escape(text, quote=False) in report or html.escape(text) in report
-        assert text in md_unescape(markdown)  # report.md escapes Markdown in corpus text
-    shown_in_deck = [t for _, _, t in quotes if t in deck]
-    assert shown_in_deck, "the deck shows no quote verbatim"
+        # shown as a reader sees it: transcript markup removed, the words the same
+        assert html.escape(display, quote=False) in report or html.escape(display) in report
+        assert display in md_unescape(markdown)  # report.md escapes Markdown in corpus text
+    for markup in ("{vocalsound}", "{disfmarker}", "{gap}", "L_C_D_"):
+        assert markup not in report and markup not in markdown and markup not in deck
+    shown_in_deck = [d for _, _, _, d in quotes if d in deck]
+    assert shown_in_deck, "the deck shows no quote whole"
     table = pl.read_parquet(run.dir / "findings.parquet")
     for row in table.iter_rows(named=True):
         doc = docs[row["doc_id"]]
         assert doc.text[row["start_char"] : row["end_char"]] == row["quote"]
     assert run.manifest["quote_check"]["failed"] == 0
+    # the checks read the deck, the HTML and the Markdown back: every quote shown traces to
+    # a verbatim quote of its source, every number is one of the spec's
+    assert_exports_ok(
+        ReportSpec.model_validate(spec),
+        {d.id: d.text for d in docs.values()},
+        deck=run.dir / "deck.pptx",
+        html=run.dir / "report.html",
+        markdown=run.dir / "report.md",
+    )
+    assert (run.dir / "findings.csv").is_file()
+
+
+def test_the_question_is_answered_part_by_part_in_every_output(analysed) -> None:  # type: ignore[no-untyped-def]
+    _, run, _ = analysed
+    spec = ReportSpec.model_validate_json((run.dir / "report_spec.json").read_text())
+    assert [p.question for p in spec.parts] == [
+        "What do the teams want from the new remote control?",
+        "What worries them?",
+    ]
+    assert all(p.quotes and p.theme_ids for p in spec.parts)
+    # the offline engine writes no claims of its own: no Claim column anywhere
+    assert all(f.claim is None for f in spec.findings)
+    titles = [
+        s.shapes.title.text_frame.text
+        for s in Presentation(str(run.dir / "deck.pptx")).slides
+        if s.shapes.title is not None
+    ]
+    assert titles[2:4] == [p.question for p in spec.parts]  # right after the summary
+    report = (run.dir / "report.html").read_text()
+    markdown = (run.dir / "report.md").read_text()
+    for p in spec.parts:
+        assert f"<h3>{html.escape(p.question)}</h3>" in report
+        assert f"### {p.question}" in markdown
 
 
 def test_every_output_says_it_was_produced_by_the_offline_engine(analysed) -> None:  # type: ignore[no-untyped-def]
@@ -128,6 +168,11 @@ def test_charts_were_drawn_in_the_sandbox_with_their_code_kept(analysed) -> None
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png.with_suffix(".svg").is_file() and png.with_suffix(".py").is_file()
+    # one chart per theme, each its own (not the prevalence chart again and again)
+    spec = json.loads((run.dir / "report_spec.json").read_text())
+    own = [t["chart_id"] for t in spec["themes"]]
+    assert own == [f"theme_{k}" for k in range(1, len(own) + 1)]
+    assert len({(run.dir / "charts" / f"{c}.json").read_text() for c in own}) == len(own)
     data = json.loads((run.dir / "charts" / "theme_prevalence.json").read_text())
     assert [(t["label"], t["n"], t["total"]) for t in data["themes"]] == [
         (t.label, t.n_documents, t.total_documents) for t in run.themes
