@@ -4,7 +4,8 @@
                      [--group-column repo] [--text-columns title,body] [--threshold X]
                      [--definitions defs.json] [--engine offline|model] [--project DIR] [--json]
     workbench eval triage --train TRAIN.csv --test TEST.csv --label-column label
-                     [--group-column repo] [--text-columns title,body] [--json]
+                     [--group-column repo] [--text-columns title,body]
+                     [--engine offline|model] [--definitions defs.json] [--json]
 
 Registered by `workbench.cli` through `register(main, eval_group)`.
 """
@@ -120,6 +121,19 @@ def register(main: click.Group, eval_group: click.Group) -> None:
     @click.option("--label-column", default="label", show_default=True)
     @click.option("--group-column", default=None)
     @click.option("--text-columns", default=None)
+    @click.option(
+        "--engine",
+        type=click.Choice(["offline", "model"]),
+        default="offline",
+        show_default=True,
+        help="offline: learn from TRAIN; model: the ticket-analyst, TRAIN as its examples.",
+    )
+    @click.option(
+        "--definitions",
+        type=click.Path(path_type=Path),
+        default=None,
+        help='JSON {"category": "definition"} (the model engine reads them).',
+    )
     @_PROJECT
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
     @_guard
@@ -129,10 +143,13 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         label_column: str,
         group_column: str | None,
         text_columns: str | None,
+        engine: str,
+        definitions: Path | None,
         project_dir: Path,
         as_json: bool,
     ) -> None:
         """Learn from TRAIN, predict TEST: macro precision, recall and F1 (per group too)."""
+        import workbench as wb
         from workbench.settings import Settings
         from workbench.triage.evaluate import evaluate_triage
 
@@ -147,10 +164,19 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             group_column=group_column,
             text_columns=text_columns,
             settings=settings.triage,
+            engine=engine,
+            project=wb.Project(project_dir) if engine == "model" else None,
+            definitions=definitions,
         )
         details = result.pop("details")
         for note in details["notes"]:
             click.echo(f"note: {note}", err=True)
+        if engine == "model":
+            click.echo(
+                f"model engine: ${details['cost_usd']:.4f}, {details['no_category']} tickets "
+                f"without a category; run kept in {details['run_dir']}",
+                err=True,
+            )
         click.echo(
             f"{details['train']} training and {details['test']} test tickets in "
             f"{details['seconds_train_and_predict']:.1f}s; at threshold "

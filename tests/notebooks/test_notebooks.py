@@ -6,7 +6,9 @@ the tests read those lines (and every other output) back from the executed noteb
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -119,14 +121,21 @@ def test_batch_with_steering_file_and_review_policy(
     assert "Executive summary" in html and f"{len(titles)} slides" in repr(deck)
 
 
-def test_tickets_triage(repo_root: Path, tmp_path: Path, tickets: Path, nb_project: Path) -> None:
-    _, text = execute(
-        repo_root, tmp_path, "tickets_triage", corpus_path=str(tickets), project_dir=str(nb_project)
-    )
-    assert "[analyze]" in text
-    assert "labels in the sample" in text
-    assert "of 12 tickets" in text
-    assert "classification" in text  # the findings table against the human labels
+def test_tickets_triage(repo_root: Path, tmp_path: Path, nb_project: Path) -> None:
+    # the whole bundled sample: two tickets per project and category are "labelled"
+    _, text = execute(repo_root, tmp_path, "tickets_triage", project_dir=str(nb_project / "triage"))
+    assert "33 tickets; the team labelled 18" in text
+    assert "[classify] 33 tickets labelled" in text
+    counts = re.search(r"categories: (\{.*\})", text)
+    assert counts is not None
+    per_category = ast.literal_eval(counts.group(1))
+    assert set(per_category) == {"Intrinsic", "Extrinsic", "Not a Bug"}
+    assert sum(per_category.values()) == 33
+    queued = re.search(r"(\d+) of 33 tickets went to review", text)
+    assert queued is not None and int(queued.group(1)) > 0
+    assert "by policy:accept" in text  # the queue, decided by the policy under papermill
+    assert "agreement with the held-back labels:" in text and "of 15 tickets" in text
+    assert "category_prevalence.png" in text
     assert "Produced by the offline engine" in text
 
 

@@ -12,6 +12,7 @@ from workbench.errors import UserError
 from workbench.triage.labelled import (
     MAX_TEXT_CHARS,
     TextColumns,
+    evidence_segments,
     load_labelled,
     load_tickets,
     ticket_text,
@@ -89,3 +90,18 @@ def test_jsonl_works_too(tmp_path: Path) -> None:
     ls = load_labelled(path, label_column="label", group_column="product")
     assert ls.categories == ["bug", "feature", "question"]
     assert set(ls.groups) == {"desktop", "mobile"}
+
+
+def test_a_comments_column_adds_the_comments_to_text_and_evidence(tmp_path: Path) -> None:
+    data = [dict(r, comments_text="") for r in rows(3)]
+    data[0]["comments_text"] = "A maintainer replied: this works as designed, not a defect."
+    path = tmp_path / "l.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in data), encoding="utf-8")
+    ls = load_labelled(path, label_column="label")
+    doc = next(d for d in ls.documents if d.id.endswith(data[0]["id"]))
+    with_comments = TextColumns.parse("title,body,comments_text")
+    assert "works as designed" in ticket_text(doc, with_comments)
+    assert "works as designed" not in ticket_text(doc)  # title and body only
+    quotable = [text for _, text in evidence_segments(doc, with_comments)]
+    assert any("works as designed" in t for t in quotable)
+    assert not any("works as designed" in t for _, t in evidence_segments(doc))

@@ -78,3 +78,62 @@ def test_through_the_fake_messages_api(triage_files: dict[str, Path], tmp_path: 
         "feature",
         "question",
     }
+
+
+def test_eval_triage_with_the_model_engine_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from tests.orchestrator.servers import fake_server
+    from tests.triage.data import rows, write_csv
+    from workbench.cli import main
+
+    train = write_csv(tmp_path / "train.csv", rows(6, seed=1))
+    test = write_csv(tmp_path / "test.csv", rows(3, seed=5))
+    project = tmp_path / "project"
+    (project / ".workbench").mkdir(parents=True)
+    (project / ".workbench" / "config.toml").write_text(
+        "[models]\ncache = false\n[triage]\nbatch_size = 4\n"
+    )
+    responder = TriageResponder()
+    with fake_server(responder) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        res = CliRunner().invoke(
+            main,
+            ["eval", "triage", "--train", str(train), "--test", str(test), "--label-column",
+             "label", "--group-column", "product", "--engine", "model", "--project",
+             str(project), "--json"],
+        )  # fmt: skip
+        records = list(server.records)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert set(out) == {"overall", "groups", "per_label"}
+    assert set(out["groups"]) == {"desktop", "mobile"}
+    # every test ticket was sorted by the model, in batches of 4, with training examples
+    n_test = len(rows(3, seed=5))
+    sorted_ids = [t for c in responder.triage_calls for t in c["tickets"]]
+    assert len(sorted_ids) == len(set(sorted_ids)) == n_test
+    assert len(responder.triage_calls) == -(-n_test // 4)
+    assert all(c["examples"] for c in responder.triage_calls)
+    assert responder.synth_calls == 0  # classification only: no themes
+    assert records and {r.status for r in records} == {200}
+    assert out["overall"]["f1"] > 0.7  # the scripted analyst reads the generated wording
+    assert "model engine: $" in res.stderr and "eval-triage" in res.stderr
+    runs = list((project / ".workbench" / "runs").glob("*eval-triage*"))
+    assert len(runs) == 1
+    manifest = json.loads((runs[0] / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["recipe"] == "eval-triage"
+
+
+def test_eval_triage_with_the_model_engine_and_no_model_says_so(tmp_path: Path) -> None:
+    from tests.triage.data import rows, write_csv
+    from workbench.errors import UserError
+    from workbench.triage.evaluate import evaluate_triage
+
+    train = write_csv(tmp_path / "train.csv", rows(4, seed=1))
+    with pytest.raises(UserError, match="needs a project"):
+        evaluate_triage(train, train, label_column="label", engine="model")

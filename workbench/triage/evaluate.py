@@ -5,19 +5,30 @@ groups' scores when a group column is given. Beside the scores (`details`, not p
 the JSON the CLI prints), what a person also wants to know: how long it took, and how
 many tickets the default review threshold would send to a person with the accuracy of
 the rest.
+
+Either engine: `offline` learns from the training file (the classifier of a triage run);
+`model` has the project's ticket-analyst sort the test tickets in batches, given the
+categories' definitions and similar training tickets as examples, exactly as a triage
+run does (its tasks, trace and cost are kept in an `eval-triage` run directory). Scores
+use the engine's prediction, before any review.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.triage.labelled import TextColumns, load_labelled
+from workbench.errors import UserError
+from workbench.triage.labelled import LabelledSet, LoadedTickets, TextColumns, load_labelled
 from workbench.triage.metrics import triage_scores
+from workbench.triage.records import TicketLabel
 
 if TYPE_CHECKING:
     from subagents.offline.triage import ClassifierSettings, Encoder
+    from workbench.events import Listener
+    from workbench.project import Project
     from workbench.settings import TriageSettings
 
 
@@ -40,12 +51,23 @@ def evaluate_triage(
     settings: TriageSettings | None = None,
     classifier: ClassifierSettings | None = None,
     encoder: Encoder | None = None,
+    engine: str = "offline",
+    project: Project | None = None,
+    definitions: str | Path | Mapping[str, str] | None = None,
+    on_event: Listener | None = None,
 ) -> dict[str, Any]:
-    """`{"overall", "groups", "per_label", "details"}`; see the module docstring."""
-    from workbench.settings import TriageSettings
-    from workbench.triage.offline import OfflineTriager
+    """`{"overall", "groups", "per_label", "details"}`; see the module docstring.
 
-    s = settings or TriageSettings()
+    The model engine needs `project` (its settings, model and agent specs); `settings`
+    defaults to the project's triage settings.
+    """
+    from workbench.settings import TriageSettings
+
+    if engine not in ("offline", "model"):
+        raise UserError(f"unknown engine {engine!r}; use 'offline' or 'model'")
+    if engine == "model" and project is None:
+        raise UserError("eval triage with the model engine needs a project (its model)")
+    s = settings or (project.settings.triage if project is not None else TriageSettings())
     columns = TextColumns.parse(text_columns)
     t0 = time.perf_counter()
     train_set = load_labelled(
@@ -58,16 +80,19 @@ def evaluate_triage(
     test_set = load_labelled(
         test, label_column=label_column, group_column=group_column, columns=columns, min_examples=1
     )
-    if encoder is None:
-        from retrieval import Embedder
-
-        encoder = Embedder()
-    triager = OfflineTriager(
-        encoder, s, columns=columns, group_column=group_column, classifier=classifier
-    )
     t1 = time.perf_counter()
-    report = triager.fit(train_set)
-    labels = triager.label(test_set.documents)
+    extra: dict[str, Any] = {"engine": engine}
+    if engine == "model":
+        assert project is not None
+        labels, extra_model = _model_labels(
+            project, train_set, test_set, columns, s, definitions, on_event
+        )
+        extra.update(extra_model)
+    else:
+        labels, cv_f1 = _offline_labels(
+            train_set, test_set, columns, group_column, s, classifier, encoder
+        )
+        extra["cv_f1_on_train"] = cv_f1
     seconds = time.perf_counter() - t1
     gold = test_set.labels
     pred = [x.predicted for x in labels]
@@ -88,8 +113,82 @@ def evaluate_triage(
         "accuracy_of_the_rest": round(
             sum(1 for i in keep if pred[i] == gold[i]) / max(1, len(keep)), 4
         ),
-        "cv_f1_on_train": report.cv_f1,
+        "no_category": sum(1 for p in pred if p is None),
+        **extra,
         "notes": train_set.notes() + test_set.notes(),
         "unknown_test_labels": sorted(set(gold) - set(train_set.categories)),
     }
     return out
+
+
+def _offline_labels(
+    train_set: LabelledSet,
+    test_set: LabelledSet,
+    columns: TextColumns,
+    group_column: str | None,
+    s: TriageSettings,
+    classifier: ClassifierSettings | None,
+    encoder: Encoder | None,
+) -> tuple[list[TicketLabel], float]:
+    from workbench.triage.offline import OfflineTriager
+
+    if encoder is None:
+        from retrieval import Embedder
+
+        encoder = Embedder()
+    triager = OfflineTriager(
+        encoder, s, columns=columns, group_column=group_column, classifier=classifier
+    )
+    report = triager.fit(train_set)
+    return triager.label(test_set.documents), report.cv_f1
+
+
+def _model_labels(
+    project: Project,
+    train_set: LabelledSet,
+    test_set: LabelledSet,
+    columns: TextColumns,
+    s: TriageSettings,
+    definitions: str | Path | Mapping[str, str] | None,
+    on_event: Listener | None,
+) -> tuple[list[TicketLabel], dict[str, Any]]:
+    """The ticket-analyst's labels for the test tickets, in a new `eval-triage` run."""
+    from workbench.control import RunControl
+    from workbench.project import run_sync
+    from workbench.store import RunStore, now_iso
+    from workbench.triage.api import load_definitions
+    from workbench.triage.model import classify_only, describe_categories
+    from workbench.triage.run import TriageRequest
+
+    project.resolve_engine("model")  # a clear error when no model is at hand
+    store = RunStore.create(project.runs_dir, "eval-triage")
+    store.update_manifest(
+        run_id=store.run_id,
+        status="running",
+        started_at=now_iso(),
+        recipe="eval-triage",
+        engine="model",
+        train={"path": str(train_set.path), "examples": len(train_set.documents)},
+        test={"path": str(test_set.path), "tickets": len(test_set.documents)},
+    )
+    req = TriageRequest(
+        project=project,
+        store=store,
+        tickets=LoadedTickets(path=test_set.path, documents=test_set.documents),
+        labelled=train_set,
+        columns=columns,
+        engine="model",
+        threshold=s.review_threshold,
+        definitions=describe_categories(train_set, load_definitions(definitions)),
+        emit=on_event or (lambda e: None),
+        control=RunControl(),
+        t0=time.perf_counter(),
+    )
+    try:
+        labels = run_sync(classify_only(req))
+    except BaseException as e:
+        store.update_manifest(status="failed", error=f"{type(e).__name__}: {e}")
+        raise
+    store.update_manifest(status="complete", finished_at=now_iso())
+    cost = float(req.tracker.ledger.cost_usd) if req.tracker is not None else 0.0
+    return labels, {"run_dir": str(store.dir), "cost_usd": round(cost, 6)}

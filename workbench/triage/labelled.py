@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval.loaders.tickets import COMMENT_KEYS
 from retrieval.types import Document
 from workbench.errors import UserError
 
@@ -44,7 +45,8 @@ _NO_COLUMN = "\x00"
 class TextColumns:
     """Which columns make up a ticket's text: the first is its title, the second its body.
 
-    One column: it is the body. More than two: the rest are appended from the metadata.
+    One column: it is the body. More than two: the rest are appended from the metadata; a
+    comments column (`comments`, `comments_text`, ...) appends the ticket's comments.
     """
 
     columns: tuple[str, ...] = ()
@@ -83,14 +85,22 @@ def ticket_text(doc: Document, columns: TextColumns = DEFAULT_COLUMNS) -> str:
         value = doc.metadata.get(col)
         if isinstance(value, str) and value.strip():
             parts.append(value)
+        elif col in COMMENT_KEYS:  # the loader made the comments segments of their own
+            parts.extend(s.text for s in doc.segments if s.attrs.get("field") == "comment")
     if not parts:  # no title or body: whatever the ticket has
         parts = [s.text for s in doc.segments]
     return "\n".join(parts)[:MAX_TEXT_CHARS]
 
 
-def evidence_segments(doc: Document) -> list[tuple[str, str]]:
-    """(segment id, text) of the parts a category may be quoted from: title and body."""
-    segs = [(s.id, s.text) for s in doc.segments if s.attrs.get("field") in ("title", "body")]
+def evidence_segments(
+    doc: Document, columns: TextColumns = DEFAULT_COLUMNS
+) -> list[tuple[str, str]]:
+    """(segment id, text) of the parts a category may be quoted from: title and body (and
+    the comments, when they are one of the text columns)."""
+    fields = {"title", "body"}
+    if any(c in COMMENT_KEYS for c in columns.extra):
+        fields.add("comment")
+    segs = [(s.id, s.text) for s in doc.segments if s.attrs.get("field") in fields]
     return segs or [(s.id, s.text) for s in doc.segments]
 
 

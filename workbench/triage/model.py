@@ -378,3 +378,38 @@ async def classify_with_model(
     out = [TicketLabel.model_validate(x) for r in results for x in r["labels"]]
     req.emit(Event("stage_done", "classify", f"{len(out)} tickets labelled by the model"))
     return out
+
+
+async def classify_only(req: TriageRequest) -> list[TicketLabel]:
+    """The model engine's labels alone, in `req.store` (for `eval triage --engine model`).
+
+    The same batches, examples, budgets and quote filling as a triage run; no review,
+    themes, charts or exports. The run directory keeps the tasks, the trace and the cost.
+    """
+    from retrieval import Embedder
+    from workbench.budgets import BudgetTracker
+    from workbench.orchestrate import _close
+    from workbench.tracing import make_tracer
+    from workbench.triage.run import _CachedEncoder, _model_engine
+
+    store, s = req.store, req.project.settings
+    req.control.bind_loop()
+    req.control.attach(store)
+    req.tracker = BudgetTracker(s.budgets, tasks_done_before=len(store.finished_tasks()))
+    tracer, provider = make_tracer(store.dir / "trace.jsonl")
+    encoder = _CachedEncoder(Embedder(), req.project.wb_dir / "triage" / "embeddings.sqlite")
+    model = None
+    try:
+        docs = {d.id: d for d in req.tickets.documents}
+        model = _model_engine(req, docs, tracer)[0]
+        return await classify_with_model(req, docs, encoder, model)
+    finally:
+        encoder.close()
+        if model is not None:
+            _close(model)
+        store.close()
+        ledger = req.tracker.ledger.as_dict()
+        store.update_manifest(
+            cost_usd=float(req.tracker.ledger.cost_usd), tokens=ledger["tokens"], model_usage=ledger
+        )
+        provider.shutdown()

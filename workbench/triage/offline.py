@@ -56,7 +56,7 @@ def ticket_input(doc: Document, columns: TextColumns, group: str | None) -> Tick
     text = ticket_text(doc, columns)
     body = text[len(title) + 1 :] if title and text.startswith(title) else text
     return TicketInput(
-        doc_id=doc.id, title=title, body=body, parts=evidence_segments(doc), group=group
+        doc_id=doc.id, title=title, body=body, parts=evidence_segments(doc, columns), group=group
     )
 
 
