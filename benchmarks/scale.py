@@ -96,10 +96,19 @@ def write_corpus(rows: list[dict[str, str]], n: int, folder: Path) -> str:
                 break
             out.append(row if copy == 0 else varied(row, copy, rng))
         copy += 1
-    with (folder / "tickets.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(out)
+    if n <= 5000:
+        with (folder / "tickets.csv").open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(out)
+    else:
+        # the loader refuses a file over 20 MiB (20,000 tickets are ~39 MiB), and its CSV
+        # dialect sniffing misreads some 5,000-ticket slices: JSON lines, 5,000 a file
+        for part, first in enumerate(range(0, n, 5000)):
+            lines = [json.dumps(r, ensure_ascii=False) for r in out[first : first + 5000]]
+            (folder / f"tickets-{part + 1}.jsonl").write_text(
+                "\n".join(lines) + "\n", encoding="utf-8"
+            )
     if n <= len(rows):
         return f"the first {n} real tickets"
     return (
