@@ -331,7 +331,7 @@ class ExtractiveAnalyst:
                 strict=True,
             )
         )
-        return np.maximum(
+        own: np.ndarray = np.maximum(
             tracker,
             np.array(
                 [
@@ -343,6 +343,7 @@ class ExtractiveAnalyst:
                 dtype=np.float32,
             ),
         )
+        return own
 
     def _tracker_relevance(self, passages: list[Passage], query_vecs: np.ndarray) -> np.ndarray:
         """A ticket's opening post answers the tracker's own prompt ("what went wrong, or

@@ -152,3 +152,30 @@ def test_a_sentence_split_over_subtitle_cues_is_one_finding(tmp_path: Path, anal
     assert f.claim.startswith("Monitoring our models") and f.claim.endswith("reading them.")
     for ev in f.evidence:
         assert docs[0].text[ev.start_char : ev.end_char] == ev.quote
+
+
+def test_a_tickets_opening_post_answers_what_the_tickets_report(tmp_path: Path, analyst) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    tickets = [
+        {
+            "id": str(i),
+            "title": title,
+            "body": body,
+        }
+        for i, (title, body) in enumerate(
+            [
+                ("Editor freezes on save", "Whenever I press save on a large file the window hangs for a minute and then the editor exits without warning."),
+                ("Dark theme for the sidebar", "It would be great to have the sidebar follow the dark theme as well, right now it stays bright white at night."),
+            ]
+        )
+    ]  # fmt: skip
+    (tmp_path / "tickets.jsonl").write_text("\n".join(json.dumps(t) for t in tickets))
+    docs = load_corpus(tmp_path).documents
+    assert docs and all(d.kind == "ticket" for d in docs)
+    generic = "What problems do users report, and what do they ask for?"
+    for d in docs:  # each report answers a question about what the tickets report
+        found = analyst.analyze(d, generic, task_key=d.id)
+        assert found and found[0].context is not None  # the title, as the prompt
+    topic = "What do users say about GPU memory on the training cluster?"
+    assert not any(analyst.analyze(d, topic, task_key=d.id) for d in docs)
