@@ -17,6 +17,7 @@ SAMPLE_CHARS = 6000
 MIN_CHARS = 200  # below this a guess is not worth making
 MIN_PROBABILITY = 0.9
 
+NO_LANGUAGE = "zxx"
 _lock = threading.Lock()
 _identifier: Any = None
 
@@ -63,6 +64,8 @@ def annotate_languages(docs: Sequence[Document], expected: str = "en") -> dict[s
             continue
         lang, prob = guess
         doc.metadata["language"] = lang
-        if lang != expected and prob >= MIN_PROBABILITY:
+        # "zxx" is the model's "no linguistic content" (a log, a stack trace, numbers):
+        # not a language, so not a reason to leave a document out
+        if lang not in (expected, NO_LANGUAGE) and prob >= MIN_PROBABILITY:
             other[doc.id] = lang
     return other

@@ -331,7 +331,7 @@ class ExtractiveAnalyst:
                 strict=True,
             )
         )
-        own: np.ndarray = np.maximum(
+        prompted: np.ndarray = np.maximum(
             tracker,
             np.array(
                 [
@@ -343,7 +343,7 @@ class ExtractiveAnalyst:
                 dtype=np.float32,
             ),
         )
-        return own
+        return prompted
 
     def _tracker_relevance(self, passages: list[Passage], query_vecs: np.ndarray) -> np.ndarray:
         """A ticket's opening post answers the tracker's own prompt ("what went wrong, or

@@ -156,6 +156,11 @@ def test_another_language_is_flagged(tmp_path: Path) -> None:
         "de",
         ["Ann: " + "Die Fernbedienung sollte einfacher sein und weniger Tasten haben. " * 6],
     )
-    other = annotate_languages([en, de])
-    assert other == {de.id: "de"}
-    assert en.metadata["language"] == "en"
+    log = _doc(
+        tmp_path,
+        "log",
+        ["Ann: " + "0x7ff3a 0x334b1 0x0000 0xdeadbeef 0x1f2e3d " * 10],
+    )
+    other = annotate_languages([en, de, log])
+    assert other == {de.id: "de"}  # a log has no language: analysed, not left out
+    assert en.metadata["language"] == "en" and log.metadata["language"] == "zxx"
