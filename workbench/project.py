@@ -6,55 +6,30 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from retrieval.locking import LockedError
-from workbench.corpus import Corpus
-from workbench.errors import BudgetExceededError, RunError, UserError, WorkbenchError
-from workbench.events import Event, Listener
-from workbench.progress import progress_listener
-from workbench.run import Run
-from workbench.settings import Settings
-from workbench.store import RunStore, now_iso, run_lock
+from workbench.core.aio import run_sync
+from workbench.core.errors import BudgetExceededError, RunError, UserError, WorkbenchError
+from workbench.core.events import Event, Listener
+from workbench.core.settings import Settings
+from workbench.runs.corpus import Corpus
+from workbench.runs.run import Run
+from workbench.runs.store import RunStore, now_iso, run_lock
+from workbench.ui.progress import progress_listener
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
     from retrieval.synthetic_protocol import QueryGenerator
     from subagents.models.messages import Model
-    from workbench.ask import Answer
-    from workbench.control import RunControl
-    from workbench.handle import RunHandle
-    from workbench.plans import Plan
+    from workbench.ask.answer import Answer
+    from workbench.orchestrator.plans import Plan
+    from workbench.runs.control import RunControl
+    from workbench.runs.handle import RunHandle
     from workbench.triage.api import TriageRun
-
-T = TypeVar("T")
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, also inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as e:  # re-raised in the caller's thread
-            box["error"] = e
-
-    t = threading.Thread(target=target, name="workbench-run")
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
 
 
 class Project:
@@ -182,9 +157,9 @@ class Project:
     ) -> Answer:
         """One question -> an answer whose every sentence cites verbatim evidence.
 
-        `scope`: a document id, a list of ids, or a metadata filter. See `workbench.ask`.
+        `scope`: a document id, a list of ids, or a metadata filter. See `workbench.ask.answer`.
         """
-        from workbench.ask import ask
+        from workbench.ask.api import ask
 
         return ask(self, question, corpus=corpus, scope=scope, engine=engine, **kwargs)
 
@@ -206,8 +181,8 @@ class Project:
         settings) is resumed: its finished tasks are not run again. `control` steers,
         pauses or cancels it from another thread (see `start` for a background run).
         """
-        from workbench.control import RunControl
-        from workbench.pipeline import RECIPES
+        from workbench.orchestrator.pipeline import RECIPES
+        from workbench.runs.control import RunControl
 
         question = (question or "").strip()
         if not question:
@@ -300,7 +275,7 @@ class Project:
                 **self._manifest(store, recipe, question, corpus, chosen, input_key)
             )
         emit(Event("run_started", "", f"run {store.run_id}", data={"run_dir": str(store.dir)}))
-        from workbench.orchestrate import RunRequest, execute
+        from workbench.orchestrator.orchestrate import RunRequest, execute
 
         request = RunRequest(
             project=self,
@@ -318,7 +293,7 @@ class Project:
         try:
             run_sync(execute(request))
         except BaseException as e:
-            from workbench.control import RunCancelledError
+            from workbench.runs.control import RunCancelledError
 
             status = "failed"
             if isinstance(e, KeyboardInterrupt | asyncio.CancelledError):
@@ -337,7 +312,7 @@ class Project:
                 e.add_note(f"(the run's manifest could not be updated: {record_error})")
             if isinstance(e, WorkbenchError | KeyboardInterrupt):
                 raise
-            from workbench.errors import translate
+            from workbench.core.errors import translate
 
             err = translate(e)
             if isinstance(err, RunError) and err.run_id is None:
@@ -358,8 +333,8 @@ class Project:
         plan: Plan | dict[str, Any] | None = None,
     ) -> RunHandle:
         """Start `analyze` in the background; steer, pause, review and `wait()` on the handle."""
-        from workbench.control import RunControl
-        from workbench.handle import RunHandle
+        from workbench.runs.control import RunControl
+        from workbench.runs.handle import RunHandle
 
         handle = RunHandle(RunControl(steering_file=self.settings.steering_file), on_event)
         handle._start(
@@ -417,8 +392,8 @@ class Project:
 
     def start_triage(self, tickets: str | Path, labels: str | Path, **kwargs: Any) -> RunHandle:
         """`triage` in the background: review its queue in the panel, `wait()` for the run."""
-        from workbench.control import RunControl
-        from workbench.handle import RunHandle
+        from workbench.runs.control import RunControl
+        from workbench.runs.handle import RunHandle
 
         on_event = kwargs.pop("on_event", None)
         handle = RunHandle(RunControl(steering_file=self.settings.steering_file), on_event)
@@ -454,8 +429,8 @@ class Project:
     ) -> dict[str, Any]:
         import platform
 
-        from workbench import __version__
-        from workbench.pipeline import ENGINE_NOTES
+        from workbench.core.version import __version__
+        from workbench.orchestrator.pipeline import ENGINE_NOTES
 
         return {
             "run_id": store.run_id,

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from workbench.errors import UserError
+from workbench.core.errors import UserError
 
 if TYPE_CHECKING:
     from retrieval import Document
     from subagents.models.messages import Model
-    from workbench.ask import Answer
+    from workbench.ask.answer import Answer
     from workbench.evaluation.golden import GoldenItem
     from workbench.evaluation.runner import EvalReport
 
@@ -147,7 +147,7 @@ class RubricJudge:
     ) -> dict[str, float] | None:
         """Criterion -> score, or None when the judge abstained or failed to answer (or the
         answer with its evidence does not fit the judge model's context window)."""
-        from workbench.project import run_sync
+        from workbench.core.aio import run_sync
 
         return run_sync(self.ascore(item, answer))
 
@@ -159,7 +159,7 @@ class RubricJudge:
         One loop for the whole batch matters: a model client keeps its connections on
         the loop it first ran on, and a new loop per item would find them stale.
         """
-        from workbench.project import run_sync
+        from workbench.core.aio import run_sync
 
         async def run_all() -> list[dict[str, float] | None]:
             gate = asyncio.Semaphore(concurrency)
@@ -353,11 +353,11 @@ def propose_questions(
     from subagents.spec_loader import parse_spec
     from subagents.tools import ToolRegistry, read_segment_tool, search_tool
     from subagents.verify import check_evidence
-    from workbench.ask import Scope
-    from workbench.ask_model import IndexBackend
+    from workbench.ask.answer import Scope
+    from workbench.ask.model import IndexBackend
+    from workbench.core.aio import run_sync
     from workbench.evaluation.golden import GoldenItem, GoldSpan
     from workbench.evaluation.metrics import segment_index
-    from workbench.project import run_sync
 
     _register()
     spec = parse_spec(PROPOSER_SPEC, source="workbench:question-proposer")

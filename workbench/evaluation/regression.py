@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from workbench.errors import UserError
+from workbench.core.errors import UserError
 from workbench.evaluation.runner import EvalReport, ItemResult
 
 HIGHER_IS_BETTER = (
@@ -226,7 +226,7 @@ class RegressionStore:
         return self.dir / _SAFE.sub("_", golden) / f"{_SAFE.sub('_', version)}.json"
 
     def save(self, report: EvalReport, version: str | None = None) -> Path:
-        from workbench.store import atomic_write_json
+        from workbench.runs.store import atomic_write_json
 
         path = self.path_for(report.golden, version or report.version)
         path.parent.mkdir(parents=True, exist_ok=True)

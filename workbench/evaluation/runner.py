@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from workbench.errors import UserError
+from workbench.core.errors import UserError
+from workbench.core.events import Event
 from workbench.evaluation.golden import GoldenSet
 from workbench.evaluation.judge import Calibration
 from workbench.evaluation.metrics import (
@@ -27,13 +28,12 @@ from workbench.evaluation.metrics import (
     rouge,
     theme_coverage,
 )
-from workbench.events import Event
-from workbench.progress import IndexProgress, progress_listener
+from workbench.ui.progress import IndexProgress, progress_listener
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
     from subagents.models.messages import Model
-    from workbench.ask import OfflineAskSettings
+    from workbench.ask.answer import OfflineAskSettings
     from workbench.evaluation.judge import RubricJudge
 
 METRICS = (
@@ -96,11 +96,12 @@ def evaluate_analysis(
     """
     import dataclasses
 
-    from workbench import __version__
-    from workbench.ask import OfflineAskSettings, ask
-    from workbench.corpus import Corpus
+    from workbench.ask.answer import OfflineAskSettings
+    from workbench.ask.api import ask
+    from workbench.core.version import __version__
     from workbench.project import Project
-    from workbench.store import now_iso
+    from workbench.runs.corpus import Corpus
+    from workbench.runs.store import now_iso
 
     say = progress or (lambda _m: None)
     items = golden.approved_items()[:limit] if limit else golden.approved_items()

@@ -23,7 +23,7 @@ import os
 import sys
 from typing import Literal
 
-from workbench.errors import UserError
+from workbench.core.errors import UserError
 
 Mode = Literal["widgets", "log", "text"]
 MODES: tuple[Mode, ...] = ("widgets", "log", "text")

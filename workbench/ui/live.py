@@ -1,13 +1,13 @@
 """Wiring a running run to a view: the `RunLike` protocol, `watch`, and the log-line view.
 
 A view never drives the run itself; it holds a `RunLike` (what `Project.start`
-returns: `workbench.handle.RunHandle`) and calls its `steer` / `pause` / `resume` /
+returns: `workbench.runs.handle.RunHandle`) and calls its `steer` / `pause` / `resume` /
 `cancel` / `approve_plan` and its review queue. Events reach the view through
 `subscribe`; events emitted before the view attached are replayed from `events`, so a
 panel displayed a moment after `start` still shows the whole run.
 
 Findings stream into the view from the run directory: every finished task is one
-atomic file there (see `workbench.store`), so a `TaskTail` reads each new one once.
+atomic file there (see `workbench.runs.store`), so a `TaskTail` reads each new one once.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TextIO, runtime_checkable
 
-from workbench.events import Event, Listener, LogPrinter
+from workbench.core.events import Event, Listener, LogPrinter
 from workbench.ui.detect import Mode, display_mode
 from workbench.ui.state import PanelState
 
 
 @runtime_checkable
 class RunLike(Protocol):
-    """What a view needs from a run in progress (`workbench.handle.RunHandle` is one)."""
+    """What a view needs from a run in progress (`workbench.runs.handle.RunHandle` is one)."""
 
     events: list[Event]
-    review: Any  # a `workbench.review.ReviewQueue` once the run has one, else None
+    review: Any  # a `workbench.runs.review.ReviewQueue` once the run has one, else None
     run_dir: Path | None
 
     def subscribe(self, fn: Listener) -> None: ...
@@ -231,7 +231,7 @@ def wait(handle: RunLike, *, poll_s: float = 0.2) -> Any:
     notebook. Where a person is expected to click (widgets), this raises a `UserError`
     that says what to do instead; elsewhere it is `handle.wait()`.
     """
-    from workbench.errors import UserError
+    from workbench.core.errors import UserError
     from workbench.ui.detect import display_mode
 
     if display_mode() != "widgets":

@@ -89,8 +89,8 @@ def _display_handle(handle: Any) -> None:
 
 
 _TYPES = {
-    ("workbench.corpus", "Corpus"): (H.corpus_html, None),
-    ("workbench.run", "Run"): (H.run_html, None),
+    ("workbench.runs.corpus", "Corpus"): (H.corpus_html, None),
+    ("workbench.runs.run", "Run"): (H.run_html, None),
     ("subagents.findings", "Finding"): (H.finding_html, finding_text),
     ("subagents.findings", "Theme"): (H.theme_html, theme_text),
 }
@@ -112,6 +112,6 @@ def register(ip: Any = None) -> bool:
         if to_text is not None:
             formatters["text/plain"].for_type_by_name(module, name, _text(to_text))
     ip.display_formatter.ipython_display_formatter.for_type_by_name(
-        "workbench.handle", "RunHandle", _display_handle
+        "workbench.runs.handle", "RunHandle", _display_handle
     )
     return True
