@@ -16,6 +16,7 @@ from workbench.core.aio import run_sync
 from workbench.core.errors import BudgetExceededError, RunError, UserError, WorkbenchError
 from workbench.core.events import Event, Listener
 from workbench.core.settings import Settings
+from workbench.runs.context import ProjectContext
 from workbench.runs.corpus import Corpus
 from workbench.runs.run import Run
 from workbench.runs.store import RunStore, now_iso, run_lock
@@ -128,23 +129,33 @@ class Project:
         return m  # type: ignore[return-value]
 
     def resolve_engine(self, engine: str | None, *, model: Model | None = None) -> str:
-        """The engine a call runs on: `engine`, else the settings', else the model engine
-        when a model is at hand (`model`, `Project(model=...)`, or ANTHROPIC_API_KEY)."""
+        """The engine a call runs on (`engines.registry.resolve_engine`): `engine`, else the
+        settings', else the model engine when a model is at hand (`model`,
+        `Project(model=...)`, or ANTHROPIC_API_KEY)."""
+        from workbench.engines.registry import resolve_engine
+
         has_model = model is not None or self.model is not None
-        chosen = engine or self.settings.engine
-        if chosen is None:
-            chosen = "model" if has_model else self.settings.resolved_engine()
-        if chosen not in ("offline", "model"):
-            raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
-        if chosen == "model" and not has_model:
-            missing = self.settings.models.missing()
-            if missing:
-                raise UserError(
-                    f"the model engine needs an API key: {missing} (or pass Project(model=...), or point the settings at a local "
-                    'model: [models] provider = "openai-compatible" and base_url, or '
-                    "--model-url); without one, use --engine offline"
-                )
-        return chosen
+        return resolve_engine(engine, self.settings, has_model=has_model)
+
+    def context(self) -> ProjectContext:
+        """The parts this project hands to a run and to `ask` (`runs.context.ProjectContext`)."""
+        settings = self.settings
+
+        def sandbox(work_dir: Path) -> Any:
+            from sandboxes import create_sandbox
+
+            return create_sandbox(work_dir=work_dir, backend=settings.sandbox)
+
+        return ProjectContext(
+            dir=self.dir,
+            wb_dir=self.wb_dir,
+            settings=settings,
+            corpus=self.corpus,
+            index_for=self.index_for,
+            injected_model=self.injected_model,
+            has_model=self.model is not None,
+            sandbox=sandbox,
+        )
 
     def ask(
         self,
@@ -278,7 +289,7 @@ class Project:
         from workbench.orchestrator.orchestrate import RunRequest, execute
 
         request = RunRequest(
-            project=self,
+            parts=self.context(),
             store=store,
             corpus=corpus,
             question=question,

@@ -55,6 +55,7 @@ class _ChartRun:
     corpus: Any
     settings: Settings
     engine_short: str = "Offline engine"
+    sandbox: Any = None  # no factory handed in: the settings' backend
 
 
 def _synthesis(corpus: Any) -> Any:

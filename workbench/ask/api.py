@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from workbench.ask.answer import Answer, OfflineAsker, OfflineAskSettings, Scope, verify_answer
 from workbench.core.errors import UserError
 from workbench.core.events import Event, Listener
+from workbench.engines.registry import resolve_engine
+from workbench.runs.context import HasContext, ProjectContext, context_of
 from workbench.ui.progress import IndexProgress, progress_listener
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
     from subagents.models.messages import Model
-    from workbench.project import Project
     from workbench.runs.corpus import Corpus
 
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def ask(
-    project: Project,
+    project: ProjectContext | HasContext,
     question: str,
     *,
     corpus: Corpus | str | Any,
@@ -47,14 +48,15 @@ def ask(
     """
     from workbench.runs.corpus import Corpus
 
+    parts = context_of(project)
     question = (question or "").strip()
     if not question:
         raise UserError(
             'the question is empty; ask something, e.g. "What did they decide about the price?"'
         )
-    chosen = project.resolve_engine(engine, model=model)
+    chosen = resolve_engine(engine, parts.settings, has_model=model is not None or parts.has_model)
     if not isinstance(corpus, Corpus):
-        corpus = project.corpus(corpus)
+        corpus = parts.corpus(corpus)
     sc = Scope.of(scope)
     docs = corpus.by_id()
     if sc.doc_ids:
@@ -70,7 +72,7 @@ def ask(
     if index is None:
         t_index = time.perf_counter()
         meter = IndexProgress(emit, f"{len(corpus)} {corpus.noun}").start()
-        index = project.index_for(corpus)
+        index = parts.index_for(corpus)
         stats = index.update(corpus.documents, progress=meter)
         meter.finish(
             f"{stats.added_chunks} chunks added, {stats.unchanged_docs} documents unchanged "
@@ -83,10 +85,10 @@ def ask(
         if chosen == "model":
             from workbench.ask.model import ask_with_model
 
-            metered = _configured_model(project, model)
-            answer = ask_with_model(question, sc, docs, index, metered, project_dir=project.dir)
+            metered = _configured_model(parts, model)
+            answer = ask_with_model(question, sc, docs, index, metered, project_dir=parts.dir)
         else:
-            cache = project.wb_dir / "ask-embeddings.sqlite"
+            cache = parts.wb_dir / "ask-embeddings.sqlite"
             asker = OfflineAsker(index, docs, settings, cache_path=cache)
             try:
                 answer = asker.ask(question, sc)
@@ -103,7 +105,9 @@ def ask(
     return answer
 
 
-def _configured_model(project: Project, model: Model | None = None, *, trace: str = "ask") -> Model:
+def _configured_model(
+    project: ProjectContext | HasContext, model: Model | None = None, *, trace: str = "ask"
+) -> Model:
     """A model for `ask`, the judge and the question proposer, metered as a run's model is.
 
     `model` when given (used as it is), else the project's stack as `analyze` builds it:
@@ -116,9 +120,10 @@ def _configured_model(project: Project, model: Model | None = None, *, trace: st
 
     if isinstance(model, MeteredModel):
         return model
+    parts = context_of(project)
     if model is None:
-        injected = project.injected_model()
-        missing = project.settings.models.missing()
+        injected = parts.injected_model()
+        missing = parts.settings.models.missing()
         if injected is None and missing:
             raise UserError(
                 f"the model engine needs an API key: {missing} in the environment (or "
@@ -126,5 +131,5 @@ def _configured_model(project: Project, model: Model | None = None, *, trace: st
             )
         from workbench.engines.model import build_model
 
-        model = build_model(project.settings, project.wb_dir / "cache.sqlite", injected)
-    return metered(model, project.settings.budgets, project.wb_dir / "traces" / f"{trace}.jsonl")
+        model = build_model(parts.settings, parts.wb_dir / "cache.sqlite", injected)
+    return metered(model, parts.settings.budgets, parts.wb_dir / "traces" / f"{trace}.jsonl")

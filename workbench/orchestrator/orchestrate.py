@@ -20,15 +20,15 @@ from workbench.runs.store import CASSETTE_KEYS, RunStore, now_iso
 if TYPE_CHECKING:
     from retrieval.types import Chunk
     from workbench.orchestrator.plans import Plan
-    from workbench.project import Project
     from workbench.runs.budgets import BudgetTracker
+    from workbench.runs.context import ProjectContext
     from workbench.runs.control import RunControl
     from workbench.runs.corpus import Corpus
 
 
 @dataclass
 class RunRequest:
-    project: Project
+    parts: ProjectContext
     store: RunStore
     corpus: Corpus
     question: str
@@ -72,7 +72,7 @@ async def execute(req: RunRequest) -> None:
     from workbench.runs.budgets import BudgetTracker, MeteredModel
     from workbench.runs.context import RunContext
 
-    project, store, corpus, s = req.project, req.store, req.corpus, req.project.settings
+    parts, store, corpus, s = req.parts, req.store, req.corpus, req.parts.settings
     emit = req.emit
     control = req.control
     control.bind_loop()
@@ -93,8 +93,8 @@ async def execute(req: RunRequest) -> None:
 
                 inner = build_model(
                     s,
-                    project.wb_dir / "cache.sqlite",
-                    project.injected_model(),
+                    parts.wb_dir / "cache.sqlite",
+                    parts.injected_model(),
                     keys_file=store.dir / CASSETTE_KEYS,
                 )
                 model = MeteredModel(inner, tracker, run_id=store.run_id, tracer=tracer)
@@ -106,7 +106,7 @@ async def execute(req: RunRequest) -> None:
                     )
             t1 = time.perf_counter()
             emit(Event("stage_started", "index", f"indexing {len(corpus)} {corpus.noun}"))
-            index = project.index_for(corpus, query_generator=generator)
+            index = parts.index_for(corpus, query_generator=generator)
             index.on_wait = lambda m: emit(Event("note", "index", m))
             loop = asyncio.get_running_loop()
 
@@ -128,7 +128,7 @@ async def execute(req: RunRequest) -> None:
                 from workbench.engines.model import ModelEngine
 
                 assert model is not None
-                runner = ModelEngine(s, model, load_specs(project.dir), index, docs, tracer=tracer)
+                runner = ModelEngine(s, model, load_specs(parts.dir), index, docs, tracer=tracer)
                 note, short = runner.note, runner.short
                 store.update_manifest(models=runner.models, engine_note=note)
             else:
@@ -159,6 +159,7 @@ async def execute(req: RunRequest) -> None:
                 engine_short=short,
                 runner=runner,
                 control=control,
+                sandbox=parts.sandbox,
                 budget=tracker,
                 cost_usd=lambda: tracker.ledger.cost_usd,
             )
@@ -222,7 +223,7 @@ async def _plan(req: RunRequest, ctx: Any) -> Plan:
     from workbench.core.errors import UserError
     from workbench.orchestrator.plans import Plan, plan_from_planner, recipe_plan
 
-    store, s = req.store, req.project.settings
+    store, s = req.store, req.parts.settings
     names = _subagents(req)
     if (store.dir / "plan.json").exists():
         saved = store.read_json("plan.json")
@@ -284,7 +285,7 @@ async def _plan(req: RunRequest, ctx: Any) -> Plan:
 def _subagents(req: RunRequest) -> dict[str, str | None]:
     from subagents.spec_loader import load_specs
 
-    return {name: spec.output for name, spec in load_specs(req.project.dir).items()}
+    return {name: spec.output for name, spec in load_specs(req.parts.dir).items()}
 
 
 def _describe(corpus: Corpus) -> str:

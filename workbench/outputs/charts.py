@@ -320,6 +320,7 @@ def make_charts(
         chart_data(ctx, findings, synthesis),
         run_id=ctx.store.run_id,
         backend=ctx.settings.sandbox,
+        sandbox=ctx.sandbox,
     )
 
 
@@ -329,10 +330,16 @@ def draw_charts(
     *,
     run_id: str = "",
     backend: str = "auto",
+    sandbox: Callable[[Path], Any] | None = None,
 ) -> list[ChartSpec]:
-    """Draw (chart id, kind, title, data) charts in one sandbox (the settings' backend),
-    into `run_dir/charts/`."""
+    """Draw (chart id, kind, title, data) charts in one sandbox (`sandbox(work_dir)` when
+    handed one, else one of the settings' `backend`), into `run_dir/charts/`."""
     from sandboxes import create_sandbox
+
+    def of_backend(work_dir: Path) -> Any:
+        return create_sandbox(work_dir=work_dir, backend=backend)
+
+    make = sandbox or of_backend
 
     if not specs:
         return []
@@ -341,7 +348,7 @@ def draw_charts(
     charts: list[ChartSpec] = []
     with (
         tempfile.TemporaryDirectory(prefix="wb-charts-") as tmp,
-        create_sandbox(work_dir=Path(tmp), backend=backend) as sb,
+        make(Path(tmp)) as sb,
     ):
         for chart_id, kind, title, data in specs:
             data_name = f"{chart_id}.json"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.errors import UserError
+from workbench.engines.registry import check_engine
 from workbench.triage.labelled import LabelledSet, LoadedTickets, TextColumns, load_labelled
 from workbench.triage.metrics import triage_scores
 from workbench.triage.records import TicketLabel
@@ -63,8 +64,7 @@ def evaluate_triage(
     """
     from workbench.core.settings import TriageSettings
 
-    if engine not in ("offline", "model"):
-        raise UserError(f"unknown engine {engine!r}; use 'offline' or 'model'")
+    check_engine(engine)
     if engine == "model" and project is None:
         raise UserError("eval triage with the model engine needs a project (its model)")
     s = settings or (project.settings.triage if project is not None else TriageSettings())
