@@ -114,10 +114,10 @@ class Project:
                 journal=self.settings.task_store == "journal",
             )
             try:
-                m = store.read_manifest()
+                m = store.manifest()
             except UserError:
                 continue
-            if m.get("input_key") == input_key and m.get("status") != "complete":
+            if m.input_key == input_key and m.status != "complete":
                 return store
         return None
 
@@ -276,7 +276,7 @@ class Project:
             store.update_manifest(
                 status="running",
                 resumed_at=now_iso(),
-                attempts=int(store.read_manifest().get("attempts", 1)) + 1,
+                attempts=store.manifest().attempts + 1,
                 error=None,  # the last attempt's error is history, not this attempt's
             )
         else:

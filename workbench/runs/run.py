@@ -9,6 +9,7 @@ from typing import Any
 
 from subagents.findings import Finding, Synthesis, Theme
 from workbench.core.errors import UserError
+from workbench.runs.manifest import RunManifest
 from workbench.runs.store import RunStore, read_json_file, run_lock
 
 
@@ -29,25 +30,31 @@ class Run:
         return self.store.dir
 
     @property
+    def record(self) -> RunManifest:
+        """The run's manifest, typed (`runs.manifest.RunManifest`)."""
+        return self.store.manifest()
+
+    @property
     def manifest(self) -> dict[str, Any]:
-        return self.store.read_manifest()
+        """The manifest as data (`record.as_dict()`)."""
+        return self.record.as_dict()
 
     @property
     def status(self) -> str:
         """The manifest's status; a run whose manifest says "running" but whose lock no
         process holds was stopped without recording it (killed, disk full): "interrupted"."""
-        status = str(self.manifest.get("status", "unknown"))
+        status = self.record.status
         if status == "running" and not run_lock(self.dir.parent.parent, self.id).is_held():
             return "interrupted"
         return status
 
     @property
     def engine(self) -> str:
-        return str(self.manifest.get("engine", "offline"))
+        return self.record.engine
 
     @property
     def question(self) -> str:
-        return str(self.manifest.get("question", ""))
+        return self.record.question
 
     @cached_property
     def synthesis(self) -> Synthesis:
@@ -90,18 +97,18 @@ class Run:
         return sorted((self.dir / "charts").glob("*.png"))
 
     def summary(self) -> dict[str, Any]:
-        m = self.manifest
+        m = self.record
         return {
             "run_id": self.id,
             "run_dir": str(self.dir),
             "status": self.status,
-            "engine": m.get("engine"),
-            "engine_note": m.get("engine_note"),
-            "recipe": m.get("recipe"),
-            "question": m.get("question"),
-            "documents": m.get("documents"),
-            "skipped": m.get("skipped", []),
-            "findings": m.get("findings"),
+            "engine": m.engine,
+            "engine_note": m.engine_note,
+            "recipe": m.recipe,
+            "question": m.question,
+            "documents": m.documents,
+            "skipped": m.skipped,
+            "findings": m.findings,
             "themes": [
                 {
                     "label": t.label,
@@ -114,18 +121,18 @@ class Run:
                 for t in self.themes
             ],
             "unassigned_documents": len(self.synthesis.unassigned_doc_ids),
-            "speaker_roles": m.get("speaker_roles", []),
-            "other_language": m.get("other_language", {}),
-            "cost_usd": m.get("cost_usd", 0.0),
-            "outputs": {k: str(self.dir / v) for k, v in (m.get("outputs") or {}).items()},
-            "timings_s": m.get("timings_s", {}),
+            "speaker_roles": m.speaker_roles,
+            "other_language": m.other_language,
+            "cost_usd": m.cost_usd,
+            "outputs": {k: str(self.dir / v) for k, v in m.outputs.items()},
+            "timings_s": m.timings_s,
         }
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, status={self.status!r}, engine={self.engine!r}, themes={len(self.themes)})"
 
     def _repr_html_(self) -> str:
-        m = self.manifest
+        m = self.record
         rows = "".join(
             f"<tr><td>{html.escape(t.label)}</td><td>{t.n_documents} of {t.total_documents}</td>"
             f"<td>{html.escape(t.summary)}</td></tr>"
@@ -133,9 +140,9 @@ class Run:
         )
         return (
             f"<div><b>Run {html.escape(self.id)}</b> ({html.escape(self.status)}) &mdash; "
-            f"<i>{html.escape(str(m.get('engine_note', '')))}</i><br>"
+            f"<i>{html.escape(m.engine_note)}</i><br>"
             f"Question: {html.escape(self.question)}<br>"
-            f"{m.get('documents')} documents, {m.get('findings')} findings, {len(self.themes)} themes"
+            f"{m.documents} documents, {m.findings} findings, {len(self.themes)} themes"
             f"<table><tr><th>theme</th><th>prevalence</th><th>summary</th></tr>{rows}</table>"
             f"<p>Deck: <code>{html.escape(str(self.deck_path))}</code><br>"
             f"Report: <code>{html.escape(str(self.report_path))}</code></p></div>"

@@ -23,6 +23,7 @@ from typing import Any
 
 from retrieval.locking import FileLock
 from workbench.core.errors import UserError
+from workbench.runs.manifest import RunManifest
 
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
 #: the cache keys of the model responses a run used: its cassette when it is shared
@@ -122,10 +123,16 @@ class RunStore:
         return self.dir / "manifest.json"
 
     def read_manifest(self) -> dict[str, Any]:
+        """The manifest as data (`manifest().as_dict()`, with every field); {} when none."""
+        return self.manifest().as_dict() if self.manifest_path.exists() else {}
+
+    def manifest(self) -> RunManifest:
+        """The typed manifest (`runs.manifest.RunManifest`); defaults when none is written."""
         try:
-            return dict(json.loads(self.manifest_path.read_text(encoding="utf-8")))
+            raw = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            return RunManifest.model_validate(raw)
         except FileNotFoundError:
-            return {}
+            return RunManifest()
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
             raise UserError(
                 f"{self.manifest_path}: corrupt manifest ({e}); delete that run folder, or run "
@@ -133,11 +140,14 @@ class RunStore:
             ) from e
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
-        m = self.read_manifest()
-        m.update(fields)
-        m["updated_at"] = now_iso()
-        atomic_write_json(self.manifest_path, m)
-        return m
+        """The one writer of `manifest.json`: `fields` are checked against `RunManifest`
+        (a wrong type raises before anything is written), then the file is replaced
+        atomically."""
+        current = self.manifest().as_dict() if self.manifest_path.exists() else {}
+        m = RunManifest.model_validate({**current, **fields, "updated_at": now_iso()})
+        data = m.as_dict()
+        atomic_write_json(self.manifest_path, data)
+        return data
 
     # tasks ----------------------------------------------------------------------
     def task_path(self, key: str) -> Path:
