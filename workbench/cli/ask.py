@@ -168,8 +168,7 @@ def _parse_where(pairs: tuple[str, ...]) -> dict[str, Any] | None:
     return where or None
 
 
-def register(main: click.Group, eval_group: click.Group) -> None:
-
+def _add_ask(main: click.Group) -> None:
     @main.command(name="ask")
     @click.argument("path", type=click.Path(path_type=Path))
     @click.option("-q", "--question", required=True, help="The question to answer.")
@@ -232,6 +231,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             return
         say(answer.markdown())
 
+
+def _add_eval_analysis(eval_group: click.Group) -> None:
     @eval_group.command(name="analysis")
     @click.argument("golden", type=click.Path(path_type=Path))
     @click.argument("corpus", type=click.Path(path_type=Path), required=False)
@@ -390,6 +391,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         if any(i.judge is not None for i in report.items) or report.judge_calibration:
             _print_judge(report)
 
+
+def _add_eval_compare(eval_group: click.Group) -> None:
     @eval_group.command(name="compare")
     @click.argument("a")
     @click.argument("b")
@@ -424,6 +427,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             say("regression: " + ", ".join(m.metric for m in diff.regressions), err=True)
             sys.exit(1)
 
+
+def _add_eval_propose(eval_group: click.Group) -> None:
     @eval_group.command(name="propose")
     @click.argument("corpus", type=click.Path(path_type=Path))
     @click.option(
@@ -543,3 +548,11 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             f"\nkept {len(kept)} of {len(proposed)} proposed questions ({how}); "
             f"{path} now has {total} items. Run: workbench eval analysis {path}"
         )
+
+
+def register(main: click.Group, eval_group: click.Group) -> None:
+    """Add `ask` to the main group and `analysis`, `compare`, `propose` to `eval`."""
+    _add_ask(main)
+    _add_eval_analysis(eval_group)
+    _add_eval_compare(eval_group)
+    _add_eval_propose(eval_group)

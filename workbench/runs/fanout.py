@@ -115,20 +115,7 @@ async def fan_out(
     """
     stats = FanOutStats(total=len(tasks))
     results: list[dict[str, Any] | None] = [None] * len(tasks)
-    todo: list[int] = []
-    finished = store.finished_tasks()  # names only
-    reuse = [i for i, t in enumerate(tasks) if t.key in finished]
-    # one batch read: on a resume of thousands of tasks, the reads are the resume's cost
-    for i, stored in zip(reuse, store.load_tasks(tasks[i].key for i in reuse), strict=True):
-        results[i] = stored  # None: unreadable, removed by the store; the task runs again
-    for i, t in enumerate(tasks):
-        done = results[i]
-        if done is not None:
-            stats.reused += 1
-            if on_done:
-                on_done(t, done, stats)
-        else:
-            todo.append(i)
+    todo = _reuse(tasks, store, results, stats, on_done)
     if max_tasks is not None:
         stats.unstarted = max(0, len(todo) - max_tasks)
         todo = todo[:max_tasks]
@@ -142,26 +129,16 @@ async def fan_out(
             if stop:
                 stats.unstarted += 1
                 continue
-            task = tasks[i]
             try:
-                if control is not None:
-                    msgs = await control.checkpoint(f"{task.stage}: {task.label}")
-                    if msgs:
-                        task = dataclasses.replace(task, steering=tuple(m.text for m in msgs))
-                if budget is not None:
-                    if not budget.may_start_task():
-                        stats.unstarted += 1
-                        continue
-                    budget.check(stage=task.stage, run_id=store.run_id)
-                    budget.tasks_started += 1
-                if bucket is not None:
-                    await bucket.acquire()
+                task = await _admit(tasks[i], store, control, budget, bucket)
             except Exception as e:
-                if _is_stop(e):
-                    stop.append(e)
-                    stats.unstarted += 1
-                    continue
-                raise
+                if not _is_stop(e):
+                    raise
+                stop.append(e)
+                task = None
+            if task is None:  # stopped, or the budget allows no more tasks
+                stats.unstarted += 1
+                continue
             t0 = time.perf_counter()
             try:
                 result = await run_task(task)
@@ -172,17 +149,7 @@ async def fan_out(
                     stop.append(e)
                     stats.unstarted += 1
                     continue
-                stats.failed += 1  # recorded, reported, and the run goes on
-                stats.failures.append(f"{task.label}: {type(e).__name__}: {e}")
-                store.append_jsonl(
-                    "trace.jsonl",
-                    {
-                        "event": "task_failed",
-                        "key": task.key,
-                        "stage": task.stage,
-                        "error": repr(e),
-                    },
-                )
+                _record_failure(store, stats, task, e)  # recorded, reported, the run goes on
                 if on_done:
                     on_done(task, None, stats)
                 continue
@@ -205,6 +172,64 @@ async def fan_out(
             first.stage = stage
         raise first
     return [r for r in results if r is not None], stats
+
+
+def _reuse(
+    tasks: Sequence[Task],
+    store: RunStore,
+    results: list[dict[str, Any] | None],
+    stats: FanOutStats,
+    on_done: Listener | None,
+) -> list[int]:
+    """Fill `results` with the persisted results of finished tasks; the others' indexes."""
+    finished = store.finished_tasks()  # names only
+    reuse = [i for i, t in enumerate(tasks) if t.key in finished]
+    # one batch read: on a resume of thousands of tasks, the reads are the resume's cost
+    for i, stored in zip(reuse, store.load_tasks(tasks[i].key for i in reuse), strict=True):
+        results[i] = stored  # None: unreadable, removed by the store; the task runs again
+    todo: list[int] = []
+    for i, t in enumerate(tasks):
+        done = results[i]
+        if done is not None:
+            stats.reused += 1
+            if on_done:
+                on_done(t, done, stats)
+        else:
+            todo.append(i)
+    return todo
+
+
+async def _admit(
+    task: Task,
+    store: RunStore,
+    control: RunControl | None,
+    budget: BudgetTracker | None,
+    bucket: TokenBucket | None,
+) -> Task | None:
+    """The task as it may start now (with the steering that applies to it), after the
+    checkpoint, the budget and the rate limit; None when the budget allows no more tasks.
+    A stop (pause/cancel, a cap) raises."""
+    if control is not None:
+        msgs = await control.checkpoint(f"{task.stage}: {task.label}")
+        if msgs:
+            task = dataclasses.replace(task, steering=tuple(m.text for m in msgs))
+    if budget is not None:
+        if not budget.may_start_task():
+            return None
+        budget.check(stage=task.stage, run_id=store.run_id)
+        budget.tasks_started += 1
+    if bucket is not None:
+        await bucket.acquire()
+    return task
+
+
+def _record_failure(store: RunStore, stats: FanOutStats, task: Task, e: Exception) -> None:
+    stats.failed += 1
+    stats.failures.append(f"{task.label}: {type(e).__name__}: {e}")
+    store.append_jsonl(
+        "trace.jsonl",
+        {"event": "task_failed", "key": task.key, "stage": task.stage, "error": repr(e)},
+    )
 
 
 def require_all(stats: FanOutStats, stage: str, run_id: str) -> None:
