@@ -16,6 +16,7 @@ from workbench.core.aio import run_sync
 from workbench.core.errors import BudgetExceededError, RunError, UserError, WorkbenchError
 from workbench.core.events import Event, Listener
 from workbench.core.settings import Settings
+from workbench.engines.registry import engine_info
 from workbench.runs.context import ProjectContext
 from workbench.runs.corpus import Corpus
 from workbench.runs.run import Run
@@ -424,7 +425,7 @@ class Project:
             "analysis": self.settings.analysis.model_dump(),
             "roles": self.settings.roles.model_dump(),
         }
-        if engine == "model":
+        if engine_info(engine).uses_model:
             data["models"] = self.settings.models.model_dump()
         blob = json.dumps(data, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()

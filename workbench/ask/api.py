@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.ask.answer import Answer, OfflineAsker, OfflineAskSettings, Scope, verify_answer
 from workbench.core.errors import UserError
 from workbench.core.events import Event, Listener
-from workbench.engines.registry import resolve_engine
+from workbench.engines.registry import engine_info, resolve_engine
 from workbench.runs.context import HasContext, ProjectContext, context_of
 from workbench.ui.progress import IndexProgress, progress_listener
 
@@ -82,7 +82,7 @@ def ask(
     t0 = time.perf_counter()
     emit(Event("stage_started", "answer", f"the {chosen} engine answers from {sc.describe()}"))
     try:
-        if chosen == "model":
+        if engine_info(chosen).uses_model:
             from workbench.ask.model import ask_with_model
 
             metered = _configured_model(parts, model)

@@ -32,6 +32,7 @@ from workbench.cli import triage as cli_triage
 from workbench.cli.common import _guard, model_options
 from workbench.cli.terminal import say, say_json
 from workbench.core.errors import UserError, WorkbenchError
+from workbench.engines.registry import ENGINES
 
 
 def _report(e: BaseException) -> int:
@@ -114,7 +115,7 @@ def main() -> None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["offline", "model"]),
+    type=click.Choice(list(ENGINES)),
     default=None,
     help="offline (no model) or model; default: the model when one is configured "
     "(ANTHROPIC_API_KEY, or an OpenAI-compatible endpoint in the settings or --model-url).",
@@ -283,7 +284,7 @@ def runs(project_dir: Path, as_json: bool) -> None:
     default=Path("."),
     show_default=True,
 )
-@click.option("--engine", type=click.Choice(["offline", "model"]), default=None)
+@click.option("--engine", type=click.Choice(list(ENGINES)), default=None)
 @click.option("--no-check", is_flag=True, help="Do not contact the endpoint.")
 @click.option("--call", is_flag=True, help="Also make one tiny request to the fast model.")
 @click.option("--json", "as_json", is_flag=True)

@@ -30,6 +30,7 @@ import click
 from workbench.cli.common import _guard, model_options
 from workbench.cli.terminal import say, say_json
 from workbench.core.errors import RunError, UserError
+from workbench.engines.registry import ENGINES
 
 if TYPE_CHECKING:
     from retrieval import Document
@@ -182,7 +183,7 @@ def _add_ask(main: click.Group) -> None:
         show_default=True,
         help="Project directory (the index lives in DIR/.workbench).",
     )
-    @click.option("--engine", type=click.Choice(["offline", "model"]), help=ENGINE_HELP)
+    @click.option("--engine", type=click.Choice(list(ENGINES)), help=ENGINE_HELP)
     @click.option(
         "--max-words", type=click.IntRange(20, 2000), default=None, help="Answer length budget."
     )
@@ -237,7 +238,7 @@ def _add_eval_analysis(eval_group: click.Group) -> None:
     @click.argument("golden", type=click.Path(path_type=Path))
     @click.argument("corpus", type=click.Path(path_type=Path), required=False)
     @click.option(
-        "--engine", type=click.Choice(["offline", "model"]), default="offline", show_default=True
+        "--engine", type=click.Choice(list(ENGINES)), default="offline", show_default=True
     )
     @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N items.")
     @click.option(

@@ -19,6 +19,7 @@ import click
 
 from workbench.cli.common import _guard
 from workbench.core.errors import UserError
+from workbench.engines.registry import ENGINES
 
 _PROJECT = click.option(
     "--project",
@@ -60,7 +61,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         default=None,
         help='JSON {"category": "definition"} (the model engine reads them).',
     )
-    @click.option("--engine", type=click.Choice(["offline", "model"]), default=None)
+    @click.option("--engine", type=click.Choice(list(ENGINES)), default=None)
     @_PROJECT
     @click.option("--new-run", is_flag=True, help="Start afresh instead of resuming.")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
@@ -123,7 +124,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
     @click.option("--text-columns", default=None)
     @click.option(
         "--engine",
-        type=click.Choice(["offline", "model"]),
+        type=click.Choice(list(ENGINES)),
         default="offline",
         show_default=True,
         help="offline: learn from TRAIN; model: the ticket-analyst, TRAIN as its examples.",

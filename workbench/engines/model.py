@@ -38,8 +38,8 @@ from subagents.outputs import AnalystOutput, CodeMapOutput, CriticOutput, PlanOu
 from subagents.spec_loader import AgentSpec
 from subagents.tools import ToolRegistry, read_segment_tool, search_tool
 from workbench.core.errors import RunError
+from workbench.runs.engine import AnalysisTask, TaskSpend, analysis_result
 from workbench.runs.fanout import Task
-from workbench.runs.store import now_iso
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -153,6 +153,7 @@ def fill_evidence(f: Finding, docs: dict[str, Document]) -> Finding:
 
 class ModelEngine:
     name = "model"
+    uses_model = True
 
     def __init__(
         self,
@@ -260,14 +261,14 @@ class ModelEngine:
 
     # -- stages ------------------------------------------------------------------------------
     async def analyze(self, task: Task) -> dict[str, Any]:
-        p = task.payload
-        subagent = p.get("subagent") or "interview-analyst"
-        docs = [self.docs[d] for d in p["doc_ids"]]
-        head = [f"Research question: {p['question']}"]
-        if p.get("sub_question"):
-            head.append(f"Answer this sub-question of it: {p['sub_question']}")
-        if p.get("goal"):
-            head.append(f"Goal of this stage: {p['goal']}")
+        p = AnalysisTask.model_validate(task.payload)
+        subagent = p.subagent or "interview-analyst"
+        docs = [self.docs[d] for d in p.doc_ids]
+        head = [f"Research question: {p.question}"]
+        if p.sub_question:
+            head.append(f"Answer this sub-question of it: {p.sub_question}")
+        if p.goal:
+            head.append(f"Goal of this stage: {p.goal}")
         tail = [
             "Quote verbatim: each quote must be an exact substring of the text of the segment "
             "whose segment_id you give."
@@ -288,13 +289,13 @@ class ModelEngine:
             tail.append("Steering from the researcher (apply it to this task):")
             tail.extend(f"- {s}" for s in task.steering)
         notes: list[ContextDocument] = []
-        if p.get("notes"):  # written by the critic from corpus text: data too
+        if p.notes:  # written by the critic from corpus text: data too
             tail.append("The critic asked for corrections: see the document block 'critic notes'.")
             notes.append(
-                ContextDocument(id="critic-notes", title="critic notes", text="\n".join(p["notes"]))
+                ContextDocument(id="critic-notes", title="critic notes", text="\n".join(p.notes))
             )
         agent = self.agent(subagent)
-        inputs = {"documents": len(docs), "question": p["question"]}
+        inputs = {"documents": len(docs), "question": p.question}
 
         def make(unit: _Unit) -> AgentTask:
             listed = list(dict.fromkeys(c.id for c in unit.context))
@@ -345,19 +346,16 @@ class ModelEngine:
         ]
         abstained: dict[str, str] = {}
         if not drafts and abstain_reasons:
-            abstained = {d: "; ".join(dict.fromkeys(abstain_reasons)) for d in p["doc_ids"]}
-        out = {
-            "doc_ids": p["doc_ids"],
-            "doc_id": p["doc_ids"][0],
-            "findings": [f.model_dump(mode="json") for f in findings],
-            "abstained": abstained,
-            "steering": list(task.steering),
-            "spent": {"usage": usage.model_dump(), "cost_usd": str(cost), "steps": steps},
-            "finished_at": now_iso(),
-        }
-        if len(units) > 1:
-            out["requests"] = len(units)  # the task's documents did not fit one request
-        return out
+            abstained = {d: "; ".join(dict.fromkeys(abstain_reasons)) for d in p.doc_ids}
+        spent = TaskSpend(usage=usage.model_dump(), cost_usd=str(cost), steps=steps)
+        # more than one request: the task's documents did not fit one
+        return analysis_result(
+            task,
+            findings,
+            abstained=abstained,
+            spent=spent,
+            requests=len(units) if len(units) > 1 else None,
+        )
 
     def _units(
         self,

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from subagents.findings import Finding, Synthesis
 from subagents.outputs import CriticOutput
+from workbench.runs.engine import AnalysisTask, analysis_result
 from workbench.runs.fanout import Task
-from workbench.runs.store import now_iso
 
 if TYPE_CHECKING:
     from retrieval import Embedder, HybridIndex
@@ -110,40 +110,35 @@ class OfflineWorker:
         )
 
     def analyze_sync(self, task: Task) -> dict[str, Any]:
-        p = task.payload
-        question = p.get("sub_question") or p["question"]
-        steering = list(task.steering) + list(p.get("notes", []))
+        p = AnalysisTask.model_validate(task.payload)
+        steering = list(task.steering) + p.notes
         findings: list[Finding] = []
         seen: set[str] = set()
         abstained: dict[str, str] = {}
-        for doc_id in p["doc_ids"]:
+        for doc_id in p.doc_ids:
             if doc_id in self.skip:
                 abstained[doc_id] = self.skip[doc_id]
                 continue
             # deductive runs read each document once for the question and once for each
             # code of the codebook, as a coder reads for each code
-            for asked in [question, *self.queries]:
+            for asked in [p.asked, *self.queries]:
                 for f in self.analyst.analyze(
                     self.docs[doc_id], asked, task_key=task.key, steering=steering
                 ):
                     if f.id not in seen:
                         seen.add(f.id)
                         findings.append(f)
-        return {
-            "doc_ids": p["doc_ids"],
-            "doc_id": p["doc_ids"][0],
-            "findings": [f.model_dump(mode="json") for f in findings],
-            "abstained": abstained,
-            "steering": list(task.steering),
-            "finished_at": now_iso(),
-        }
+        return analysis_result(task, findings, abstained=abstained)
 
     async def analyze(self, task: Task) -> dict[str, Any]:
         return await asyncio.to_thread(self.analyze_sync, task)
 
 
 class OfflineEngine:
+    """The `Engine` (`runs.engine`) without a language model."""
+
     name = "offline"
+    uses_model = False
     note = ENGINE_NOTE
     short = ENGINE_SHORT
     models: dict[str, str] = {}  # noqa: RUF012 -- no models, by definition

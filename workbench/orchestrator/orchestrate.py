@@ -68,6 +68,7 @@ class _LoopQueryGenerator:
 async def execute(req: RunRequest) -> None:
     from retrieval import Embedder
     from workbench.core.tracing import make_tracer, summarize
+    from workbench.engines.registry import build_engine, engine_info
     from workbench.orchestrator.pipeline import run_plan
     from workbench.runs.budgets import BudgetTracker, MeteredModel
     from workbench.runs.context import RunContext
@@ -88,7 +89,8 @@ async def execute(req: RunRequest) -> None:
             span.set_attribute("workbench.run_id", store.run_id)
             span.set_attribute("workbench.engine", req.engine)
             generator = None
-            if req.engine == "model":
+            info = engine_info(req.engine)
+            if info.uses_model:
                 from workbench.engines.model import build_model
 
                 inner = build_model(
@@ -122,29 +124,27 @@ async def execute(req: RunRequest) -> None:
             emit(Event("stage_done", "index", f"{_fmt_stats(stats)} in {t_index:.1f}s"))
 
             docs = corpus.by_id()
-            runner: Any
-            if req.engine == "model":
+            specs = None
+            if info.uses_model:
                 from subagents.spec_loader import load_specs
-                from workbench.engines.model import ModelEngine
 
-                assert model is not None
-                runner = ModelEngine(s, model, load_specs(parts.dir), index, docs, tracer=tracer)
-                note, short = runner.note, runner.short
+                specs = load_specs(parts.dir)
+            runner = build_engine(
+                req.engine,
+                s,
+                index=index,
+                embedder=embedder,
+                corpus=corpus,
+                docs=docs,
+                model=model,
+                specs=specs,
+                tracer=tracer,
+            )
+            note, short = runner.note, runner.short
+            if runner.models:
                 store.update_manifest(models=runner.models, engine_note=note)
-            else:
-                from workbench.engines.offline import OfflineEngine, skipped_documents
-
-                runner = OfflineEngine(
-                    s,
-                    index,
-                    embedder,
-                    docs,
-                    corpus_path=str(corpus.path),
-                    skip=skipped_documents(corpus),
-                )
-                note, short = runner.note, runner.short
-                if runner.codebook is not None:  # the manifest says a codebook coded the themes
-                    store.update_manifest(engine_note=note)
+            elif runner.codebook is not None:  # the manifest says a codebook coded the themes
+                store.update_manifest(engine_note=note)
             ctx = RunContext(
                 store=store,
                 corpus=corpus,
@@ -233,7 +233,7 @@ async def _plan(req: RunRequest, ctx: Any) -> Plan:
     batch = s.analysis.batch_size
     if req.plan is not None:
         plan = Plan.from_user(req.plan, names)
-    elif req.recipe == "auto" and req.engine == "model":
+    elif req.recipe == "auto" and ctx.runner.uses_model:
         ctx.emit(Event("stage_started", "plan", "the planner is writing a plan"))
         out = await ctx.runner.plan(req.question, _describe(req.corpus), steering)
         try:

@@ -30,6 +30,7 @@ from workbench.orchestrator.plans import Plan, Stage
 from workbench.outputs.tables import compare_segments, write_findings_table
 from workbench.runs.context import RunContext
 from workbench.runs.corpus import Corpus
+from workbench.runs.engine import AnalysisTask
 from workbench.runs.fanout import FanOutStats, Task, TokenBucket, fan_out, idempotency_key
 from workbench.runs.store import now_iso
 
@@ -93,14 +94,14 @@ def _tasks_for(
                     stage=stage.id,
                     label=(g[0].title if len(g) == 1 else f"{len(g)} {ctx.corpus.noun}")
                     + (f" / {sub}" if sub else ""),
-                    payload={
-                        "doc_ids": ids,
-                        "question": ctx.question,
-                        "sub_question": sub,
-                        "subagent": stage.subagent,
-                        "goal": stage.goal,
-                        "notes": doc_notes,
-                    },
+                    payload=AnalysisTask(
+                        doc_ids=ids,
+                        question=ctx.question,
+                        sub_question=sub,
+                        subagent=stage.subagent,
+                        goal=stage.goal,
+                        notes=doc_notes,
+                    ).model_dump(),
                 )
             )
     return out
@@ -161,7 +162,7 @@ async def _execute(
                     tspan.set_attribute("gen_ai.operation.name", "invoke_agent")
                     tspan.set_attribute("gen_ai.agent.name", stage.subagent)
                     tspan.set_attribute(
-                        "gen_ai.system", ctx.engine if ctx.engine == "offline" else "anthropic"
+                        "gen_ai.system", "anthropic" if ctx.runner.uses_model else ctx.engine
                     )
                     if task.steering:
                         tspan.set_attribute("workbench.steering", list(task.steering))
@@ -233,7 +234,7 @@ def _gate(
     unsupported = _unsupported(ctx, findings)
     covered = {d for r in results for d in r.get("doc_ids", [])}
     coverage = len(covered) / total if total else 1.0
-    checked = "verbatim, claims supported" if ctx.engine == "model" else "verbatim"
+    checked = "verbatim, claims supported" if ctx.runner.uses_model else "verbatim"
     ctx.emit(Event("stage_done", "gate", f"{len(findings)} findings, all quotes {checked}"))
     if record:
         ctx.store.update_manifest(
@@ -259,7 +260,7 @@ def _unsupported(ctx: RunContext, findings: list[Finding]) -> list[Any]:
     """Model findings whose claim their quotes do not carry are dropped (prompt injection
     through names, or a claim drifting from its evidence); the offline engine's claims
     are built from their quotes."""
-    if ctx.engine != "model":
+    if not ctx.runner.uses_model:
         return []
     from subagents.verify import unsupported_claims
 
@@ -455,7 +456,7 @@ async def _critique(
     await _checkpoint(ctx, "critic")
     key = idempotency_key(
         "critic",
-        ctx.runner.version("critic") if ctx.engine == "model" else "researcher-critic/2",
+        ctx.runner.version("critic") if ctx.runner.uses_model else "researcher-critic/2",
         findings=sorted(f.id for f in findings),
         themes=[(t.label, t.finding_ids) for t in synthesis.themes],
         question=ctx.question,

@@ -186,7 +186,7 @@ def build_spec(
                 speaker=ev.speaker,
                 # the offline engine writes no text of its own: its claim renders (a longer
                 # stretch of) the quote, so no Claim column repeats quotes
-                claim=None if ctx.engine == "offline" or clean(f.claim) == shown else f.claim,
+                claim=None if not ctx.runner.uses_model or clean(f.claim) == shown else f.claim,
                 quote=ev.quote,
                 display=shown,
                 prompt=clean(f.context.quote) if f.context is not None else None,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from workbench.runs.budgets import BudgetTracker
     from workbench.runs.control import RunControl
     from workbench.runs.corpus import Corpus
+    from workbench.runs.engine import Engine
     from workbench.runs.fanout import FanOutStats
     from workbench.runs.review import ReviewQueue
     from workbench.runs.store import RunStore
@@ -34,10 +35,10 @@ class RunContext:
     embedder: Embedder
     emit: Listener
     tracer: Tracer
+    runner: Engine  # the engine (`runs.engine.Engine`), built by `engines.registry`
     engine: str = "offline"
     engine_note: str = ""
     engine_short: str = ""
-    runner: Any = None  # the engine object (OfflineEngine / ModelEngine)
     control: RunControl | None = None
     sandbox: Callable[[Path], Any] | None = None  # work_dir -> a sandbox (a context manager)
     budget: BudgetTracker | None = None
