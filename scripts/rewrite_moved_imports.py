@@ -46,7 +46,7 @@ MOVED = {
     "plans": "orchestrator.plans",
     "ask": "ask.answer",
     "ask_model": "ask.model",
-    "progress": "ui.progress",
+    "progress": "core.progress",
     "terminal": "cli.terminal",
     "cli_ask": "cli.ask",
     "cli_qda": "cli.qda",
@@ -83,6 +83,8 @@ def rewrite(text: str) -> str:
             f"from workbench.{new} import {name}",
             text,
         )
+    text = text.replace("workbench.ui.detect", "workbench.core.detect")
+    text = text.replace("workbench/ui/detect.py", "workbench/core/detect.py")
     return text  # `workbench.cli` (its `main`, `python -m workbench.cli`) keeps its name
 
 

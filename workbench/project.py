@@ -13,15 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 from retrieval.locking import LockedError
 from workbench.core.aio import run_sync
-from workbench.core.errors import BudgetExceededError, RunError, UserError, WorkbenchError
+from workbench.core.errors import (
+    BudgetExceededError,
+    RunError,
+    UserError,
+    WorkbenchError,
+    translate,
+)
 from workbench.core.events import Event, Listener
+from workbench.core.progress import progress_listener
 from workbench.core.settings import Settings
-from workbench.engines.registry import engine_info
+from workbench.core.version import __version__
+from workbench.engines.registry import engine_info, resolve_engine
 from workbench.runs.context import ProjectContext
+from workbench.runs.control import RunCancelledError, RunControl
 from workbench.runs.corpus import Corpus
+from workbench.runs.handle import RunHandle
 from workbench.runs.run import Run
 from workbench.runs.store import RunStore, now_iso, run_lock
-from workbench.ui.progress import progress_listener
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
@@ -133,7 +142,6 @@ class Project:
         """The engine a call runs on (`engines.registry.resolve_engine`): `engine`, else the
         settings', else the model engine when a model is at hand (`model`,
         `Project(model=...)`, or ANTHROPIC_API_KEY)."""
-        from workbench.engines.registry import resolve_engine
 
         has_model = model is not None or self.model is not None
         return resolve_engine(engine, self.settings, has_model=has_model)
@@ -194,7 +202,6 @@ class Project:
         pauses or cancels it from another thread (see `start` for a background run).
         """
         from workbench.orchestrator.pipeline import RECIPES
-        from workbench.runs.control import RunControl
 
         question = (question or "").strip()
         if not question:
@@ -305,8 +312,6 @@ class Project:
         try:
             run_sync(execute(request))
         except BaseException as e:
-            from workbench.runs.control import RunCancelledError
-
             status = "failed"
             if isinstance(e, KeyboardInterrupt | asyncio.CancelledError):
                 status = "interrupted"
@@ -324,7 +329,6 @@ class Project:
                 e.add_note(f"(the run's manifest could not be updated: {record_error})")
             if isinstance(e, WorkbenchError | KeyboardInterrupt):
                 raise
-            from workbench.core.errors import translate
 
             err = translate(e)
             if isinstance(err, RunError) and err.run_id is None:
@@ -345,8 +349,6 @@ class Project:
         plan: Plan | dict[str, Any] | None = None,
     ) -> RunHandle:
         """Start `analyze` in the background; steer, pause, review and `wait()` on the handle."""
-        from workbench.runs.control import RunControl
-        from workbench.runs.handle import RunHandle
 
         handle = RunHandle(RunControl(steering_file=self.settings.steering_file), on_event)
         handle._start(
@@ -404,8 +406,6 @@ class Project:
 
     def start_triage(self, tickets: str | Path, labels: str | Path, **kwargs: Any) -> RunHandle:
         """`triage` in the background: review its queue in the panel, `wait()` for the run."""
-        from workbench.runs.control import RunControl
-        from workbench.runs.handle import RunHandle
 
         on_event = kwargs.pop("on_event", None)
         handle = RunHandle(RunControl(steering_file=self.settings.steering_file), on_event)
@@ -441,7 +441,6 @@ class Project:
     ) -> dict[str, Any]:
         import platform
 
-        from workbench.core.version import __version__
         from workbench.orchestrator.pipeline import ENGINE_NOTES
 
         return {

@@ -15,7 +15,7 @@ import pytest
 
 from workbench.core.errors import UserError
 from workbench.core.events import Event, LogPrinter
-from workbench.ui.progress import ProgressBars, progress_listener
+from workbench.core.progress import ProgressBars, progress_listener
 
 
 class Tty(io.StringIO):

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 from workbench.ask.answer import Answer, OfflineAsker, OfflineAskSettings, Scope, verify_answer
 from workbench.core.errors import UserError
 from workbench.core.events import Event, Listener
+from workbench.core.progress import IndexProgress, progress_listener
 from workbench.engines.registry import engine_info, resolve_engine
+from workbench.runs.budgets import MeteredModel, metered
 from workbench.runs.context import HasContext, ProjectContext, context_of
-from workbench.ui.progress import IndexProgress, progress_listener
+from workbench.runs.corpus import Corpus
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
@@ -38,7 +40,7 @@ def ask(
     """Answer `question` from `corpus` (a Corpus or a path) within `scope`; see the module doc.
 
     Progress (indexing, answering) goes to `on_event`, else to progress bars or log
-    lines on stderr (`workbench.ui.progress`).
+    lines on stderr (`workbench.core.progress`).
 
     `index` reuses an index already built for the corpus (else the project's is updated).
     The engine is chosen as `Project.analyze` chooses it (`Project.resolve_engine`). The
@@ -46,7 +48,6 @@ def ask(
     stack (`Project(model=...)`, else one built from the settings); either way its calls
     go through a `MeteredModel`: the project's budgets apply and every call is traced.
     """
-    from workbench.runs.corpus import Corpus
 
     parts = context_of(project)
     question = (question or "").strip()
@@ -116,7 +117,6 @@ def _configured_model(
     budgets (`settings.budgets`) cap its calls and each call is a span appended to
     `.workbench/traces/<trace>.jsonl`. A model that is already metered is returned as is.
     """
-    from workbench.runs.budgets import MeteredModel, metered
 
     if isinstance(model, MeteredModel):
         return model

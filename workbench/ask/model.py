@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from workbench.ask.answer import Answer, AnswerSentence, Citation, Scope
+from workbench.core.aio import run_sync
 
 if TYPE_CHECKING:
     from retrieval import Document, Hit, Segment
@@ -107,7 +108,6 @@ def ask_with_model(
     *,
     project_dir: str | Path | None = None,
 ) -> Answer:
-    from workbench.core.aio import run_sync
 
     return run_sync(_ask(question, scope, docs, index, model, project_dir))
 

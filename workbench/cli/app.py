@@ -402,7 +402,7 @@ def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
     """Recall@k, MRR, hit@k and turn recall@k for each retriever alone and fused."""
     from retrieval import RetrievalError
     from retrieval.eval import evaluate
-    from workbench.ui.progress import IndexProgress, progress_listener
+    from workbench.core.progress import IndexProgress, progress_listener
 
     for p in (bench, corpus):
         if not p.exists():

@@ -484,9 +484,9 @@ def _add_eval_propose(eval_group: click.Group) -> None:
         answer and evidence; you keep it (y), drop it (n) or stop (q). The kept ones are
         written to --out as a golden set that `workbench eval analysis` runs.
         """
+        from workbench.core.progress import IndexProgress, progress_listener
         from workbench.evaluation.judge import propose_questions
         from workbench.project import Project
-        from workbench.ui.progress import IndexProgress, progress_listener
 
         if approve_all and interactive:
             raise UserError("--approve-all and --interactive exclude each other; pick one")

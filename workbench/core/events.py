@@ -30,7 +30,7 @@ Listener = Callable[[Event], None]
 class LogPrinter:
     """Prints events as log lines; task and progress events are thinned to quarters.
 
-    Where bars can be drawn (a terminal, a notebook), `workbench.ui.progress.ProgressBars`
+    Where bars can be drawn (a terminal, a notebook), `workbench.core.progress.ProgressBars`
     shows the same events as progress bars.
     """
 

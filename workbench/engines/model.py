@@ -38,6 +38,9 @@ from subagents.outputs import AnalystOutput, CodeMapOutput, CriticOutput, PlanOu
 from subagents.spec_loader import AgentSpec
 from subagents.tools import ToolRegistry, read_segment_tool, search_tool
 from workbench.core.errors import RunError
+from workbench.engines.codebook import codebook_for
+from workbench.engines.model_stack import context_budget
+from workbench.engines.synthesis import BoundedSynthesis
 from workbench.runs.engine import AnalysisTask, TaskSpend, analysis_result
 from workbench.runs.fanout import Task
 
@@ -167,7 +170,6 @@ class ModelEngine:
         context: ContextBudget | None = None,
         embedder: Any = None,
     ) -> None:
-        from workbench.engines.model_stack import context_budget
 
         self.settings = settings
         self.model = model
@@ -182,7 +184,6 @@ class ModelEngine:
         self.context = context or context_of(model) or context_budget(settings, self.models)
         self.note = engine_note(self.models)
         self.short = engine_short(self.models)
-        from workbench.engines.codebook import codebook_for
 
         self.codebook = codebook_for(settings)
 
@@ -248,7 +249,6 @@ class ModelEngine:
         return room is None or sum(agent.document_tokens(c) for c in task.context) <= room
 
     def _bounded(self) -> BoundedSynthesis:
-        from workbench.engines.synthesis import BoundedSynthesis
 
         embedder = self.embedder
         return BoundedSynthesis(self, embedder.encode if embedder is not None else None)

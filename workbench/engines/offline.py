@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from subagents.findings import Finding, Synthesis
 from subagents.outputs import CriticOutput
+from workbench.engines.codebook import code_queries, codebook_for
+from workbench.runs.corpus import Corpus
 from workbench.runs.engine import AnalysisTask, analysis_result
 from workbench.runs.fanout import Task
 
@@ -58,7 +60,6 @@ class OfflineWorkerSpec:
 
     def build(self) -> OfflineWorker:
         from retrieval import Embedder, HybridIndex
-        from workbench.runs.corpus import Corpus
 
         embedder = Embedder()
         index = HybridIndex(Path(self.index_dir), embedder=embedder)
@@ -158,7 +159,6 @@ class OfflineEngine:
         self.embedder = embedder
         self.docs = docs
         self.corpus_path = corpus_path
-        from workbench.engines.codebook import code_queries, codebook_for
 
         self.codebook = codebook_for(settings)
         if self.codebook is not None:

@@ -24,7 +24,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from workbench.ask.answer import Scope
+from workbench.core.aio import run_sync
 from workbench.core.errors import UserError
+from workbench.evaluation.golden import GoldenItem, GoldSpan
+from workbench.evaluation.metrics import segment_index
 
 if TYPE_CHECKING:
     from retrieval import Document
@@ -147,7 +151,6 @@ class RubricJudge:
     ) -> dict[str, float] | None:
         """Criterion -> score, or None when the judge abstained or failed to answer (or the
         answer with its evidence does not fit the judge model's context window)."""
-        from workbench.core.aio import run_sync
 
         return run_sync(self.ascore(item, answer))
 
@@ -159,7 +162,6 @@ class RubricJudge:
         One loop for the whole batch matters: a model client keeps its connections on
         the loop it first ran on, and a new loop per item would find them stale.
         """
-        from workbench.core.aio import run_sync
 
         async def run_all() -> list[dict[str, float] | None]:
             gate = asyncio.Semaphore(concurrency)
@@ -353,11 +355,7 @@ def propose_questions(
     from subagents.spec_loader import parse_spec
     from subagents.tools import ToolRegistry, read_segment_tool, search_tool
     from subagents.verify import check_evidence
-    from workbench.ask.answer import Scope
     from workbench.ask.model import IndexBackend
-    from workbench.core.aio import run_sync
-    from workbench.evaluation.golden import GoldenItem, GoldSpan
-    from workbench.evaluation.metrics import segment_index
 
     _register()
     spec = parse_spec(PROPOSER_SPEC, source="workbench:question-proposer")

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from workbench.ask.answer import OfflineAskSettings
 from workbench.core.errors import UserError
 from workbench.core.events import Event
+from workbench.core.progress import IndexProgress, progress_listener
+from workbench.core.version import __version__
 from workbench.evaluation.golden import GoldenSet
 from workbench.evaluation.judge import Calibration
 from workbench.evaluation.metrics import (
@@ -28,7 +31,8 @@ from workbench.evaluation.metrics import (
     rouge,
     theme_coverage,
 )
-from workbench.ui.progress import IndexProgress, progress_listener
+from workbench.runs.corpus import Corpus
+from workbench.runs.store import now_iso
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
@@ -96,12 +100,8 @@ def evaluate_analysis(
     """
     import dataclasses
 
-    from workbench.ask.answer import OfflineAskSettings
     from workbench.ask.api import ask
-    from workbench.core.version import __version__
     from workbench.project import Project
-    from workbench.runs.corpus import Corpus
-    from workbench.runs.store import now_iso
 
     say = progress or (lambda _m: None)
     items = golden.approved_items()[:limit] if limit else golden.approved_items()

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from workbench.core.errors import UserError
 from workbench.core.events import Event, Listener
+from workbench.core.tracing import make_tracer, summarize
+from workbench.engines.registry import build_engine, engine_info
+from workbench.orchestrator.plans import Plan, plan_from_planner, recipe_plan
+from workbench.runs.budgets import BudgetTracker, MeteredModel
+from workbench.runs.context import RunContext
 from workbench.runs.store import CASSETTE_KEYS, RunStore, now_iso
 
 if TYPE_CHECKING:
@@ -67,11 +73,7 @@ class _LoopQueryGenerator:
 
 async def execute(req: RunRequest) -> None:
     from retrieval import Embedder
-    from workbench.core.tracing import make_tracer, summarize
-    from workbench.engines.registry import build_engine, engine_info
     from workbench.orchestrator.pipeline import run_plan
-    from workbench.runs.budgets import BudgetTracker, MeteredModel
-    from workbench.runs.context import RunContext
 
     parts, store, corpus, s = req.parts, req.store, req.corpus, req.parts.settings
     emit = req.emit
@@ -220,8 +222,6 @@ async def execute(req: RunRequest) -> None:
 
 async def _plan(req: RunRequest, ctx: Any) -> Plan:
     """The plan: reused on resume; else given, from a recipe, or from the planner."""
-    from workbench.core.errors import UserError
-    from workbench.orchestrator.plans import Plan, plan_from_planner, recipe_plan
 
     store, s = req.store, req.parts.settings
     names = _subagents(req)

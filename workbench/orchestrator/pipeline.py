@@ -32,6 +32,7 @@ from workbench.runs.context import RunContext
 from workbench.runs.corpus import Corpus
 from workbench.runs.engine import AnalysisTask
 from workbench.runs.fanout import FanOutStats, Task, TokenBucket, fan_out, idempotency_key
+from workbench.runs.review import ReviewQueue
 from workbench.runs.store import now_iso
 
 if TYPE_CHECKING:
@@ -275,7 +276,6 @@ def _unsupported(ctx: RunContext, findings: list[Finding]) -> list[Any]:
 
 
 async def run_plan(ctx: RunContext, plan: Plan) -> dict[str, Any]:
-    from workbench.runs.review import ReviewQueue
 
     store, corpus = ctx.store, ctx.corpus
     total = len(corpus.documents)

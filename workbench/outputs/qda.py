@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from exports.qdpx import PALETTE, QdaCode, QdaProject, QdaSelection, QdaSource, stable_guid
 from subagents.findings import Finding, Synthesis
 from workbench.core.errors import UserError
+from workbench.core.version import __version__
 from workbench.engines.codebook import CANDIDATES, OTHER, qda_codes
+from workbench.runs.corpus import Corpus
 
 if TYPE_CHECKING:
     from retrieval.types import Document
@@ -149,7 +151,6 @@ def write_qdpx_for_run(
     out: Path | None = None,
 ) -> Path:
     from exports.qdpx import write_qdpx
-    from workbench.core.version import __version__
 
     corpus = manifest.get("corpus", {}).get("name", "corpus")
     question = str(manifest.get("question", ""))
@@ -185,7 +186,6 @@ def write_run_codebook(
         book = codebook_from_synthesis(synthesis, findings)
         if out is not None and out.suffix.lower() == ".qdc":
             from exports.qdc import write_qdc
-            from workbench.core.version import __version__
 
             return write_qdc(qda_codes(book), out, origin=f"research-workbench {__version__}")
         return write_codebook(book, out or run_dir / "codebook.yaml")
@@ -197,7 +197,6 @@ def write_run_codebook(
 
 def run_documents(run: Any) -> dict[str, Document]:
     """The run's documents, loaded again from its corpus; refused if they changed since."""
-    from workbench.runs.corpus import Corpus
 
     info = run.manifest.get("corpus", {})
     path = Path(str(info.get("path", "")))

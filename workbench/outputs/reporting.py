@@ -25,6 +25,9 @@ from retrieval.types import Document, Segment
 from subagents.findings import Evidence, Finding, Synthesis
 from subagents.outputs import CriticOutput
 from workbench.core.errors import RunError
+from workbench.core.events import Event
+from workbench.outputs.media import attach_clips
+from workbench.outputs.qda import write_qdpx_for_run, write_run_codebook
 from workbench.runs.store import now_iso
 
 if TYPE_CHECKING:
@@ -371,8 +374,6 @@ def write_exports(
 ) -> dict[str, str]:
     from exports.deck import build_deck
     from exports.report import write_html, write_markdown
-    from workbench.core.events import Event
-    from workbench.outputs.media import attach_clips
 
     spec = build_spec(ctx, findings, synthesis, charts, critique)
     verify_spec(spec, ctx.corpus.by_id())
@@ -401,7 +402,6 @@ def _researcher_files(
     ctx: RunContext, findings: Sequence[Finding], synthesis: Synthesis
 ) -> dict[str, str]:
     """The run for QDA tools (REFI-QDA .qdpx) and as a codebook a later run takes in."""
-    from workbench.outputs.qda import write_qdpx_for_run, write_run_codebook
 
     run_dir = ctx.store.dir
     manifest = ctx.store.read_manifest()

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.errors import BudgetExceededError, RunError
+from workbench.runs.budgets import ModelStopError
+from workbench.runs.control import RunCancelledError
 from workbench.runs.store import RunStore
 
 if TYPE_CHECKING:
@@ -90,8 +92,6 @@ class TokenBucket:
 
 
 def _is_stop(e: BaseException) -> bool:
-    from workbench.runs.budgets import ModelStopError
-    from workbench.runs.control import RunCancelledError
 
     return isinstance(e, BudgetExceededError | ModelStopError | RunCancelledError)
 

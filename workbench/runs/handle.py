@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.events import Event, Listener
-from workbench.runs.control import RunControl
+from workbench.runs.control import RunCancelledError, RunControl
 
 if TYPE_CHECKING:
     from workbench.runs.review import ReviewQueue
@@ -100,7 +100,6 @@ class RunHandle:
             return "paused" if self.control.paused else "running"
         if self._error is None:
             return "complete"
-        from workbench.runs.control import RunCancelledError
 
         return "cancelled" if isinstance(self._error, RunCancelledError) else "failed"
 

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TextIO, runtime_checkable
 
+from workbench.core.detect import Mode, display_mode
+from workbench.core.errors import UserError
 from workbench.core.events import Event, Listener, LogPrinter
-from workbench.ui.detect import Mode, display_mode
 from workbench.ui.state import PanelState
 
 
@@ -231,8 +232,6 @@ def wait(handle: RunLike, *, poll_s: float = 0.2) -> Any:
     notebook. Where a person is expected to click (widgets), this raises a `UserError`
     that says what to do instead; elsewhere it is `handle.wait()`.
     """
-    from workbench.core.errors import UserError
-    from workbench.ui.detect import display_mode
 
     if display_mode() != "widgets":
         return _wait_plain(handle)

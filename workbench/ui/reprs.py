@@ -5,7 +5,7 @@
 is imported until such an object is displayed. Each type gets HTML and a short text
 form (what a console, papermill's text view or a log shows). A `RunHandle` displays as
 the live panel where widgets can be drawn and as log lines elsewhere (see
-`workbench.ui.detect`).
+`workbench.core.detect`).
 
 `Deck` is a small view of a deck file: its slide titles as text, its slide thumbnails
 as HTML (rendered with LibreOffice, see `workbench.ui.thumbnails`).

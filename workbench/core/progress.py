@@ -24,6 +24,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from workbench.core.detect import display_mode
 from workbench.core.errors import UserError
 from workbench.core.events import Event, Listener, LogPrinter
 
@@ -45,8 +46,6 @@ def progress_listener(stream: TextIO | None = None) -> Listener:
     out = stream or sys.stderr
     mode = progress_mode()
     if mode == "auto":
-        from workbench.ui.detect import display_mode
-
         if display_mode() == "widgets":
             return ProgressBars(out, notebook=True)
         isatty = getattr(out, "isatty", None)
