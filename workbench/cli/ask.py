@@ -331,9 +331,9 @@ def _add_eval_analysis(eval_group: click.Group) -> None:
         whether it is trusted.
         """
         from workbench.evaluation.golden import load_golden
-        from workbench.evaluation.judge import RubricJudge, calibrate_report, load_human_labels
+        from workbench.evaluation.judge import RubricJudge, load_human_labels
         from workbench.evaluation.regression import RegressionStore
-        from workbench.evaluation.runner import evaluate_analysis
+        from workbench.evaluation.runner import calibrate_report, evaluate_analysis
         from workbench.runs.store import atomic_write_json
 
         gs = load_golden(golden)

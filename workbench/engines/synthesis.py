@@ -28,7 +28,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,8 +37,12 @@ from subagents.findings import Finding, Synthesis
 from subagents.outputs import CriticIssue, CriticOutput, SynthesisOutput, ThemeDraft
 from workbench.core.errors import RunError
 
-if TYPE_CHECKING:
-    from workbench.engines.model import ModelEngine
+
+class AgentSource(Protocol):
+    """What the synthesis needs of its engine (a `ModelEngine`): the agent of a sub-agent."""
+
+    def agent(self, name: str) -> Agent: ...
+
 
 QUOTE_CHARS = 300
 ELLIPSIS = " […]"
@@ -135,7 +139,7 @@ class BoundedSynthesis:
     """The hierarchical synthesis and per-theme critique of one `ModelEngine`."""
 
     def __init__(
-        self, engine: ModelEngine, embed: Callable[[list[str]], np.ndarray] | None
+        self, engine: AgentSource, embed: Callable[[list[str]], np.ndarray] | None
     ) -> None:
         self.engine = engine
         self.embed = embed

@@ -9,7 +9,7 @@ is its system prompt.
 Calibration: on a sample with human scores, Spearman's rho between judge and human
 scores and Cohen's kappa on pass/fail (score >= threshold). A judge below the set
 agreement is flagged `trusted=False`; its scores are then reported but never gate.
-`calibrate_report` does this for a finished `EvalReport`: an item's judge score is the
+`evaluation.runner.calibrate_report` does this for a finished `EvalReport`: an item's judge score is the
 mean of its five criteria, compared with the person's one score for that item.
 """
 
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from retrieval import Document
     from subagents.models.messages import Model
     from workbench.ask.answer import Answer
-    from workbench.evaluation.golden import GoldenItem
-    from workbench.evaluation.runner import EvalReport
 
 CRITERIA = (
     "factual_accuracy",
@@ -304,35 +302,6 @@ def load_human_labels(path: str | Path) -> dict[str, float]:
     if bad:
         raise UserError(f"{path}: human scores must lie in [0, 1]; out of range: {bad[:5]}")
     return labels
-
-
-def calibrate_report(
-    report: EvalReport,
-    human: Mapping[str, float],
-    *,
-    threshold: float = 0.5,
-    min_spearman: float = 0.5,
-    min_kappa: float = 0.4,
-    min_items: int = 10,
-) -> EvalReport:
-    """The report with its judge calibrated on the items the people labelled.
-
-    Items the judge did not score (it abstained) and labels for items not in the report
-    are left out; the latter are listed in `Calibration.unmatched`. The report's
-    `judge_trusted` becomes the calibration's verdict.
-    """
-    judged = {i.id: judge_score(i.judge) for i in report.items if i.judge is not None}
-    ids = [i for i in human if i in judged]
-    cal = calibrate(
-        [judged[i] for i in ids],
-        [human[i] for i in ids],
-        threshold=threshold,
-        min_spearman=min_spearman,
-        min_kappa=min_kappa,
-        min_items=min_items,
-    )
-    cal.unmatched = sorted(i for i in human if i not in judged)
-    return report.model_copy(update={"judge_trusted": cal.trusted, "judge_calibration": cal})
 
 
 def propose_questions(

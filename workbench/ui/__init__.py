@@ -20,9 +20,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.detect import display_mode, interactive
-from workbench.ui.live import LogView, RunLike, wait, watch
+from workbench.ui.live import LogView, RunLike
 from workbench.ui.reprs import Deck, register
 from workbench.ui.state import PanelState
+from workbench.ui.views import wait, watch
 
 if TYPE_CHECKING:
     from workbench.ui.panel import RunPanel

@@ -83,7 +83,7 @@ def _text(fn: Any) -> Any:
 
 
 def _display_handle(handle: Any) -> None:
-    from workbench.ui.live import watch
+    from workbench.ui.views import watch
 
     watch(handle)
 
