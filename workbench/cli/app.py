@@ -27,6 +27,7 @@ from typing import Any
 import click
 
 from workbench.cli import ask as cli_ask
+from workbench.cli import evaluate as cli_evaluate
 from workbench.cli import qda as cli_qda
 from workbench.cli import triage as cli_triage
 from workbench.cli.common import _guard, model_options
@@ -427,7 +428,8 @@ def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
 def _register_commands() -> None:
     """Commands that live in their own modules (ask, eval analysis, eval compare, triage,
     export, eval coding)."""
-    cli_ask.register(main, eval_group)
+    cli_ask.register(main)
+    cli_evaluate.register(eval_group)
     cli_triage.register(main, eval_group)
     cli_qda.register(main, eval_group)
 
