@@ -783,7 +783,8 @@ LIGHT_NOUNS = frozenset(
     """
     bit case cases thing things stuff way ways lot lots sense kind sort part parts point
     points one ones time times example examples fact idea ideas question questions issue
-    issues problem problems place end side number type types reason reasons
+    issues problem problems place end side number type types reason reasons bug bugs
+    error errors request requests feature features version versions
     """.split()
 )
 
