@@ -915,15 +915,20 @@ def _central_sentence(
         for sp in sentence_spans(findings[i].claim)
         if 40 <= len(sp.text) <= 220 and len(content_words(sp.text)) >= 4 and _prose(sp.text)
     ]
-    if not sentences:  # the wider group, then its most central finding's prose
-        sentences = [
-            clean(sp.text)
-            for i in sorted(group, key=lambda i: -float(vecs[i] @ centre))[:60]
-            for sp in sentence_spans(findings[i].claim)
-            if 40 <= len(sp.text) <= 220 and len(content_words(sp.text)) >= 4 and _prose(sp.text)
-        ][:40]
-    if not sentences:
-        return clean(findings[near[0]].claim)[:220]
+    if not sentences:  # the wider group, most central first (a theme of build logs)
+        for i in sorted(group, key=lambda i: -float(vecs[i] @ centre))[:NAMING_SAMPLE]:
+            sentences.extend(
+                clean(sp.text)
+                for sp in sentence_spans(findings[i].claim)
+                if 40 <= len(sp.text) <= 220
+                and len(content_words(sp.text)) >= 4
+                and _prose(sp.text)
+            )
+            if len(sentences) >= 20:
+                break
+    if not sentences:  # no prose anywhere: better none than a log line read aloud
+        first = clean(findings[near[0]].claim)[:220]
+        return first if _prose(first) else ""
     sv = encoder.encode(sentences)
     # a description should read well: hesitations and repeated words cost
     halting = np.array([_halting(t) for t in sentences])

@@ -153,3 +153,13 @@ def test_a_theme_is_described_in_prose_not_code(embedder) -> None:  # type: igno
     vecs = _normalise(embedder.encode(texts))
     description = _central_sentence(range(4), findings, vecs, embedder)
     assert description in {texts[1], texts[3]}
+
+
+def test_a_theme_of_logs_only_gets_no_description_rather_than_a_log_line(embedder) -> None:  # type: ignore[no-untyped-def]
+    logs = [
+        "make -j8 && sudo make install algo@host:~/build$ pkg-config --modversion opencv4 4.5.5",
+        "configure:20648: result: no | int main () { return 0; } | gcc -O2 -c conftest.c",
+    ]
+    findings = [_f(f"d{i}", i, t) for i, t in enumerate(logs)]
+    vecs = _normalise(embedder.encode(logs))
+    assert _central_sentence(range(2), findings, vecs, embedder) == ""
