@@ -11,6 +11,7 @@ when its processes died for a reason other than Ray's own fixed start-up waits.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -205,6 +206,7 @@ def ray_cluster(cpus_per_node: int = 1) -> Iterator[str]:
             else:
                 os.environ[key] = value
         _reset_ray_token_cache()
+        shutil.rmtree(temp, ignore_errors=True)  # what went wrong was said with its log
 
 
 def _reset_ray_token_cache() -> None:
