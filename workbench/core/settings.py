@@ -210,6 +210,9 @@ class Settings(BaseModel):
     # conversation chunking: windows of this many speaker turns, sharing `chunk_overlap`
     turns_per_chunk: int = Field(default=4, ge=1, le=200)
     chunk_overlap: int = Field(default=1, ge=0, le=199)
+    # a corpus file larger than this is skipped with the reason (one export of ~20,000
+    # tickets is ~40 MiB: raise it for such a file); in MiB
+    max_file_mib: float = Field(default=20, gt=0)
     models: ModelSettings = Field(default_factory=ModelSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
@@ -232,6 +235,10 @@ class Settings(BaseModel):
                 f"({self.turns_per_chunk})"
             )
         return self
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mib * 2**20)
 
     def resolved_engine(self) -> Engine:
         if self.engine is not None:
