@@ -191,6 +191,8 @@ class TriageSettings(BaseModel):
     batch_size: int = Field(default=10, ge=1, le=100)  # tickets per model-engine task
     examples_per_ticket: int = Field(default=2, ge=0, le=10)  # few-shot, chosen by similarity
     min_theme_tickets: int = Field(default=6, ge=2)  # themes only in categories this large
+    # offline: also fine-tune MiniLM's top layer on the labels when PyTorch is installed
+    fine_tune: bool = True
 
 
 class Settings(BaseModel):
