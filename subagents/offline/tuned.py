@@ -149,7 +149,7 @@ class MiniLMTuner:
                 idx = order[i : i + s.batch_size]
                 logits = model.logits([states[j] for j in idx])
                 loss = torch.nn.functional.cross_entropy(logits, target[idx])
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
                 sched.step()
                 opt.zero_grad()
