@@ -1,6 +1,6 @@
 """Offline triage on the NLBSE'24 issue reports: cross-validated F1 per repository.
 
-    python benchmarks/triage_nlbse.py --json [--folds 5] [--pooled] [--limit N] [--data CSV]
+    python benchmarks/triage_nlbse.py --json [--folds 5] [--pooled] [--tune] [--limit N] [--data CSV]
 
 Reads `<repo>/../shared/corpora/nlbse24-issues/train.csv` (1,500 GitHub issues, five
 repositories, bug / feature / question), splits each repository's issues into `--folds`
@@ -126,7 +126,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pooled", action="store_true", help="no per-repository models")
     ap.add_argument("--limit", type=int, default=None, help="only the first N folds")
-    ap.add_argument("--no-tune", action="store_true", help="no fine-tuned view (torch absent)")
+    ap.add_argument("--tune", action="store_true", help="add the fine-tuned view (needs PyTorch)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not args.data.is_file():
@@ -137,7 +137,7 @@ def main() -> None:
     from workbench.triage.metrics import triage_scores
     from workbench.triage.offline import OfflineTriager, default_tuner, ticket_input
 
-    settings = TriageSettings(per_group=not args.pooled, fine_tune=not args.no_tune)
+    settings = TriageSettings(per_group=not args.pooled, fine_tune=args.tune)
     tuner, tuner_note = default_tuner(settings)  # one for all folds: frozen states reused
     t_load = time.perf_counter()
     ls = load_labelled(args.data, label_column="label", group_column="repo")

@@ -100,9 +100,10 @@ def test_without_torch_the_linear_stack_runs_and_says_so(  # type: ignore[no-unt
     tmp_path: Path, labelled, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` fails as if absent
-    tuner, note = default_tuner(TriageSettings())
+    on = TriageSettings(fine_tune=True)
+    tuner, note = default_tuner(on)
     assert tuner is None and note is not None and "not installed" in note
-    triager = OfflineTriager(HashingEncoder(), TriageSettings(), group_column="product")
+    triager = OfflineTriager(HashingEncoder(), on, group_column="product")
     report = triager.fit(labelled)
     assert report.notes[0].startswith("fine-tuned view off: PyTorch")
     assert triager.classifier._tuned == []
@@ -110,8 +111,8 @@ def test_without_torch_the_linear_stack_runs_and_says_so(  # type: ignore[no-unt
     assert all(lab.predicted for lab in triager.label(docs))
 
 
-def test_the_setting_turns_the_view_off() -> None:
-    tuner, note = default_tuner(TriageSettings(fine_tune=False))
+def test_the_view_is_off_by_default_and_says_so() -> None:
+    tuner, note = default_tuner(TriageSettings())
     assert tuner is None and note is not None and "fine_tune = false" in note
 
 
