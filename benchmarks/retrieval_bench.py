@@ -1,6 +1,6 @@
 """Retrieval quality on the benchmarks in <repo>/../shared/bench (dev parts), per retriever.
 
-    python benchmarks/retrieval_bench.py --json [--only repo-nav|meeting-spans] [--limit N]
+    python benchmarks/retrieval_bench.py --json [--only repo-nav|meeting-spans] [--limit N] [--before]
 
 repo-nav-pytest needs the pytest 9.1.1 sdist; it is fetched once with
 `pip download --no-deps --no-binary :all: pytest==9.1.1` into the cache folder
@@ -10,7 +10,10 @@ embeds every chunk (about 5,600 code chunks and 15,500 meeting windows): on 2 CP
 that takes tens of minutes.
 
 Prints one JSON object: {bench name: {"fused": {...}, "bm25": {...}, "dense": {...},
-"synthetic": {...}}}, the same shape as `workbench eval retrieval --json` per bench.
+"synthetic": {...}, "structure": {...}}}, the same shape as `workbench eval retrieval
+--json` per bench. `--before` adds "fused_before" to the file-ranking bench: the document
+ranking without the code map and with the earlier fusion, on the same index in the same
+run (`retrieval.docrank.BEFORE_STRUCTURE`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from retrieval.docrank import BEFORE_STRUCTURE  # noqa: E402
 from retrieval.eval import evaluate  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -53,6 +57,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--only", choices=["repo-nav", "meeting-spans"])
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--before", action="store_true")
     args = parser.parse_args()
     benches = {
         "repo-nav": (SHARED / "bench" / "repo-nav-pytest.dev.json", pytest_sdist),
@@ -67,7 +72,8 @@ def main() -> None:
             continue
         t0 = time.perf_counter()
         log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
-        result = evaluate(bench, corpus(), limit=args.limit, progress=log)
+        compare = {"fused_before": BEFORE_STRUCTURE} if args.before else None
+        result = evaluate(bench, corpus(), limit=args.limit, progress=log, compare=compare)
         out[json.loads(bench.read_text())["name"]] = result
         if not args.json:
             print(f"{name}: {time.perf_counter() - t0:.0f}s", file=sys.stderr)

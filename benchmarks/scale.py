@@ -141,6 +141,8 @@ def one_e2e(n: int, workdir: Path) -> dict[str, Any]:
     stages = {k: round(b - a, 2) for k, (a, b) in marks.items() if k}
     # outside the run's own timings: opening the project, the run bundle, start-up
     stages["other"] = round(total - float(timings.get("total") or 0.0), 2)
+    themed = {d for t in run.themes for d in t.doc_ids}
+    outside = run.synthesis.unassigned_doc_ids
     return {
         "documents": n,
         "corpus": described,
@@ -149,6 +151,11 @@ def one_e2e(n: int, workdir: Path) -> dict[str, Any]:
         "stages_s": {**{k: v for k, v in timings.items() if k != "total"}, **stages},
         "findings": len(run.findings),
         "themes": len(run.themes),
+        # what a support lead reads: each theme's label and tickets, and how many tickets
+        # are in a theme or listed outside them with the reason
+        "theme_labels": [f"{t.label} ({t.n_documents})" for t in run.themes],
+        "themed_share": round(len(themed) / max(1, len(themed) + len(outside)), 3),
+        "unthemed_with_reason": sum(1 for d in outside if run.synthesis.unassigned_reasons.get(d)),
         "peak_rss_mb": peak_rss_mb(),
         "prepare_s": round(start - t0, 2),
     }

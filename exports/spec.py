@@ -30,6 +30,9 @@ class QuoteSpec(BaseModel):
     doc_id: str
     doc_title: str
     segment_id: str
+    # the source document's kind ("conversation", "ticket", "text", "code"): only a
+    # conversation has speakers, so only there is a missing one worth saying
+    source_kind: str | None = None
     start_time: float | None = None
     end_time: float | None = None
     context_before: str = ""  # the neighbouring source text, for "quote in context"

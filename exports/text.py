@@ -34,9 +34,19 @@ def time_range(q: QuoteSpec) -> str:
     return f"{timecode(q.start_time)}–{timecode(q.end_time)}"
 
 
+def speaker_label(q: QuoteSpec) -> str | None:
+    """Who said the quote: the speaker; "Unknown speaker" only in a conversation (or a
+    source of unknown kind), where a turn without a speaker is worth saying. A ticket, a
+    file or a text has an author or nothing, not a speaker: it is named by its document."""
+    if q.speaker:
+        return q.speaker
+    return "Unknown speaker" if q.source_kind in (None, "conversation") else None
+
+
 def attribution(q: QuoteSpec) -> str:
     """Short attribution shown under a quote: speaker · document · time range."""
-    parts = [q.speaker or "Unknown speaker", q.doc_title]
+    who = speaker_label(q)
+    parts = [*([who] if who else []), q.doc_title]
     tr = time_range(q)
     if tr:
         parts.append(tr)
@@ -45,7 +55,8 @@ def attribution(q: QuoteSpec) -> str:
 
 def citation(q: QuoteSpec) -> str:
     """Full citation for speaker notes and the report: every id needed to find the source."""
-    bits = [f"{q.speaker or 'Unknown speaker'}", f"{q.doc_title} (doc {q.doc_id})"]
+    who = speaker_label(q)
+    bits = [*([who] if who else []), f"{q.doc_title} (doc {q.doc_id})"]
     bits.append(f"segment {q.segment_id}")
     tr = time_range(q)
     if tr:

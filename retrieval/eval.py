@@ -14,8 +14,9 @@ definitions, in words), and `items`. Two item shapes are understood:
   rank of the first chunk with a gold turn. Searched within the named meeting (the
   target; keys `hit@5`, ...) and over the whole corpus (keys prefixed `corpus_`).
 
-`evaluate()` returns {"fused": {...}, "bm25": {...}, "dense": {...}, "synthetic": {...}},
-each a map of metric name to value.
+`evaluate()` returns {"fused": {...}, "bm25": {...}, "dense": {...}, "synthetic": {...}}
+(and "structure" for file ranking, see `retrieval.codemap`), each a map of metric name to
+value; `compare` adds file-ranking runs with other `DocumentRanking` options.
 """
 
 from __future__ import annotations
@@ -28,17 +29,22 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.errors import UserInputError
 from retrieval.types import Hit
 
+if TYPE_CHECKING:
+    from retrieval.docrank import DocumentRanking
+
 RUNS: dict[str, tuple[str, ...]] = {
-    "fused": ("bm25", "dense", "synthetic"),
+    "fused": ("bm25", "dense", "synthetic", "structure"),
     "bm25": ("bm25",),
     "dense": ("dense",),
     "synthetic": ("synthetic",),
+    "structure": ("structure",),  # files only: the files defining the names asked about
 }
+CHUNK_RETRIEVERS = ("bm25", "dense", "synthetic")
 TURNS_PER_K = 8
 KS = (1, 5, 10)
 
@@ -162,6 +168,7 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
     index_options: dict[str, Any] | None = None,
     index_progress: Callable[[int, int], None] | None = None,
+    compare: dict[str, DocumentRanking] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Run the bench's queries against an index of the corpus; metrics per retriever and fused.
 
@@ -195,19 +202,33 @@ def evaluate(
         is_files = "gold_files" in items[0]
         results: dict[str, dict[str, float]] = {}
         for run in runs:
+            retrievers = (
+                RUNS[run] if is_files else tuple(r for r in RUNS[run] if r in CHUNK_RETRIEVERS)
+            )
+            if not retrievers:
+                continue  # "structure" ranks files, not passages
             rows: list[dict[str, float]] = []
             for item in items:
                 if is_files:
-                    rows.append(_eval_files(index, item, RUNS[run]))
+                    rows.append(_eval_files(index, item, retrievers))
                 else:
-                    rows.append(_eval_spans(index, item, RUNS[run], whole_corpus))
+                    rows.append(_eval_spans(index, item, retrievers, whole_corpus))
             results[run] = _mean(rows)
             say(f"{run}: {results[run]}")
+        for name, options in (compare or {}).items() if is_files else ():
+            rows = [_eval_files(index, item, RUNS["fused"], options) for item in items]
+            results[name] = _mean(rows)
+            say(f"{name}: {results[name]}")
         return results
 
 
-def _eval_files(index: Any, item: dict[str, Any], retrievers: tuple[str, ...]) -> dict[str, float]:
-    hits = index.rank_documents(item["query"], k=50, retrievers=retrievers)
+def _eval_files(
+    index: Any,
+    item: dict[str, Any],
+    retrievers: tuple[str, ...],
+    options: DocumentRanking | None = None,
+) -> dict[str, float]:
+    hits = index.rank_documents(item["query"], k=50, retrievers=retrievers, options=options)
     files = [h.doc_id for h in hits]
     return _file_metrics(files, set(item["gold_files"]))
 

@@ -35,6 +35,7 @@ from retrieval.lexical import LexicalIndex
 from retrieval.locking import FileLock
 
 if TYPE_CHECKING:
+    from retrieval.codemap import CodeMap
     from retrieval.dense import DenseStore
     from retrieval.docrank import DocumentRanking
 from retrieval.store import DamagedStateError, DocEntry, IndexStore, Manifest, version_key
@@ -197,6 +198,7 @@ class HybridIndex:
         self._doc_pos: list[int] = []  # row -> its position among its document's chunks
         self._bm25: LexicalIndex | None = None
         self._synthetic: LexicalIndex | None = None
+        self._code_map: CodeMap | None = None
         self._query_owner: list[int] = []
         self._query_text: list[str] = []
         self._qcache: dict[str, np.ndarray] = {}
@@ -348,6 +350,15 @@ class HybridIndex:
             rows.append(i)
         self._bm25 = None
         self._synthetic = None
+        self._code_map = None
+
+    def code_map(self) -> CodeMap:
+        """What each code file defines, re-exports and registers (`retrieval.codemap`)."""
+        if self._code_map is None:
+            from retrieval.codemap import CodeMap
+
+            self._code_map = CodeMap({d: self.chunks(d) for d in self._by_doc})
+        return self._code_map
 
     def _lexical(self) -> tuple[LexicalIndex, LexicalIndex]:
         if self._bm25 is None or self._synthetic is None:
@@ -717,13 +728,14 @@ class HybridIndex:
         k: int = 10,
         doc_ids: list[str] | None = None,
         where: dict[str, Any] | None = None,
-        retrievers: Sequence[str] = RETRIEVERS,
+        retrievers: Sequence[str] = (*RETRIEVERS, "structure"),
         options: DocumentRanking | None = None,
     ) -> list[Hit]:
         """Documents (files) ranked for `query`: one hit per document, its best chunk.
 
-        See `retrieval.docrank` for the aggregation (several matching chunks count) and
-        the code-navigation prior (implementation files before their tests).
+        See `retrieval.docrank` for the aggregation (several matching chunks count), the
+        code-navigation prior (implementation files before their tests) and "structure",
+        the files that define the names the query mentions (`retrieval.codemap`).
         """
         from retrieval.docrank import rank_documents
 

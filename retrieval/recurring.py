@@ -12,7 +12,9 @@ three documents is scaffolding whatever the corpus size: people do not say the s
 words in three separate interviews, and tickets share them only through a template (of
 which a tracker keeps several versions, each in a few tickets). A short sentence (3 to 7
 words) needs `max(3, 1% of the corpus)`: "steps to reproduce" is a template's, "I have
-the same problem" is a me-too, neither is evidence.
+the same problem" is a me-too, neither is evidence. So does a line of one or two words
+("### Current behavior", "Embedder: codespaces"): a template's heading or field, or a
+"Yeah." that is no evidence either.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ def _pieces(text: str) -> list[tuple[int, int, list[str]]]:
     return out
 
 
+def _counted(text: str, start: int, end: int, words: list[str]) -> bool:
+    """A piece long enough to count, or a short one that is a whole line (a heading)."""
+    if len(words) >= MIN_WORDS:
+        return True
+    before = text.rfind("\n", 0, start)
+    after = text.find("\n", end)
+    line = text[before + 1 : len(text) if after < 0 else after]
+    return line.strip() == text[start:end].strip()
+
+
 def _doc_counts(keys: list[int], owners: list[int]) -> dict[int, int]:
     """Distinct documents per key, kept only for keys present in at least two."""
     if not keys:
@@ -75,12 +87,11 @@ def find_recurring(docs: Sequence[Document]) -> dict[str, dict[str, list[tuple[i
     for d, doc in enumerate(docs):
         segs = []
         for seg in doc.segments:
-            pieces = _pieces(seg.text)
+            pieces = [(a, b, w) for a, b, w in _pieces(seg.text) if _counted(seg.text, a, b, w)]
             segs.append((seg.id, pieces))
             for _, _, words in pieces:
-                if len(words) >= MIN_WORDS:
-                    piece_keys.append(hash(tuple(words)))
-                    piece_owner.append(d)
+                piece_keys.append(hash(tuple(words)))
+                piece_owner.append(d)
                 for i in range(len(words) - SHINGLE + 1):
                     sh_keys.append(hash(tuple(words[i : i + SHINGLE])))
                     sh_owner.append(d)
@@ -94,7 +105,7 @@ def find_recurring(docs: Sequence[Document]) -> dict[str, dict[str, list[tuple[i
             spans = []
             for start, end, words in pieces:
                 need = MIN_DOCS if len(words) >= SHINGLE else need_short
-                if len(words) >= MIN_WORDS and piece_docs.get(hash(tuple(words)), 0) >= need:
+                if piece_docs.get(hash(tuple(words)), 0) >= need:
                     spans.append((start, end))
                     continue
                 if len(words) < SHINGLE:

@@ -3,7 +3,7 @@
     workbench analyze <path> -q "<question>" [--project DIR] [--recipe NAME|auto]
                       [--engine offline|model] [--executor asyncio|ray] [--batch]
                       [--steer-file FILE] [--codebook FILE] [--max-usd X] [--max-tasks N]
-                      [--json]
+                      [--max-file-mib N] [--json]
     workbench doctor [--project DIR] [--model-url URL] [--model NAME] [--call] [--json]
     workbench runs [--project DIR]
     workbench steer <run-dir> "<message>"      (or /pause, /resume, /cancel)
@@ -160,6 +160,12 @@ def main() -> None:
 @click.option("--max-usd", type=float, default=None, help="Stop the run at this cost.")
 @click.option("--max-tasks", type=int, default=None, help="Start at most this many tasks.")
 @click.option(
+    "--max-file-mib",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Skip corpus files larger than this many MiB (default 20; max_file_mib in the settings).",
+)
+@click.option(
     "--new-run", is_flag=True, help="Start a new run even if an unfinished one can be resumed."
 )
 @click.option(
@@ -193,6 +199,7 @@ def analyze(
     codebook: Path | None,
     max_usd: float | None,
     max_tasks: int | None,
+    max_file_mib: float | None,
     new_run: bool,
     interviewers: tuple[str, ...],
     participants: tuple[str, ...],
@@ -224,6 +231,8 @@ def analyze(
         updates["executor"] = executor
     if steer_file is not None:
         updates["steering_file"] = str(steer_file)
+    if max_file_mib is not None:
+        updates["max_file_mib"] = max_file_mib
     if batch:
         updates["models"] = s.models.model_copy(update={"batch": True})
     if codebook is not None:

@@ -13,6 +13,9 @@ from retrieval.roles import RoleSettings, SpeakerRoles
 from retrieval.types import Document, SkippedFile
 from workbench.errors import UserError
 
+# how a user raises the limit per file (what the loader's skip reason tells them to do)
+MAX_FILE_SETTING = "max_file_mib in .workbench/config.toml (or --max-file-mib)"
+
 _NOUNS = {
     "conversation": "conversations",
     "ticket": "tickets",
@@ -42,14 +45,27 @@ class Corpus:
     role_settings: RoleSettings = field(default_factory=RoleSettings)
 
     @classmethod
-    def load(cls, path: str | Path, *, roles: RoleSettings | None = None) -> Corpus:
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        roles: RoleSettings | None = None,
+        max_file_bytes: int | None = None,
+    ) -> Corpus:
+        """Load `path`; a file over `max_file_bytes` (default 20 MiB: the project setting
+        `max_file_mib`) is skipped with the reason."""
         from retrieval import RetrievalError, load_corpus
+        from retrieval.loaders import DEFAULT_MAX_FILE_BYTES
 
         p = Path(path).expanduser()
         if not p.exists():
             raise UserError(f"corpus path not found: {p}. Give a file or a folder of documents.")
         try:
-            report = load_corpus(p)
+            report = load_corpus(
+                p,
+                max_file_bytes=max_file_bytes or DEFAULT_MAX_FILE_BYTES,
+                max_file_setting=MAX_FILE_SETTING,
+            )
         except RetrievalError as e:
             raise UserError(str(e)) from e
         if not report.documents:

@@ -55,6 +55,7 @@ class OfflineWorkerSpec:
     max_findings: int
     roles: RoleSettings = field(default_factory=lambda: _role_settings())
     queries: tuple[str, ...] = ()  # a codebook's codes, searched for besides the question
+    max_file_bytes: int | None = None  # the project's limit per corpus file
 
     def build(self) -> OfflineWorker:
         from retrieval import Embedder, HybridIndex
@@ -62,7 +63,7 @@ class OfflineWorkerSpec:
 
         embedder = Embedder()
         index = HybridIndex(Path(self.index_dir), embedder=embedder)
-        corpus = Corpus.load(self.corpus_path, roles=self.roles)
+        corpus = Corpus.load(self.corpus_path, roles=self.roles, max_file_bytes=self.max_file_bytes)
         return OfflineWorker(
             index,
             embedder,
@@ -205,6 +206,7 @@ class OfflineEngine:
             self.settings.analysis.max_findings_per_document,
             self.settings.roles.to_retrieval(),
             tuple(self.queries),
+            self.settings.max_file_bytes,
         )
 
     async def analyze(self, task: Task) -> dict[str, Any]:

@@ -88,7 +88,11 @@ class Project:
     # corpus and index ------------------------------------------------------------------
     def corpus(self, path: str | Path) -> Corpus:
         """Load a corpus with this project's settings (speaker roles)."""
-        return Corpus.load(path, roles=self.settings.roles.to_retrieval())
+        return Corpus.load(
+            path,
+            roles=self.settings.roles.to_retrieval(),
+            max_file_bytes=self.settings.max_file_bytes,
+        )
 
     def index_for(
         self, corpus: Corpus, *, query_generator: QueryGenerator | None = None

@@ -72,6 +72,7 @@ def quote_spec(
         doc_id=doc.id,
         doc_title=doc.title,
         segment_id=seg.id,
+        source_kind=doc.kind,
         start_time=ev.start_time,
         end_time=ev.end_time,
         context_before=before[-CONTEXT_CHARS:],

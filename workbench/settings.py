@@ -39,7 +39,9 @@ class AnalysisSettings(BaseModel):
     # a ceiling, not a quota: a document gives as many findings as it has answers about
     # the question (none when it says nothing about it), at most this many
     max_findings_per_document: int = Field(default=60, ge=1, le=1000)
-    max_themes: int = Field(default=8, ge=1, le=50)
+    # None: 8 for a study of a few dozen interviews, more for a larger corpus (13 at 150
+    # documents, 18 at 1,500, at most 20)
+    max_themes: int | None = Field(default=None, ge=1, le=50)
     # a theme needs max(2, min(min_theme_share * N, 3 ln N)) of N documents: a fixed share
     # alone would ask 1,000 of 10,000 tickets to back a theme
     min_theme_share: float = Field(default=0.1, gt=0, le=1)
@@ -212,6 +214,9 @@ class Settings(BaseModel):
     # conversation chunking: windows of this many speaker turns, sharing `chunk_overlap`
     turns_per_chunk: int = Field(default=4, ge=1, le=200)
     chunk_overlap: int = Field(default=1, ge=0, le=199)
+    # a corpus file larger than this is skipped with the reason (one export of ~20,000
+    # tickets is ~40 MiB: raise it for such a file); in MiB
+    max_file_mib: float = Field(default=20, gt=0)
     models: ModelSettings = Field(default_factory=ModelSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
@@ -234,6 +239,10 @@ class Settings(BaseModel):
                 f"({self.turns_per_chunk})"
             )
         return self
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mib * 2**20)
 
     def resolved_engine(self) -> Engine:
         if self.engine is not None:

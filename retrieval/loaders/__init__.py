@@ -52,6 +52,18 @@ TEXT_EXTENSIONS = {".txt", ".md", ".markdown", ".rst", ".text"}
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
 
 OnError = Literal["raise", "skip"]
+RECORD_EXTENSIONS = {".csv", ".tsv", ".jsonl", ".ndjson"}  # files of one record per row/line
+# the notes a data set ships with (README.md, LICENSE, CITATION.cff...), matched on the name
+# before its extension
+CORPUS_NOTES = re.compile(
+    r"^(readme|license|licence|copying|notice|citation|changelog|changes|contributing|authors"
+    r"|datasheet|data_card|dataset_card)(?:[._-].*)?$",
+    re.IGNORECASE,
+)
+NOTES_REASON = (
+    "notes about the data next to its record files (tickets in .csv/.jsonl), not one of its "
+    "documents; give the file itself to analyse it"
+)
 
 
 def _gitignore_matcher(directory: Path) -> Any:
@@ -69,6 +81,8 @@ def _gitignore_matcher(directory: Path) -> Any:
 
 def _mib(n: int) -> str:
     """A size in the binary units limits are set in (20 MiB is 20 MiB, not "21 MB")."""
+    if n < 2**20:  # a small limit set in the settings: still a readable size
+        return f"{n} bytes" if n < 1024 else f"{n / 1024:.1f} KiB"
     value = n / 2**20
     return f"{value:.0f} MiB" if value == int(value) else f"{value:.1f} MiB"
 
@@ -201,7 +215,7 @@ def _is_generated(path: Path, head: str) -> bool:
 
 def _load_file(
     path: Path, root: Path, field_map: dict[str, str], report: LoadReport, max_bytes: int,
-    id_stem: str,
+    id_stem: str, limit_name: str = "max_file_bytes",
 ) -> list[Document]:  # fmt: skip
     rel = path.relative_to(root).as_posix() if path != root else path.name
     kind = _kind_of(path)
@@ -219,7 +233,7 @@ def _load_file(
         report.skipped.append(SkippedFile(
             path=rel,
             reason=f"file is {_mib(size)}, over the {_mib(max_bytes)} limit per file; "
-            "split it or raise max_file_bytes",
+            f"split it or raise {limit_name}",
         ))  # fmt: skip
         return []
     if size == 0:
@@ -307,6 +321,7 @@ def load_corpus(
     *,
     field_map: dict[str, str] | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_file_setting: str = "max_file_bytes",
     on_error: OnError = "raise",
     include: list[str] | None = None,
     redactor: Redactor | None = None,
@@ -315,11 +330,15 @@ def load_corpus(
 
     `field_map` names fields of JSON turns / tickets ("turns", "speaker", "text", "start",
     "end", "id", "title", "body", "comments", "author"). `include` limits a folder to
-    sub-folders or files (paths relative to it, e.g. ["src", "testing"]). With a `redactor`,
+    sub-folders or files (paths relative to it, e.g. ["src", "testing"]). A file over
+    `max_file_bytes` is skipped with a reason that says to raise `max_file_setting` (the
+    name the caller's users know the limit by). With a `redactor`,
     PII is replaced at ingest (see `retrieval.redact`). Document ids are
     the path relative to the folder, without extension for non-code files (code keeps its
     file name: "src/pkg/mod.py"); tickets add their record id ("tickets/123").
-    Duplicate documents (same text) are skipped with a reason naming the first copy.
+    Duplicate documents (same text) are skipped with a reason naming the first copy. In
+    a folder with record files (.csv/.tsv/.jsonl), a README, LICENSE, CITATION... text next
+    to them describes the data set and is skipped with that reason (`CORPUS_NOTES`).
     """
     root_path = Path(path).expanduser()
     if not root_path.exists():
@@ -341,6 +360,15 @@ def load_corpus(
                             for p in prefixes)]  # fmt: skip
     if not files:
         raise UserInputError(f"{root_path}: the folder has no files to load.")
+    if root_path.is_dir() and any(f.suffix.lower() in RECORD_EXTENSIONS for f in files):
+        # a folder of ticket records with its README or LICENSE: those describe the data set
+        notes = [f for f in files if f.suffix.lower() not in RECORD_EXTENSIONS
+                 and _kind_of(f) == "text" and CORPUS_NOTES.match(f.name)]  # fmt: skip
+        for f in notes:
+            report.skipped.append(
+                SkippedFile(path=f.relative_to(root).as_posix(), reason=NOTES_REASON)
+            )
+        files = [f for f in files if f not in notes]
     stems: dict[str, int] = {}
     for f in files:
         if _kind_of(f) is None:
@@ -353,7 +381,7 @@ def load_corpus(
         rel_stem = f.relative_to(root).with_suffix("").as_posix()
         id_stem = rel_stem if stems.get(rel_stem, 1) == 1 else f.relative_to(root).as_posix()
         try:
-            docs = _load_file(f, root, fmap, report, max_file_bytes, id_stem)
+            docs = _load_file(f, root, fmap, report, max_file_bytes, id_stem, max_file_setting)
         except UserInputError as exc:
             if on_error == "raise":
                 raise

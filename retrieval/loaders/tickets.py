@@ -9,10 +9,13 @@ A field map names the columns when the defaults do not find them:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from retrieval.errors import UserInputError
@@ -155,53 +158,109 @@ def load_jsonl(
     return docs
 
 
+class _RaggedError(Exception):
+    """A row whose field count differs from the header's (`load_csv` may try another dialect)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_FIELD_LIMIT = threading.Lock()
+
+
+@contextlib.contextmanager
+def _field_limit(at_least: int) -> Iterator[None]:
+    """Python's csv refuses a field over 131,072 characters by default, and its limit is one
+    value for the whole process. A real issue body can be longer (207,856 characters in the
+    NLBSE tickets): the limit is raised to the text's length (no field is longer) while this
+    file is parsed, then put back, so the rest of the process keeps its own limit."""
+    with _FIELD_LIMIT:
+        before = csv.field_size_limit()
+        if at_least > before:
+            csv.field_size_limit(at_least)
+        try:
+            yield
+        finally:
+            csv.field_size_limit(before)
+
+
+def _dialects(text: str) -> list[type[csv.Dialect] | csv.Dialect]:
+    """The dialect sniffed from the file's head, then the standard one (with the sniffed
+    delimiter, then with a comma). The sniffer sees only 4 KB and can guess wrong (quotes
+    doubled inside a quoted field read as the end of it), so the standard way of quoting is
+    tried when the sniffed one gives rows of the wrong length."""
+    out: list[type[csv.Dialect] | csv.Dialect] = []
+    try:
+        sniffed = csv.Sniffer().sniff(text[:4096], ",;\t|")
+    except csv.Error:
+        sniffed = None
+    if sniffed is not None:
+        out.append(sniffed)
+        delimiter = sniffed.delimiter
+        if delimiter != ",":
+
+            class Standard(csv.excel):
+                pass
+
+            Standard.delimiter = delimiter
+            out.append(Standard)
+    out.append(csv.excel)
+    return out
+
+
 def load_csv(
     text: str, *, base_id: str, source_path: str, field_map: dict[str, str]
 ) -> list[Document]:
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    # Python's csv refuses a field over 131,072 characters by default; a real issue body
-    # can be longer (207,856 in the NLBSE tickets). No field is longer than the file.
-    if len(text) >= csv.field_size_limit():
-        csv.field_size_limit(len(text) + 1)
+    """One document per record. A ragged table under the sniffed dialect is read again with
+    the standard one (`_dialects`); the first error is reported when none reads it."""
+    first: Exception | None = None
+    with _field_limit(len(text) + 1):
+        for dialect in _dialects(text):
+            try:
+                return _read_csv(text, dialect, base_id, source_path, field_map)
+            except (_RaggedError, csv.Error) as exc:
+                first = first or exc
+    if isinstance(first, _RaggedError):
+        raise UserInputError(first.message)
+    raise UserInputError(f"{source_path}: malformed CSV at {first}.")
+
+
+def _read_csv(
+    text: str,
+    dialect: type[csv.Dialect] | csv.Dialect,
+    base_id: str,
+    source_path: str,
+    field_map: dict[str, str],
+) -> list[Document]:
     reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
-    docs: list[Document] = []
     try:
         header = next(reader, None)
         if not header:
             return []
         header = [h.strip() for h in header]
-        number = 0
+        records: list[dict[str, str]] = []
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
-            number += 1
             if len(row) != len(header):
                 fix = (
                     "quote fields that contain the delimiter"
                     if len(row) > len(header)
                     else "a field is missing, or a quoted field runs over into the next line"
                 )
-                raise UserInputError(
+                raise _RaggedError(
                     f"{source_path}: line {reader.line_num} has {len(row)} fields but the header "
                     f"has {len(header)}; {fix}."
                 )
-            record = dict(zip(header, row, strict=False))
-            docs.append(
-                record_to_document(
-                    record,
-                    base_id=base_id,
-                    # a record without an id column is named by its number (1 = the first
-                    # after the header), not by a line: a quoted field spans many lines
-                    row=number,
-                    source_path=source_path,
-                    field_map=field_map,
-                )
-            )
+            records.append(dict(zip(header, row, strict=False)))
     except csv.Error as exc:
-        raise UserInputError(
-            f"{source_path}: malformed CSV at line {reader.line_num}: {exc}."
-        ) from exc
-    return docs
+        raise csv.Error(f"line {reader.line_num}: {exc}") from exc
+    # a record without an id column is named by its number (1 = the first after the
+    # header), not by a line: a quoted field spans many lines
+    return [
+        record_to_document(
+            record, base_id=base_id, row=number, source_path=source_path, field_map=field_map
+        )
+        for number, record in enumerate(records, start=1)
+    ]

@@ -8,9 +8,15 @@
    asked, and where.
 2. **Themes.** Spectral clustering of the findings' k-nearest-neighbour graph (the
    graph view that BERTopic's UMAP + HDBSCAN also relies on), with the number of themes
-   the one whose partition has the highest modularity, at most `max_themes`. Above
-   `sample_size` findings the clustering runs on a sample and every other finding joins
-   the theme of its nearest sampled neighbours, so time and memory grow linearly.
+   the one whose partition has the highest modularity, at most `max_themes` (by default
+   `theme_cap(N)`: 8 up to about 25 documents, growing with the log of the corpus to 20).
+   A theme whose own neighbour graph falls apart into clear communities (modularity of
+   at least `SPLIT_MODULARITY`, Newman and Girvan's mark of real structure), each backed
+   by enough documents, is split into them, largest first, while there is room under
+   the cap: on a tracker shared by several products the first cut follows the products,
+   and a support lead needs the problems inside them. Above `sample_size` findings the
+   clustering runs on a sample and every other finding joins the theme of its nearest
+   sampled neighbours, so time and memory grow linearly.
 3. **Significance, not a share.** A theme must be backed by
    `max(2, min(share * N, 3 ln N))` of N documents: 2 of 7 interviews, 4 of 36, 22 of
    1,500 tickets, 28 of 10,000 (a fixed 10% would ask for 1,000). A finding far from
@@ -33,6 +39,7 @@ import hashlib
 import itertools
 import math
 import re
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,15 +51,17 @@ from subagents.findings import Code, Finding, QuestionPart, Synthesis, Theme
 from subagents.offline.analyst import Encoder
 from subagents.offline.text import FILLERS, STOPWORDS, clean, content_words, sentence_spans, stem
 
-SYNTHESIS_VERSION = "codebook-synthesis/3"
+SYNTHESIS_VERSION = "codebook-synthesis/4"
 SPECTRAL_MIN = 30  # fewer findings than this are grouped by average linkage instead
 SMALL_DISTANCE = 0.75  # ... at this cosine distance
 NAMING_SAMPLE = 3000  # findings of a theme read to name it
+SPLIT_MODULARITY = 0.3  # a theme whose own graph has this much community structure splits
+SPLIT_PARTS = 6  # at most this many parts from one split
 
 
 @dataclass(frozen=True)
 class SynthesisSettings:
-    max_themes: int = 8
+    max_themes: int | None = None  # None: theme_cap(number of documents)
     min_doc_share: float = 0.1  # with 3 ln N, the significance floor (see the module doc)
     min_docs: int = 2
     context_weight: float = 0.3  # weight of the prompt's embedding beside the finding's
@@ -64,6 +73,13 @@ class SynthesisSettings:
     sample_size: int = 4000  # cluster at most this many; assign the rest to neighbours
     quotes_per_theme: int = 3
     seed: int = 0
+
+
+def theme_cap(total: int) -> int:
+    """Themes a corpus of `total` documents may have: 8 for a study of a few dozen
+    interviews, growing with the log of the corpus (13 at 150, 18 at 1,500), at most 20
+    (one slide a theme)."""
+    return max(8, min(20, round(2.5 * math.log(max(total, 1)))))
 
 
 def min_documents(total: int, share: float, floor: int = 2) -> int:
@@ -96,6 +112,7 @@ class ClusteringSynthesizer:
         s = self.settings
         total = len(doc_ids)
         need = min_documents(total, s.min_doc_share, s.min_docs)
+        cap = s.max_themes if s.max_themes is not None else theme_cap(total)
         order = sorted(range(len(findings)), key=lambda i: (findings[i].doc_id, findings[i].id))
         findings = [findings[i] for i in order]
         if vectors is not None:
@@ -104,7 +121,8 @@ class ClusteringSynthesizer:
             f"{SYNTHESIS_VERSION}: MiniLM embeddings of {len(findings)} findings (question words "
             f"masked, prompt at weight {s.context_weight}), spectral clustering of their "
             f"{s.neighbours}-nearest-neighbour graph (number of themes by modularity, at most "
-            f"{s.max_themes}), codes by agglomerative clustering inside each theme; a theme needs "
+            f"{cap}; a theme with modularity >= {SPLIT_MODULARITY} inside is split), codes by "
+            f"agglomerative clustering inside each theme; a theme needs "
             f">= {need} of {total} {noun}; names from KeyBERT-style candidate phrases"
         )
         finding_docs = {f.doc_id for f in findings}
@@ -125,11 +143,13 @@ class ClusteringSynthesizer:
         vecs = _with_context(
             content, findings, self.encoder, asked, s.context_weight, s.section_weight
         )
-        labels = cluster_themes(vecs, s)
+        labels = cluster_themes(vecs, s, cap)
         groups = _assign_outliers(vecs, labels, s.outlier_similarity)
-        kept = [g for g in groups if len({findings[i].doc_id for i in g}) >= need]
-        kept.sort(key=lambda g: (-len({findings[i].doc_id for i in g}), -len(g), min(g)))
-        kept = kept[: s.max_themes]
+        docs_of = [f.doc_id for f in findings]
+        groups = split_themes(groups, vecs, docs_of, need, cap, s)
+        kept = [g for g in groups if len({docs_of[i] for i in g}) >= need]
+        kept.sort(key=lambda g: (-len({docs_of[i] for i in g}), -len(g), min(g)))
+        kept = kept[:cap]
         names = name_groups(
             [[findings[i] for i in g] for g in kept],
             [content[g] for g in kept],
@@ -405,7 +425,9 @@ def _spectral_best(affinity: Any, min_k: int, max_k: int, seed: int) -> np.ndarr
 
     n = affinity.shape[0]
     max_k = max(min_k, min(max_k, n - 1))
-    emb = spectral_embedding(affinity, n_components=max_k, random_state=seed, drop_first=False)
+    with warnings.catch_warnings():  # separate communities are what is looked for here
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        emb = spectral_embedding(affinity, n_components=max_k, random_state=seed, drop_first=False)
     best: tuple[float, np.ndarray] | None = None
     for k in range(min_k, max_k + 1):
         x = emb[:, :k]
@@ -418,9 +440,10 @@ def _spectral_best(affinity: Any, min_k: int, max_k: int, seed: int) -> np.ndarr
     return best[1]
 
 
-def cluster_themes(vecs: np.ndarray, s: SynthesisSettings) -> np.ndarray:
+def cluster_themes(vecs: np.ndarray, s: SynthesisSettings, cap: int | None = None) -> np.ndarray:
     """Theme labels for every row (spectral clustering on the kNN graph, sampled above
     `sample_size` rows and extended to the rest through their nearest sampled rows)."""
+    cap = cap if cap is not None else (s.max_themes or 8)
     n = len(vecs)
     if n < SPECTRAL_MIN:  # too few for a neighbour graph: average-linkage clustering
         if n < 2:
@@ -440,10 +463,67 @@ def cluster_themes(vecs: np.ndarray, s: SynthesisSettings) -> np.ndarray:
     )
     sv = np.ascontiguousarray(vecs[sample])
     affinity = _knn_affinity(sv, neighbours)
-    sample_labels = _spectral_best(affinity, min(3, s.max_themes), s.max_themes, s.seed)
+    sample_labels = _spectral_best(affinity, min(3, cap), cap, s.seed)
     if len(sample) == n:
         return sample_labels
     return _extend(vecs, sample, sample_labels, neighbours)
+
+
+def split_themes(
+    groups: list[list[int]],
+    vecs: np.ndarray,
+    docs_of: Sequence[str],
+    need: int,
+    cap: int,
+    s: SynthesisSettings,
+) -> list[list[int]]:
+    """Split themes whose own neighbour graph has clear communities (modularity >=
+    SPLIT_MODULARITY) into those communities backed by `need` documents each, largest
+    theme first, while there are fewer than `cap`; parts too small to stand join the
+    nearest part that stands."""
+    groups = [sorted(g) for g in groups]
+    tried: set[tuple[int, ...]] = set()
+    while len(groups) < cap:
+        candidates = [
+            g
+            for g in groups
+            if tuple(g) not in tried
+            and len(g) >= SPECTRAL_MIN
+            and len({docs_of[i] for i in g}) >= 2 * need
+        ]
+        if not candidates:
+            break
+        g = max(candidates, key=lambda g: (len({docs_of[i] for i in g}), len(g), -min(g)))
+        tried.add(tuple(g))
+        kmax = min(SPLIT_PARTS, cap - len(groups) + 1)
+        rows = np.asarray(g)
+        if len(rows) > s.sample_size:
+            rows = np.sort(
+                np.random.default_rng(s.seed).choice(rows, size=s.sample_size, replace=False)
+            )
+        sub = np.ascontiguousarray(vecs[rows])
+        affinity = _knn_affinity(sub, min(s.neighbours, len(rows) // 3))
+        labels = _spectral_best(affinity, 2, kmax, s.seed)
+        if _modularity(affinity, labels) < SPLIT_MODULARITY:
+            continue
+        if len(rows) < len(g):  # sampled rows keep their labels, the rest vote
+            sampled = set(rows.tolist())
+            at = np.array([pos for pos, i in enumerate(g) if i in sampled])
+            full = _extend(vecs[g], at, labels, s.neighbours)
+        else:
+            full = labels
+        parts = [[g[j] for j in np.flatnonzero(full == c)] for c in np.unique(full)]
+        standing = [p for p in parts if len({docs_of[i] for i in p}) >= need]
+        if len(standing) < 2:
+            continue
+        centres = _normalise(np.stack([vecs[p].mean(axis=0) for p in standing]))
+        for p in parts:
+            if len({docs_of[i] for i in p}) < need:
+                for i in p:
+                    standing[int(np.argmax(centres @ vecs[i]))].append(i)
+        groups.remove(g)
+        groups.extend(sorted(p) for p in standing)
+    return groups
 
 
 def _extend(vecs: np.ndarray, sample: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -620,8 +700,11 @@ def name_groups(
             for ph, n in c.items():
                 if len(docs[ph]) < floor or not _nameable(ph):
                     continue
-                lift = (n / total) / (overall[ph] / total_all)
-                scored.append((ph, min(1.0, lift / 2) * math.sqrt(len(docs[ph]))))
+                # distinctive of this group against the others (not against a whole
+                # that includes it): a product name shared by every theme split from
+                # one product is not what tells them apart
+                lift = (n / total) / ((overall[ph] - n + 1) / (total_all - total + 1))
+                scored.append((ph, math.log1p(lift) * math.sqrt(len(docs[ph]))))
             if scored:
                 break
         scored.sort(key=lambda x: (-x[1], x[0]))
@@ -649,7 +732,19 @@ def name_groups(
 
 
 def _stems(phrase: str) -> frozenset[str]:
-    return frozenset(stem(w.lower()) for w in phrase.split())
+    """The phrase's words reduced to their roots: "clusters" and "clustering" are one."""
+    return frozenset(_root(w.lower()) for w in phrase.split())
+
+
+def _root(word: str) -> str:
+    from lemminflect import getAllLemmas
+
+    lemmas = getAllLemmas(word)
+    if word.endswith("ing") and lemmas.get("VERB"):
+        return str(lemmas["VERB"][0])
+    if lemmas.get("NOUN"):
+        return str(lemmas["NOUN"][0])
+    return stem(word)
 
 
 def _unshared_heads(labelled: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
@@ -682,6 +777,17 @@ def _surface(phrase: str, texts: Sequence[str]) -> str:
     return out if out.lower() == phrase.lower() else phrase
 
 
+# nouns that carry no topic of their own ("it makes sense", "in that case", "the ones"):
+# they may be part of a longer name, never a name alone
+LIGHT_NOUNS = frozenset(
+    """
+    bit case cases thing things stuff way ways lot lots sense kind sort part parts point
+    points one ones time times example examples fact idea ideas question questions issue
+    issues problem problems place end side number type types reason reasons bug bugs
+    error errors request requests feature features version versions
+    """.split()
+)
+
 _CONTRACTED = frozenset(
     "didn doesn isn wasn weren couldn wouldn shouldn haven hasn hadn aren ain".split()
 )
@@ -700,6 +806,8 @@ def _nameable(phrase: str) -> bool:
     if len(set(words)) < len(words) or any(len(w) <= 2 or w in _CONTRACTED for w in words):
         return False
     if all(w in FILLERS for w in words):
+        return False
+    if len(words) == 1 and words[0] in LIGHT_NOUNS:
         return False
     *head, last = words
     tags = _pos(last)
@@ -805,15 +913,38 @@ def _central_sentence(
         clean(sp.text)
         for i in near
         for sp in sentence_spans(findings[i].claim)
-        if 40 <= len(sp.text) <= 220 and len(content_words(sp.text)) >= 4
+        if 40 <= len(sp.text) <= 220 and len(content_words(sp.text)) >= 4 and _prose(sp.text)
     ]
-    if not sentences:
-        return clean(findings[near[0]].claim)[:220]
+    if not sentences:  # the wider group, most central first (a theme of build logs)
+        for i in sorted(group, key=lambda i: -float(vecs[i] @ centre))[:NAMING_SAMPLE]:
+            sentences.extend(
+                clean(sp.text)
+                for sp in sentence_spans(findings[i].claim)
+                if 40 <= len(sp.text) <= 220
+                and len(content_words(sp.text)) >= 4
+                and _prose(sp.text)
+            )
+            if len(sentences) >= 20:
+                break
+    if not sentences:  # no prose anywhere: better none than a log line read aloud
+        first = clean(findings[near[0]].claim)[:220]
+        return first if _prose(first) else ""
     sv = encoder.encode(sentences)
     # a description should read well: hesitations and repeated words cost
     halting = np.array([_halting(t) for t in sentences])
     best = sentences[int(np.argmax(sv @ centre - 0.04 * halting))]
     return best[0].upper() + best[1:]
+
+
+def _prose(text: str) -> bool:
+    """Whether a sentence reads as words, not as code, a log line, a URL or markup: a
+    theme's description is read aloud."""
+    toks = text.split()
+    if not toks or re.search(r"://|www\.|```|</?[a-zA-Z][^>]*>", text):
+        return False
+    codeish = sum(1 for t in toks if _CODEISH.fullmatch(t))
+    wordish = sum(1 for t in toks if re.fullmatch(r"[A-Za-z][A-Za-z'\-]*[,.;:!?)]?", t))
+    return codeish <= 0.1 * len(toks) and wordish >= 0.75 * len(toks)
 
 
 def _halting(text: str) -> int:

@@ -111,7 +111,8 @@ def test_csv_with_a_field_over_the_csv_module_limit_loads_whole(tmp_path: Path) 
     import csv
 
     body = "stack frame at module.function (file.js:1:2)\n" * 5_000  # ~230,000 characters
-    assert len(body) > csv.field_size_limit()  # the limit that refused real tickets
+    limit = csv.field_size_limit()
+    assert len(body) > limit  # the limit that refused real tickets
     write(
         tmp_path / "issues.csv",
         "repo,label,title,body\n"
@@ -127,6 +128,35 @@ def test_csv_with_a_field_over_the_csv_module_limit_loads_whole(tmp_path: Path) 
     assert huge.segments[1].text == body.strip() and huge.metadata["label"] == "bug"
     assert docs["issues/3"].segments[1].text == "Still read"
     assert_exact(huge)
+    assert csv.field_size_limit() == limit  # the process's own limit is left as it was
+
+
+def test_csv_whose_head_has_no_doubled_quotes_still_reads_them_later(tmp_path: Path) -> None:
+    """The dialect sniffed from the first 4 KB says quotes are never doubled; a title further
+    down has doubled quotes, as every CSV writer writes them: the file still loads."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["id", "title", "body"])  # CRLF line ends, like exports
+    writer.writeheader()
+    for i in range(1, 60):
+        writer.writerow({"id": i, "title": f"Crash in layer {i}, again",
+                         "body": f"Steps:\n1. open the app, press run\n2. see error {i}"})  # fmt: skip
+    writer.writerow({"id": 60, "title": 'Calling layer "13" fails', "body": 'It says "no, bad"'})
+    text = out.getvalue()
+    assert csv.Sniffer().sniff(text[:4096], ",;\t|").doublequote is False  # what misled it
+    write(tmp_path / "tickets.csv", text.encode())
+    docs = {d.id: d for d in load_corpus(tmp_path).documents}
+    assert len(docs) == 60
+    assert docs["tickets/60"].title == 'Calling layer "13" fails'
+    assert docs["tickets/60"].segments[1].text == 'It says "no, bad"'
+
+
+def test_a_truly_ragged_csv_names_the_line_under_every_dialect(tmp_path: Path) -> None:
+    write(tmp_path / "t.csv", 'title,body\nA,x\nB,y\nC,"w",z\nD,v\n')
+    with pytest.raises(UserInputError, match=r"t\.csv: line 4 has 3 fields but the header has 2"):
+        load_corpus(tmp_path)
 
 
 def test_identical_tickets_are_reported_by_id(tmp_path: Path) -> None:
@@ -257,3 +287,21 @@ def test_markdown_sections(tmp_path: Path) -> None:
     doc = load_corpus(tmp_path / "guide.md").documents[0]
     assert doc.kind == "text" and doc.segments[-1].attrs["section"] == "Usage"
     assert_exact(doc)
+
+
+def test_a_ticket_folder_s_readme_and_license_are_notes_not_tickets(tmp_path: Path) -> None:
+    write(tmp_path / "issues" / "train.csv", "title,body\nCrash on start,It crashes\n")
+    write(tmp_path / "issues" / "README.md", "# Issues\n\nA data set of 1,500 issues.\n")
+    write(tmp_path / "issues" / "LICENSE.txt", "MIT License\n\nPermission is hereby granted.\n")
+    write(tmp_path / "issues" / "notes.md", "What we saw in the issues.\n")
+    report = load_corpus(tmp_path / "issues")
+    assert sorted(d.id for d in report.documents) == ["notes", "train/1"]
+    skipped = {s.path: s.reason for s in report.skipped}
+    assert set(skipped) == {"README.md", "LICENSE.txt"}
+    assert "not one of its documents" in skipped["README.md"]
+    # a folder of texts keeps its README: there it is one of the documents
+    write(tmp_path / "texts" / "README.md", "# Notes\n\nWhy this folder exists.\n")
+    write(tmp_path / "texts" / "day1.md", "First day.\n")
+    assert sorted(d.id for d in load_corpus(tmp_path / "texts").documents) == ["README", "day1"]
+    # and a README given by name is read
+    assert [d.id for d in load_corpus(tmp_path / "issues" / "README.md").documents] == ["README"]

@@ -145,6 +145,32 @@ def test_text_many_documents_share_word_for_word_is_recurring(tmp_path: Path) ->
     assert recurring_threshold(1500, words=8) == 3  # eight words in three documents: a template
 
 
+def test_a_short_heading_line_many_tickets_share_is_recurring(tmp_path: Path) -> None:
+    from retrieval.recurring import find_recurring
+    from retrieval.types import Document, Segment
+
+    def ticket(i: int) -> Document:
+        text = (
+            f"### Current behavior\nThe page goes blank after step {i}, every time.\n"
+            f"### Expected\nIt loads. Export {i}\nEmbedder: codespaces"
+        )
+        seg = Segment(
+            id=f"t{i}#0", doc_id=f"t{i}", index=0, text=text, start_char=0, end_char=len(text)
+        )
+        return Document(
+            id=f"t{i}", kind="ticket", title=f"t{i}", source_path=f"t{i}", text=text, segments=[seg]
+        )
+
+    docs = [ticket(i) for i in range(5)]
+    found = find_recurring(docs)
+    text = docs[0].segments[0].text
+    spans = [text[a:b].strip() for a, b in found["t0"]["t0#0"]]
+    assert "### Current behavior" in spans and "Embedder: codespaces" in spans
+    assert "### Expected" in spans
+    # a two-word sentence inside a line of other words is not a heading: "It loads." stays
+    assert not any("loads" in s or "blank" in s for s in spans)
+
+
 def test_another_language_is_flagged(tmp_path: Path) -> None:
     en = _doc(
         tmp_path,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from retrieval.types import Document, Segment
 from subagents.findings import Evidence
 from workbench.reporting import quote_spec
@@ -55,3 +57,23 @@ def test_turns_that_are_only_markup_are_left_out_of_the_source_context() -> None
     ]
     own = q.turns[1]
     assert own.text[own.quote_start : own.quote_end] == quote
+
+
+def test_a_ticket_quote_is_named_by_its_ticket_not_by_an_unknown_speaker(tmp_path: Path) -> None:
+    from exports.text import attribution, citation
+    from retrieval import load_corpus
+
+    (tmp_path / "issues.csv").write_text(
+        "id,title,body\n42,Export fails,The export button does nothing on large files.\n"
+    )
+    ticket = load_corpus(tmp_path / "issues.csv").documents[0]
+    body = ticket.segments[1]
+    quote = "The export button does nothing"
+    q = quote_spec(Evidence(doc_id=ticket.id, segment_id=body.id, quote=quote), ticket, 0.8)
+    assert q.source_kind == "ticket"
+    assert attribution(q) == "— Export fails"
+    assert "Unknown speaker" not in citation(q) and "(doc issues/42)" in citation(q)
+    # a turn of a conversation whose speaker is missing still says so
+    doc = _doc([("", "We need a cheaper remote.")])
+    turn = quote_spec(Evidence(doc_id="m", segment_id="m#0", quote="a cheaper remote"), doc, None)
+    assert attribution(turn).startswith("— Unknown speaker · Meeting m")

@@ -92,3 +92,29 @@ def test_the_sandbox_setting_chooses_where_charts_are_drawn(
     e2b = _ChartRun(RunStore.create(tmp_path, "e2b"), corpus, Settings(sandbox="e2b"))
     with pytest.raises(SandboxUnavailableError, match="E2B_API_KEY"):
         make_charts(e2b, [], synthesis)  # type: ignore[arg-type]
+
+
+def test_the_limit_per_corpus_file_is_a_setting_and_an_option(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+    from workbench.project import Project
+
+    corpus = tmp_path / "tickets"
+    corpus.mkdir()
+    (corpus / "big.csv").write_text("title,body\n" + "Slow,page takes long to load\n" * 100)
+    (corpus / "small.csv").write_text("title,body\nCrash,on start\n")
+    assert len(Project(tmp_path / "default").corpus(corpus).documents) == 2
+    (tmp_path / "p" / ".workbench").mkdir(parents=True)
+    (tmp_path / "p" / ".workbench" / "config.toml").write_text("max_file_mib = 0.001\n")
+    loaded = Project(tmp_path / "p").corpus(corpus)
+    assert [d.id for d in loaded.documents] == ["small/1"]
+    (skip,) = loaded.skipped
+    assert skip.path == "big.csv" and "over the 1.0 KiB limit per file" in skip.reason
+    assert "raise max_file_mib in .workbench/config.toml (or --max-file-mib)" in skip.reason
+    (corpus / "small.csv").unlink()
+    r = CliRunner().invoke(
+        main, ["analyze", str(corpus), "-q", "What breaks?", "--project", str(tmp_path / "q"),
+               "--max-file-mib", "0.001"],
+    )  # fmt: skip
+    assert r.exit_code == 2 and "max_file_mib" in r.output
