@@ -1,6 +1,6 @@
 """Offline triage on the NLBSE'24 issue reports: cross-validated F1 per repository.
 
-    python benchmarks/triage_nlbse.py --json [--folds 5] [--pooled] [--limit N] [--data CSV]
+    python benchmarks/triage_nlbse.py --json [--folds 5] [--pooled] [--tune] [--limit N] [--data CSV]
 
 Reads `<repo>/../shared/corpora/nlbse24-issues/train.csv` (1,500 GitHub issues, five
 repositories, bug / feature / question), splits each repository's issues into `--folds`
@@ -126,17 +126,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pooled", action="store_true", help="no per-repository models")
     ap.add_argument("--limit", type=int, default=None, help="only the first N folds")
+    ap.add_argument("--tune", action="store_true", help="add the fine-tuned view (needs PyTorch)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not args.data.is_file():
         sys.exit(f"benchmark data not found: {args.data} (the shared corpora sit beside the repo)")
 
     from workbench.core.settings import TriageSettings
-    from workbench.triage.labelled import load_labelled
+    from workbench.triage.labelled import DEFAULT_COLUMNS, load_labelled
     from workbench.triage.metrics import triage_scores
-    from workbench.triage.offline import OfflineTriager
+    from workbench.triage.offline import OfflineTriager, default_tuner, ticket_input
 
-    settings = TriageSettings(per_group=not args.pooled)
+    settings = TriageSettings(per_group=not args.pooled, fine_tune=args.tune)
+    tuner, tuner_note = default_tuner(settings)  # one for all folds: frozen states reused
     t_load = time.perf_counter()
     ls = load_labelled(args.data, label_column="label", group_column="repo")
     t_load = time.perf_counter() - t_load
@@ -147,6 +149,8 @@ def main() -> None:
     conf = [0.0] * n
     flagged = [False] * n
     base: list[str | None] = [None] * n
+    lin: list[str | None] = [None] * n  # the stack without the fine-tuned view
+    lin_conf = [0.0] * n
     per_fold: list[float] = []
     cpu_fold: list[float] = []
     t0 = time.perf_counter()
@@ -155,13 +159,23 @@ def main() -> None:
         tr = [i for i in range(n) if fold[i] != f]
         te = [i for i in range(n) if fold[i] == f]
         t, c = time.perf_counter(), time.process_time()
-        triager = OfflineTriager(encoder, settings, group_column="repo")
+        triager = OfflineTriager(encoder, settings, group_column="repo", tuner=tuner)
         triager.fit(subset(ls, tr))
         labels = triager.label([ls.documents[i] for i in te])
         per_fold.append(round(time.perf_counter() - t, 2))
         cpu_fold.append(round(time.process_time() - c, 2))
         for i, lab in zip(te, labels, strict=True):
             pred[i], conf[i], flagged[i] = lab.predicted, lab.confidence, bool(lab.flags)
+        clf = triager.classifier
+        linear = clf.predict_linear(
+            [ticket_input(ls.documents[i], DEFAULT_COLUMNS, ls.groups[i]) for i in te]
+        )
+        for k, i in enumerate(te):
+            if linear is None:
+                lin[i], lin_conf[i] = pred[i], conf[i]
+            else:
+                j = int(linear[k].argmax())
+                lin[i], lin_conf[i] = clf.classes[j], float(linear[k, j])
         for i, p in zip(te, baseline_predict(subset(ls, tr), subset(ls, te)), strict=True):
             base[i] = p
         print(
@@ -176,6 +190,7 @@ def main() -> None:
     groups = [ls.groups[i] for i in done]
     scores = triage_scores(gold, [pred[i] for i in done], groups)
     bscores = triage_scores(gold, [base[i] for i in done], groups)
+    lscores = triage_scores(gold, [lin[i] for i in done], groups)
     thr = settings.review_threshold
     keep = [i for i in done if conf[i] >= thr and not flagged[i]]
     right = [pred[i] == ls.labels[i] for i in done]
@@ -185,6 +200,9 @@ def main() -> None:
         "issues": len(done),
         "folds": args.folds,
         "per_group": not args.pooled,
+        "fine_tuned_view": tuner is not None,
+        "notes": ([tuner_note] if tuner_note else [])
+        + (triager.report.notes if per_fold and triager.report else []),
         "f1": {
             "overall": scores["overall"]["f1"],
             "precision": scores["overall"]["precision"],
@@ -219,6 +237,20 @@ def main() -> None:
         },
         "ratio_vs_baseline": round(
             scores["overall"]["f1"] / max(1e-9, bscores["overall"]["f1"]), 4
+        ),
+        "linear_stack": {
+            "what": "the same stack without the fine-tuned view (its own stacker, same fits)",
+            "f1": lscores["overall"]["f1"],
+            "per_repo": {g.split("/")[-1]: v["f1"] for g, v in lscores["groups"].items()},
+            "calibration_ece": ece(
+                [lin_conf[i] for i in done], [lin[i] == ls.labels[i] for i in done]
+            ),
+            "sent_to_review": round(
+                sum(1 for i in done if lin_conf[i] < thr or flagged[i]) / max(1, len(done)), 4
+            ),
+        },
+        "ratio_vs_linear_stack": round(
+            scores["overall"]["f1"] / max(1e-9, lscores["overall"]["f1"]), 4
         ),
         "published": PUBLISHED,
     }

@@ -37,11 +37,21 @@ from typing import Any, Protocol
 
 import numpy as np
 
-TRIAGE_VERSION = "linear-triage/1"
+TRIAGE_VERSION = "linear-triage/2"  # 2: the fine-tuned view, when a tuner is given
 
 
 class Encoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class Fitted(Protocol):
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class Tuner(Protocol):
+    """Trains a text model on labels (`subagents.offline.tuned.MiniLMTuner` in the product)."""
+
+    def fit(self, texts: Sequence[str], y: np.ndarray, n_classes: int) -> Fitted: ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,10 @@ class ClassifierSettings:
     evidence_quotes: int = 2
     max_chars: int = 20_000
     seed: int = 0
+    # the fine-tuned view (when a tuner is given): learned on two halves of the labelled
+    # tickets, each half's model scoring the other half for the stacker
+    tuned_min_examples: int = 60  # fewer labelled tickets: no fine-tuned view
+    tuned_min_per_category: int = 6
 
 
 @dataclass
@@ -128,15 +142,24 @@ def _views_text(t: TicketInput, max_chars: int) -> tuple[str, str, str]:
 class TicketClassifier:
     """Fit on labelled tickets, predict categories with calibrated probabilities and quotes."""
 
-    def __init__(self, encoder: Encoder, settings: ClassifierSettings | None = None) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        settings: ClassifierSettings | None = None,
+        *,
+        tuner: Tuner | None = None,
+    ) -> None:
         self.encoder = encoder
         self.settings = settings or ClassifierSettings()
+        self.tuner = tuner
+        self._tuned: list[Fitted] = []
         self.classes: list[str] = []
         self._emb_cache: dict[str, np.ndarray] = {}
         self._word_vec: Any = None
         self._char_vec: Any = None
         self._models: dict[tuple[str, str | None], Any] = {}  # (view, group) -> LR
         self._stacker: Any = None
+        self._linear_stacker: Any = None
         self._groups: list[str] = []
         self.report: FitReport | None = None
 
@@ -277,6 +300,13 @@ class TicketClassifier:
                 oof = np.zeros((len(y), cols.shape[1]))
             oof[te] = cols
         assert oof is not None
+        notes: list[str] = []
+        tuned_oof = self._fit_tuned(tickets, y, strata, counts, notes)
+        self._linear_stacker = None
+        if tuned_oof is not None:
+            # the stack without the fine-tuned view, to compare with (`predict_linear`)
+            self._linear_stacker = LogisticRegression(C=s.c_stack, max_iter=3000).fit(oof, y)
+            oof = np.hstack([oof, tuned_oof])
         self._stacker = LogisticRegression(C=s.c_stack, max_iter=3000).fit(oof, y)
         # the estimate: the stacker's own out-of-fold predictions
         pred = np.empty(len(y), dtype=object)
@@ -285,7 +315,49 @@ class TicketClassifier:
             pred[te] = st.predict(oof[te])
         self._models = self._fit_views(feats, y, groups, np.arange(len(y)))
         self.report = _report(y, pred, groups, time.perf_counter() - t0)
+        self.report.notes.extend(notes)
         return self.report
+
+    def _tuned_text(self, t: TicketInput) -> str:
+        return _views_text(t, self.settings.max_chars)[2]
+
+    def _fit_tuned(
+        self,
+        tickets: Sequence[TicketInput],
+        y: np.ndarray,
+        strata: np.ndarray,
+        counts: Counter[str],
+        notes: list[str],
+    ) -> np.ndarray | None:
+        """The fine-tuned view's held-out log-probabilities (two halves, each scoring the other)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        s = self.settings
+        self._tuned = []
+        if self.tuner is None:
+            return None
+        if len(y) < s.tuned_min_examples or min(counts.values()) < s.tuned_min_per_category:
+            notes.append(
+                f"fine-tuned view not used: it needs {s.tuned_min_examples} labelled tickets "
+                f"and {s.tuned_min_per_category} per category"
+            )
+            return None
+        texts = [self._tuned_text(t) for t in tickets]
+        yi = np.array([self.classes.index(v) for v in y])
+        halves = strata if min(Counter(strata).values()) >= 2 else y
+        out = np.zeros((len(y), len(self.classes)))
+        skf = StratifiedKFold(n_splits=2, shuffle=True, random_state=s.seed)
+        for tr, te in skf.split(np.zeros(len(y)), halves):
+            model = self.tuner.fit([texts[i] for i in tr], yi[tr], len(self.classes))
+            out[te] = model.predict_proba([texts[i] for i in te])
+            self._tuned.append(model)
+        notes.append("fine-tuned view: MiniLM trained on the labels (two halves)")
+        return _log_proba(out)
+
+    def _tuned_columns(self, tickets: Sequence[TicketInput]) -> np.ndarray:
+        texts = [self._tuned_text(t) for t in tickets]
+        probs = np.mean([m.predict_proba(texts) for m in self._tuned], axis=0)
+        return _log_proba(probs)
 
     def predict(self, tickets: Sequence[TicketInput]) -> list[TicketPrediction]:
         if self._stacker is None:
@@ -295,6 +367,8 @@ class TicketClassifier:
         feats = self._features(tickets, fit=False)
         groups = [t.group if t.group in self._groups else None for t in tickets]
         cols = self._stack_columns(feats, groups, self._models)
+        if self._tuned:
+            cols = np.hstack([cols, self._tuned_columns(tickets)])
         probs = self._stacker.predict_proba(cols)
         order = [list(self._stacker.classes_).index(c) for c in self.classes]
         probs = probs[:, order]
@@ -314,6 +388,18 @@ class TicketClassifier:
                 )
             )
         return out
+
+    def predict_linear(self, tickets: Sequence[TicketInput]) -> np.ndarray | None:
+        """Probabilities (columns `classes`) of the stack without the fine-tuned view; None
+        when that view was not used (then `predict` is that stack)."""
+        if self._linear_stacker is None or not tickets:
+            return None
+        feats = self._features(tickets, fit=False)
+        groups = [t.group if t.group in self._groups else None for t in tickets]
+        cols = self._stack_columns(feats, groups, self._models)
+        probs: np.ndarray = self._linear_stacker.predict_proba(cols)
+        order = [list(self._linear_stacker.classes_).index(c) for c in self.classes]
+        return probs[:, order]
 
     # evidence -----------------------------------------------------------------------------
     def explain(self, ticket: TicketInput, category: str) -> list[Quote]:
@@ -403,6 +489,12 @@ def _direction(model: Any, classes: list[str], k: int) -> np.ndarray | None:
     others = [i for i in range(coef.shape[0]) if i != j]
     diff: np.ndarray = coef[j] - coef[others].mean(axis=0)
     return diff
+
+
+def _log_proba(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-4, None)
+    result: np.ndarray = np.log(p / p.sum(axis=1, keepdims=True))
+    return result
 
 
 def _zscore(v: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ def labelled(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_learns_and_labels_with_calibrated_confidence_and_verbatim_quotes(
     tmp_path: Path, labelled
 ) -> None:  # type: ignore[no-untyped-def]
-    triager = OfflineTriager(HashingEncoder(), TriageSettings(), group_column="product")
+    triager = OfflineTriager(HashingEncoder(), TriageSettings(), group_column="product", tuner=None)
     report = triager.fit(labelled)
     assert report.cv_f1 > 0.8 and set(report.cv_per_group) == {"desktop", "mobile"}
     test = rows(10, seed=7)
@@ -48,7 +48,7 @@ def test_learns_and_labels_with_calibrated_confidence_and_verbatim_quotes(
 
 
 def test_the_deciding_quote_speaks_for_the_category(tmp_path: Path, labelled) -> None:  # type: ignore[no-untyped-def]
-    triager = OfflineTriager(HashingEncoder(), TriageSettings(), group_column="product")
+    triager = OfflineTriager(HashingEncoder(), TriageSettings(), group_column="product", tuner=None)
     triager.fit(labelled)
     t = {
         "id": "x1",
@@ -64,7 +64,7 @@ def test_the_deciding_quote_speaks_for_the_category(tmp_path: Path, labelled) ->
 
 
 def test_other_language_is_flagged(tmp_path: Path, labelled) -> None:  # type: ignore[no-untyped-def]
-    triager = OfflineTriager(HashingEncoder(), TriageSettings())
+    triager = OfflineTriager(HashingEncoder(), TriageSettings(), tuner=None)
     triager.fit(labelled)
     t = {
         "id": "de1",
@@ -97,7 +97,7 @@ def test_fifty_categories(tmp_path: Path) -> None:
             )
     ls = load_labelled(write_csv(tmp_path / "fifty.csv", data), label_column="label")
     assert len(ls.categories) == 50
-    triager = OfflineTriager(HashingEncoder(), TriageSettings())
+    triager = OfflineTriager(HashingEncoder(), TriageSettings(), tuner=None)
     report = triager.fit(ls)
     labels = triager.label(ls.documents[:20])
     assert report.cv_f1 > 0.5

@@ -112,6 +112,8 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         fit = t.get("fit") or {}
         if fit.get("cv_f1") is not None:
             click.echo(f"held-out estimate: macro F1 {fit['cv_f1']:.2f}")
+        for note in fit.get("classifier", []):
+            click.echo(f"classifier: {note}")
         click.echo(f"\nRun written to {summary['run_dir']}")
         for name, p in summary["outputs"].items():
             click.echo(f"  {name}: {p}")

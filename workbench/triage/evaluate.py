@@ -89,10 +89,11 @@ def evaluate_triage(
         )
         extra.update(extra_model)
     else:
-        labels, cv_f1 = _offline_labels(
+        labels, cv_f1, fit_notes = _offline_labels(
             train_set, test_set, columns, group_column, s, classifier, encoder
         )
         extra["cv_f1_on_train"] = cv_f1
+        extra["classifier"] = fit_notes
     seconds = time.perf_counter() - t1
     gold = test_set.labels
     pred = [x.predicted for x in labels]
@@ -129,7 +130,7 @@ def _offline_labels(
     s: TriageSettings,
     classifier: ClassifierSettings | None,
     encoder: Encoder | None,
-) -> tuple[list[TicketLabel], float]:
+) -> tuple[list[TicketLabel], float, list[str]]:
     from workbench.triage.offline import OfflineTriager
 
     if encoder is None:
@@ -140,7 +141,7 @@ def _offline_labels(
         encoder, s, columns=columns, group_column=group_column, classifier=classifier
     )
     report = triager.fit(train_set)
-    return triager.label(test_set.documents), report.cv_f1
+    return triager.label(test_set.documents), report.cv_f1, list(report.notes)
 
 
 def _model_labels(

@@ -20,10 +20,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import re
-import sys
-import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,10 +32,6 @@ from workbench.core.errors import UserError
 # The classifier reads at most this much of a ticket (title and body first); a 200 KB
 # ticket is still classified and its evidence still quoted, from its opening.
 MAX_TEXT_CHARS = 20_000
-# A CSV cell may hold a whole ticket with its logs: the csv module's default limit
-# (131072 characters) refuses such files, so the reading here allows up to this.
-CSV_FIELD_LIMIT = 64 * 1024 * 1024
-_csv_lock = threading.Lock()
 _NO_COLUMN = "\x00"
 
 
@@ -104,18 +98,6 @@ def evidence_segments(
     return segs or [(s.id, s.text) for s in doc.segments]
 
 
-@contextlib.contextmanager
-def _csv_limit() -> Iterator[None]:
-    """Allow long CSV cells while the files are read; the previous limit is restored."""
-    with _csv_lock:
-        before = csv.field_size_limit()
-        csv.field_size_limit(min(sys.maxsize, max(before, CSV_FIELD_LIMIT)))
-        try:
-            yield
-        finally:
-            csv.field_size_limit(before)
-
-
 def load_tickets(path: str | Path, columns: TextColumns = DEFAULT_COLUMNS) -> LoadedTickets:
     """Tickets from a file or folder, as Documents; what was skipped is kept with why."""
     from retrieval import RetrievalError, load_corpus
@@ -124,8 +106,8 @@ def load_tickets(path: str | Path, columns: TextColumns = DEFAULT_COLUMNS) -> Lo
     if not p.exists():
         raise UserError(f"tickets not found: {p}. Give a .csv or .jsonl file (or a folder).")
     try:
-        with _csv_limit():
-            report = load_corpus(p, field_map=columns.field_map())
+        # long cells (a body with its logs) are the corpus loader's to allow
+        report = load_corpus(p, field_map=columns.field_map())
     except RetrievalError as e:
         raise UserError(str(e)) from e
     docs = sorted(report.documents, key=lambda d: d.id)
@@ -165,7 +147,7 @@ def columns_of(path: Path) -> list[str] | None:
     if not path.is_file():
         return None
     suffix = path.suffix.lower()
-    with _csv_limit(), path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
         if suffix == ".csv":
             sample = fh.read(4096)
             fh.seek(0)

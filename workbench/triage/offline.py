@@ -33,7 +33,7 @@ from workbench.triage.records import TicketLabel
 
 if TYPE_CHECKING:
     from retrieval.types import Document
-    from subagents.offline.triage import Encoder
+    from subagents.offline.triage import Encoder, Tuner
     from workbench.core.settings import TriageSettings
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -85,6 +85,28 @@ class Vocabulary:
         return n >= MIN_WORDS_FOR_LANGUAGE and share < MIN_KNOWN_SHARE
 
 
+_TUNERS: dict[str, Tuner] = {}  # one per weights folder: its cached states are reused
+
+
+def default_tuner(settings: TriageSettings) -> tuple[Tuner | None, str | None]:
+    """The fine-tuned view's trainer, or None and why not (said in the fit's notes)."""
+    if not settings.fine_tune:
+        return None, "fine-tuned view off (triage.fine_tune = false): the linear stack only"
+    from subagents.offline.tuned import MiniLMTuner, tuner_available
+
+    why = tuner_available()
+    if why is not None:
+        return None, f"fine-tuned view off: {why}; the linear stack only"
+    from retrieval.embedder import model_dir, verify_weights
+
+    directory = model_dir()
+    key = str(directory)
+    if key not in _TUNERS:
+        verify_weights(directory)
+        _TUNERS[key] = MiniLMTuner(directory)
+    return _TUNERS[key], None
+
+
 class OfflineTriager:
     """Learns the labelled set's categories; labels tickets with confidence and quotes."""
 
@@ -96,12 +118,18 @@ class OfflineTriager:
         columns: TextColumns = DEFAULT_COLUMNS,
         group_column: str | None = None,
         classifier: ClassifierSettings | None = None,
+        tuner: Tuner | str | None = "auto",
     ) -> None:
         self.settings = settings
         self.columns = columns
         self.group_column = group_column
+        self.tuner_note: str | None = None
+        if tuner == "auto":
+            tuner, self.tuner_note = default_tuner(settings)
         self.classifier = TicketClassifier(
-            encoder, classifier or ClassifierSettings(per_group=settings.per_group)
+            encoder,
+            classifier or ClassifierSettings(per_group=settings.per_group),
+            tuner=tuner if not isinstance(tuner, str) else None,
         )
         self.vocabulary: Vocabulary | None = None
         self.report: FitReport | None = None
@@ -113,6 +141,8 @@ class OfflineTriager:
         ]
         self.vocabulary = Vocabulary([ticket_text(d, self.columns) for d in labelled.documents])
         self.report = self.classifier.fit(inputs, labelled.labels)
+        if self.tuner_note:
+            self.report.notes.insert(0, self.tuner_note)
         return self.report
 
     def label(self, docs: Sequence[Document]) -> list[TicketLabel]:

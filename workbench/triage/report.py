@@ -354,6 +354,7 @@ def summary_lines(req: TriageRequest, labels: list[TicketLabel], note: str) -> l
             f"On labelled {'tickets'} held out while learning (cross-validation), the classifier "
             f"scored macro F1 {req.fit['cv_f1']:.2f} and accuracy {req.fit['cv_accuracy']:.2f}."
         )
+    lines.extend(str(n) for n in req.fit.get("classifier", [])[:2])
     lines.extend(lab.notes()[:4])
     lines.append(note)
     return lines

@@ -248,6 +248,7 @@ def _fit_dict(report: FitReport, seconds: float) -> dict[str, Any]:
         "cv_f1": report.cv_f1,
         "cv_accuracy": report.cv_accuracy,
         "cv_per_group": report.cv_per_group,
+        "classifier": list(report.notes),  # the fine-tuned view: used, or why not
         "seconds": round(seconds, 2),
     }
 
