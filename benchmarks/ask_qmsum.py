@@ -73,7 +73,7 @@ def main() -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args()
 
-    from workbench.ask import OfflineAskSettings
+    from workbench.ask.answer import OfflineAskSettings
     from workbench.evaluation.golden import load_golden
     from workbench.evaluation.metrics import ROUGE_SETTINGS, evidence_metrics, mean, rouge
     from workbench.evaluation.runner import evaluate_analysis
@@ -102,8 +102,8 @@ def main() -> int:
     seconds = time.perf_counter() - t0
 
     # Baseline in the same run: random turns of the named meeting, same word budget.
-    from workbench.ask import Answer, Citation
-    from workbench.corpus import Corpus
+    from workbench.ask.answer import Answer, Citation
+    from workbench.runs.corpus import Corpus
 
     docs = Corpus.load(args.corpus).by_id()
     rng = random.Random(0)

@@ -41,8 +41,8 @@ def _macro(per_code: dict[str, dict[str, Any]], key: str) -> float | None:
 
 def _run(project_dir: Path, engine: str, codebook: Path | None) -> dict[str, Any]:
     import workbench as wb
+    from workbench.core.settings import Settings
     from workbench.evaluation.coding import evaluate_coding
-    from workbench.settings import Settings
 
     settings = Settings.load(project_dir / ".workbench" / "config.toml")
     if codebook is not None:

@@ -3,7 +3,7 @@
     python benchmarks/fanout_overhead.py --json
 
 Measures, in one run on this machine:
-- `tasks_per_s`: our asyncio executor (`workbench.fanout.fan_out`) running 10,000 tasks,
+- `tasks_per_s`: our asyncio executor (`workbench.runs.fanout.fan_out`) running 10,000 tasks,
   each one call to a zero-latency `FunctionModel` whose result is persisted atomically
   (one file per idempotency key) before it counts, with the run's control (steering
   checkpoint) and budget tracker on the path, as in a real run;
@@ -44,11 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from subagents.models.messages import ModelRequest, user
 from subagents.testing.models import FunctionModel
-from workbench.budgets import BudgetTracker
-from workbench.control import RunControl
-from workbench.fanout import Task, fan_out, idempotency_key
-from workbench.settings import Budgets
-from workbench.store import RunStore
+from workbench.core.settings import Budgets
+from workbench.runs.budgets import BudgetTracker
+from workbench.runs.control import RunControl
+from workbench.runs.fanout import Task, fan_out, idempotency_key
+from workbench.runs.store import RunStore
 
 N = 10_000
 CONCURRENCY = 64

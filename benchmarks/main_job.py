@@ -72,7 +72,7 @@ def main() -> None:
     cli = [
         sys.executable,
         "-m",
-        "workbench.cli",
+        "workbench.cli.app",
         "analyze",
         str(args.corpus),
         "-q",

@@ -198,10 +198,10 @@ async def run_engine(
     from subagents.models.ratelimit import AdaptiveLimiter
     from subagents.spec_loader import load_specs
     from subagents.testing.fake_server import FakeAnthropicServer, FakeServerConfig
-    from workbench.engine_model import ModelEngine
-    from workbench.fanout import Task
-    from workbench.model_stack import context_budget
-    from workbench.settings import ModelSettings, Settings
+    from workbench.core.settings import ModelSettings, Settings
+    from workbench.engines.model import ModelEngine
+    from workbench.engines.model_stack import context_budget
+    from workbench.runs.fanout import Task
 
     settings = Settings(models=ModelSettings(context_window=window, cache=False))
     by_id = {d.id: d for d in docs}

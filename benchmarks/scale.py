@@ -121,7 +121,7 @@ def write_corpus(rows: list[dict[str, str]], n: int, folder: Path) -> str:
 def one_e2e(n: int, workdir: Path) -> dict[str, Any]:
     """One end-to-end run (called in a fresh process by `e2e`)."""
     import workbench as wb
-    from workbench.settings import Settings
+    from workbench.core.settings import Settings
 
     t0 = time.perf_counter()
     described = write_corpus(read_tickets(), n, workdir / "corpus")

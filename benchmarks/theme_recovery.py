@@ -111,8 +111,8 @@ def _model_run(corpus: Path, question: str, work: Path) -> Any:
     from subagents.models.anthropic import AnthropicModel
     from tests.orchestrator.modelish import ModelLike
     from tests.orchestrator.servers import fake_server
+    from workbench.core.settings import ModelSettings, Settings
     from workbench.project import Project
-    from workbench.settings import ModelSettings, Settings
 
     with fake_server(ModelLike()) as server:
         model = AnthropicModel(api_key="bench-key", base_url=server.base_url, max_attempts=3)

@@ -132,7 +132,7 @@ def main() -> None:
     if not args.data.is_file():
         sys.exit(f"benchmark data not found: {args.data} (the shared corpora sit beside the repo)")
 
-    from workbench.settings import TriageSettings
+    from workbench.core.settings import TriageSettings
     from workbench.triage.labelled import DEFAULT_COLUMNS, load_labelled
     from workbench.triage.metrics import triage_scores
     from workbench.triage.offline import OfflineTriager, default_tuner, ticket_input

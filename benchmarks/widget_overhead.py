@@ -76,10 +76,10 @@ def table_render_ms() -> float:
 
 
 def refresh_ms(n: int = 200) -> float:
-    from workbench.control import RunControl
-    from workbench.events import Event
-    from workbench.handle import RunHandle
-    from workbench.store import RunStore
+    from workbench.core.events import Event
+    from workbench.runs.control import RunControl
+    from workbench.runs.handle import RunHandle
+    from workbench.runs.store import RunStore
     from workbench.ui.panel import RunPanel
 
     with tempfile.TemporaryDirectory(prefix="wb-refresh-") as tmp:
@@ -98,7 +98,7 @@ def refresh_ms(n: int = 200) -> float:
 
 
 def events_per_s(n: int = 20_000) -> float:
-    from workbench.events import Event
+    from workbench.core.events import Event
     from workbench.ui.state import PanelState
 
     st = PanelState()

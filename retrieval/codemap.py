@@ -87,6 +87,22 @@ class CodeMapOptions:
     common_share: float = 0.1  # a plain word used in more of the files is an ordinary word
 
 
+def _collect_names(f: _File, chunks: list[Chunk], text: str) -> None:
+    """What a code file defines (its chunks' symbols, module-level names) and registers."""
+    for c in chunks:
+        for sym in str(c.metadata.get("symbols") or "").split(","):
+            sym = sym.strip()
+            if sym:
+                f.defines.add(sym)
+                f.defines.add(sym.rsplit(".", 1)[-1])
+        if c.metadata.get("symbol_kind") == "module":
+            f.defines.update(_ASSIGN.findall(c.text))
+    for m in _REGISTER.finditer(text):
+        for name in _STRING.findall(m.group(1)):
+            if re.fullmatch(r"-{0,2}[A-Za-z][\w.-]*", name):
+                f.registers.add(name)
+
+
 class CodeMap:
     """Names to the code files that define them (see the module docstring)."""
 
@@ -105,18 +121,7 @@ class CodeMap:
             texts[doc_id] = text
             for word in set(_WORD.findall(text.lower())):
                 self._usage[word] = self._usage.get(word, 0) + 1
-            for c in chunks:
-                for sym in str(c.metadata.get("symbols") or "").split(","):
-                    sym = sym.strip()
-                    if sym:
-                        f.defines.add(sym)
-                        f.defines.add(sym.rsplit(".", 1)[-1])
-                if c.metadata.get("symbol_kind") == "module":
-                    f.defines.update(_ASSIGN.findall(c.text))
-            for m in _REGISTER.finditer(text):
-                for name in _STRING.findall(m.group(1)):
-                    if re.fullmatch(r"-{0,2}[A-Za-z][\w.-]*", name):
-                        f.registers.add(name)
+            _collect_names(f, chunks, text)
             self._files[doc_id] = f
             if f.module:
                 by_module[f.module] = doc_id

@@ -45,7 +45,7 @@ class Block(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Block())
-import workbench.cli, workbench.project, workbench.ask_model
+import workbench.cli.app, workbench.project, workbench.ask.model
 from subagents.models.anthropic import AnthropicModel
 from subagents.testing.models import ScriptedModel
 assert "aiohttp" not in sys.modules

@@ -14,21 +14,21 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from workbench.core.version import __version__
 
 _LAZY = {
     "Project": "workbench.project",
-    "Corpus": "workbench.corpus",
-    "Run": "workbench.run",
-    "Settings": "workbench.settings",
-    "WorkbenchError": "workbench.errors",
-    "RunHandle": "workbench.handle",
-    "RunControl": "workbench.control",
-    "Plan": "workbench.plans",
-    "open_bundle": "workbench.bundle",
-    "make_run_bundle": "workbench.bundle",
-    "UserError": "workbench.errors",
-    "RunError": "workbench.errors",
+    "Corpus": "workbench.runs.corpus",
+    "Run": "workbench.runs.run",
+    "Settings": "workbench.core.settings",
+    "WorkbenchError": "workbench.core.errors",
+    "RunHandle": "workbench.runs.handle",
+    "RunControl": "workbench.runs.control",
+    "Plan": "workbench.orchestrator.plans",
+    "open_bundle": "workbench.outputs.bundle",
+    "make_run_bundle": "workbench.outputs.bundle",
+    "UserError": "workbench.core.errors",
+    "RunError": "workbench.core.errors",
 }
 
 __all__ = [
@@ -48,15 +48,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from workbench.bundle import make_run_bundle, open_bundle
-    from workbench.control import RunControl
-    from workbench.corpus import Corpus
-    from workbench.errors import RunError, UserError, WorkbenchError
-    from workbench.handle import RunHandle
-    from workbench.plans import Plan
+    from workbench.core.errors import RunError, UserError, WorkbenchError
+    from workbench.core.settings import Settings
+    from workbench.orchestrator.plans import Plan
+    from workbench.outputs.bundle import make_run_bundle, open_bundle
     from workbench.project import Project
-    from workbench.run import Run
-    from workbench.settings import Settings
+    from workbench.runs.control import RunControl
+    from workbench.runs.corpus import Corpus
+    from workbench.runs.handle import RunHandle
+    from workbench.runs.run import Run
 
 
 def __getattr__(name: str) -> Any:

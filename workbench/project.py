@@ -6,55 +6,41 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from retrieval.locking import LockedError
-from workbench.corpus import Corpus
-from workbench.errors import BudgetExceededError, RunError, UserError, WorkbenchError
-from workbench.events import Event, Listener
-from workbench.progress import progress_listener
-from workbench.run import Run
-from workbench.settings import Settings
-from workbench.store import RunStore, now_iso, run_lock
+from workbench.core.aio import run_sync
+from workbench.core.errors import (
+    BudgetExceededError,
+    RunError,
+    UserError,
+    WorkbenchError,
+    translate,
+)
+from workbench.core.events import Event, Listener
+from workbench.core.progress import progress_listener
+from workbench.core.settings import Settings
+from workbench.core.version import __version__
+from workbench.engines.registry import engine_info, resolve_engine
+from workbench.runs.context import ProjectContext
+from workbench.runs.control import RunCancelledError, RunControl
+from workbench.runs.corpus import Corpus
+from workbench.runs.handle import RunHandle
+from workbench.runs.run import Run
+from workbench.runs.store import RunStore, now_iso, run_lock
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
     from retrieval.synthetic_protocol import QueryGenerator
     from subagents.models.messages import Model
-    from workbench.ask import Answer
-    from workbench.control import RunControl
-    from workbench.handle import RunHandle
-    from workbench.plans import Plan
+    from workbench.ask.answer import Answer
+    from workbench.orchestrator.plans import Plan
+    from workbench.runs.control import RunControl
+    from workbench.runs.handle import RunHandle
     from workbench.triage.api import TriageRun
-
-T = TypeVar("T")
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, also inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as e:  # re-raised in the caller's thread
-            box["error"] = e
-
-    t = threading.Thread(target=target, name="workbench-run")
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
 
 
 class Project:
@@ -142,10 +128,10 @@ class Project:
                 journal=self.settings.task_store == "journal",
             )
             try:
-                m = store.read_manifest()
+                m = store.manifest()
             except UserError:
                 continue
-            if m.get("input_key") == input_key and m.get("status") != "complete":
+            if m.input_key == input_key and m.status != "complete":
                 return store
         return None
 
@@ -157,23 +143,32 @@ class Project:
         return m  # type: ignore[return-value]
 
     def resolve_engine(self, engine: str | None, *, model: Model | None = None) -> str:
-        """The engine a call runs on: `engine`, else the settings', else the model engine
-        when a model is at hand (`model`, `Project(model=...)`, or ANTHROPIC_API_KEY)."""
+        """The engine a call runs on (`engines.registry.resolve_engine`): `engine`, else the
+        settings', else the model engine when a model is at hand (`model`,
+        `Project(model=...)`, or ANTHROPIC_API_KEY)."""
+
         has_model = model is not None or self.model is not None
-        chosen = engine or self.settings.engine
-        if chosen is None:
-            chosen = "model" if has_model else self.settings.resolved_engine()
-        if chosen not in ("offline", "model"):
-            raise UserError(f"unknown engine {chosen!r}; use 'offline' or 'model'")
-        if chosen == "model" and not has_model:
-            missing = self.settings.models.missing()
-            if missing:
-                raise UserError(
-                    f"the model engine needs an API key: {missing} (or pass Project(model=...), or point the settings at a local "
-                    'model: [models] provider = "openai-compatible" and base_url, or '
-                    "--model-url); without one, use --engine offline"
-                )
-        return chosen
+        return resolve_engine(engine, self.settings, has_model=has_model)
+
+    def context(self) -> ProjectContext:
+        """The parts this project hands to a run and to `ask` (`runs.context.ProjectContext`)."""
+        settings = self.settings
+
+        def sandbox(work_dir: Path) -> Any:
+            from sandboxes import create_sandbox
+
+            return create_sandbox(work_dir=work_dir, backend=settings.sandbox)
+
+        return ProjectContext(
+            dir=self.dir,
+            wb_dir=self.wb_dir,
+            settings=settings,
+            corpus=self.corpus,
+            index_for=self.index_for,
+            injected_model=self.injected_model,
+            has_model=self.model is not None,
+            sandbox=sandbox,
+        )
 
     def ask(
         self,
@@ -186,9 +181,9 @@ class Project:
     ) -> Answer:
         """One question -> an answer whose every sentence cites verbatim evidence.
 
-        `scope`: a document id, a list of ids, or a metadata filter. See `workbench.ask`.
+        `scope`: a document id, a list of ids, or a metadata filter. See `workbench.ask.answer`.
         """
-        from workbench.ask import ask
+        from workbench.ask.api import ask
 
         return ask(self, question, corpus=corpus, scope=scope, engine=engine, **kwargs)
 
@@ -210,8 +205,7 @@ class Project:
         settings) is resumed: its finished tasks are not run again. `control` steers,
         pauses or cancels it from another thread (see `start` for a background run).
         """
-        from workbench.control import RunControl
-        from workbench.pipeline import RECIPES
+        from workbench.orchestrator.pipeline import RECIPES
 
         question = (question or "").strip()
         if not question:
@@ -294,7 +288,7 @@ class Project:
             store.update_manifest(
                 status="running",
                 resumed_at=now_iso(),
-                attempts=int(store.read_manifest().get("attempts", 1)) + 1,
+                attempts=store.manifest().attempts + 1,
                 error=None,  # the last attempt's error is history, not this attempt's
             )
         else:
@@ -304,10 +298,10 @@ class Project:
                 **self._manifest(store, recipe, question, corpus, chosen, input_key)
             )
         emit(Event("run_started", "", f"run {store.run_id}", data={"run_dir": str(store.dir)}))
-        from workbench.orchestrate import RunRequest, execute
+        from workbench.orchestrator.orchestrate import RunRequest, execute
 
         request = RunRequest(
-            project=self,
+            parts=self.context(),
             store=store,
             corpus=corpus,
             question=question,
@@ -322,8 +316,6 @@ class Project:
         try:
             run_sync(execute(request))
         except BaseException as e:
-            from workbench.control import RunCancelledError
-
             status = "failed"
             if isinstance(e, KeyboardInterrupt | asyncio.CancelledError):
                 status = "interrupted"
@@ -341,7 +333,6 @@ class Project:
                 e.add_note(f"(the run's manifest could not be updated: {record_error})")
             if isinstance(e, WorkbenchError | KeyboardInterrupt):
                 raise
-            from workbench.errors import translate
 
             err = translate(e)
             if isinstance(err, RunError) and err.run_id is None:
@@ -362,8 +353,6 @@ class Project:
         plan: Plan | dict[str, Any] | None = None,
     ) -> RunHandle:
         """Start `analyze` in the background; steer, pause, review and `wait()` on the handle."""
-        from workbench.control import RunControl
-        from workbench.handle import RunHandle
 
         handle = RunHandle(RunControl(steering_file=self.settings.steering_file), on_event)
         handle._start(
@@ -421,8 +410,6 @@ class Project:
 
     def start_triage(self, tickets: str | Path, labels: str | Path, **kwargs: Any) -> RunHandle:
         """`triage` in the background: review its queue in the panel, `wait()` for the run."""
-        from workbench.control import RunControl
-        from workbench.handle import RunHandle
 
         on_event = kwargs.pop("on_event", None)
         handle = RunHandle(RunControl(steering_file=self.settings.steering_file), on_event)
@@ -442,7 +429,7 @@ class Project:
             "analysis": self.settings.analysis.model_dump(),
             "roles": self.settings.roles.model_dump(),
         }
-        if engine == "model":
+        if engine_info(engine).uses_model:
             data["models"] = self.settings.models.model_dump()
         blob = json.dumps(data, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -458,8 +445,7 @@ class Project:
     ) -> dict[str, Any]:
         import platform
 
-        from workbench import __version__
-        from workbench.pipeline import ENGINE_NOTES
+        from workbench.orchestrator.pipeline import ENGINE_NOTES
 
         return {
             "run_id": store.run_id,

@@ -213,7 +213,7 @@ def _is_generated(path: Path, head: str) -> bool:
     return any(marker in first for marker in GENERATED_MARKERS)
 
 
-def _load_file(
+def _load_file(  # noqa: C901  one branch per file format; splitting it is left to the loaders
     path: Path, root: Path, field_map: dict[str, str], report: LoadReport, max_bytes: int,
     id_stem: str, limit_name: str = "max_file_bytes",
 ) -> list[Document]:  # fmt: skip

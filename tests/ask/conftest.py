@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from workbench.corpus import Corpus
 from workbench.project import Project
+from workbench.runs.corpus import Corpus
 
 MEETINGS = ("ES2002a", "IS1000a")
 HERE = Path(__file__).resolve().parent

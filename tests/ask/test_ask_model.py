@@ -8,7 +8,7 @@ import pytest
 
 from subagents.models.messages import ModelRequest
 from subagents.testing.models import FunctionModel, ScriptedModel, abstain, final_output, tool_call
-from workbench.ask import ask
+from workbench.ask.api import ask
 from workbench.evaluation.golden import GoldenItem
 from workbench.evaluation.judge import RubricJudge, propose_questions
 

@@ -6,7 +6,7 @@ import pytest
 
 from subagents.findings import Evidence
 from subagents.verify import check_evidence
-from workbench.ask import (
+from workbench.ask.answer import (
     NO_EVIDENCE,
     Answer,
     AnswerSentence,
@@ -14,10 +14,10 @@ from workbench.ask import (
     OfflineAsker,
     OfflineAskSettings,
     Scope,
-    ask,
     verify_answer,
 )
-from workbench.errors import UserError
+from workbench.ask.api import ask
+from workbench.core.errors import UserError
 
 from .conftest import Indexed
 
@@ -122,7 +122,7 @@ def test_project_ask_delegates_with_scope(indexed: Indexed) -> None:
 
 def test_run_on_sentences_are_quoted_by_the_clause() -> None:
     from subagents.offline.text import sentence_spans
-    from workbench.ask import _clauses
+    from workbench.ask.answer import _clauses
 
     turn = (
         "So we could, um, do the buttons in rubber, and then the case in plastic, which would "

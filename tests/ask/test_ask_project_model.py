@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from subagents.testing.models import FunctionModel, abstain
-from workbench.errors import BudgetExceededError
+from workbench.core.errors import BudgetExceededError
+from workbench.core.settings import Budgets, Settings
 from workbench.project import Project
-from workbench.settings import Budgets, Settings
 
 from .conftest import Indexed
 

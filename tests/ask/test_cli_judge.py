@@ -18,12 +18,12 @@ from click.testing import CliRunner
 
 from subagents.testing.fake_server import FakeAnthropicServer, fake_server_in_thread
 from workbench.cli import main
-from workbench.corpus import Corpus
 from workbench.evaluation.golden import load_golden
 from workbench.evaluation.judge import CRITERIA, Calibration
 from workbench.evaluation.regression import compare
 from workbench.evaluation.runner import EvalReport, ItemResult
 from workbench.project import Project
+from workbench.runs.corpus import Corpus
 
 from .conftest import GOLDEN
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.ask import Answer, AnswerSentence, Citation, Scope
-from workbench.errors import UserError
+from workbench.ask.answer import Answer, AnswerSentence, Citation, Scope
+from workbench.core.errors import UserError
 from workbench.evaluation.golden import GoldenItem, GoldSpan, load_golden
 from workbench.evaluation.judge import calibrate, cohen_kappa, spearman
 from workbench.evaluation.metrics import evidence_metrics, rouge, theme_coverage

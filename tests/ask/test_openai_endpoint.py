@@ -18,9 +18,9 @@ from subagents.testing.fake_openai_server import (
     fake_openai_server_in_thread,
 )
 from workbench.cli import main
-from workbench.corpus import Corpus
 from workbench.evaluation.judge import CRITERIA
 from workbench.project import Project
+from workbench.runs.corpus import Corpus
 
 from .conftest import GOLDEN
 from .test_cli_judge import JUDGE, QUESTIONS, RubricServer

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from workbench.corpus import Corpus
 from workbench.evaluation.golden import load_golden
 from workbench.evaluation.regression import compare, load_report
 from workbench.evaluation.runner import evaluate_analysis
 from workbench.project import Project
+from workbench.runs.corpus import Corpus
 
 from .conftest import BASELINE, GOLDEN, MEETINGS
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from subagents.findings import Evidence, Finding, Theme
-from workbench.control import RunControl
-from workbench.errors import UserError
-from workbench.events import Event
-from workbench.handle import RunHandle
-from workbench.review import ReviewQueue
-from workbench.settings import ReviewSettings
-from workbench.store import RunStore
+from workbench.runs.control import RunControl
+from workbench.core.errors import UserError
+from workbench.core.events import Event
+from workbench.runs.handle import RunHandle
+from workbench.runs.review import ReviewQueue
+from workbench.core.settings import ReviewSettings
+from workbench.runs.store import RunStore
 from workbench.ui import PanelState, display_mode
 from workbench.ui.panel import PAGE, RunPanel
 
@@ -285,7 +285,7 @@ def test_results_play_media_clips(tmp_path: Path, sonnet_dir: Path) -> None:
     import ipywidgets as w
 
     from exports.clips import cut_clip
-    from workbench.run import Run
+    from workbench.runs.run import Run
 
     store = RunStore.create(tmp_path, "clips")
     run_dir = store.dir

@@ -240,9 +240,9 @@ def test_an_inductive_run_becomes_a_codebook_a_later_run_reads(tmp_path: Path) -
 def test_a_qda_tools_codebook_drives_a_run(tmp_path: Path) -> None:
     from exports.qdc import write_qdc
     from exports.qdpx import QdaCode, stable_guid
-    from workbench.codebook import codebook_for, qda_codes
-    from workbench.errors import UserError
-    from workbench.settings import AnalysisSettings, Settings
+    from workbench.core.errors import UserError
+    from workbench.core.settings import AnalysisSettings, Settings
+    from workbench.engines.codebook import codebook_for, qda_codes
 
     tree = [
         QdaCode(guid=stable_guid("a"), name="Remote", description="the remote", children=[

@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from workbench.settings import ModelSettings, Settings
+from workbench.core.settings import ModelSettings, Settings
 
 from .conftest import QUESTION
 from .modelish import ModelLike, function_model

@@ -11,8 +11,8 @@ from subagents.models.anthropic import AnthropicModel
 from subagents.models.messages import ModelRequest, Usage, user
 from subagents.models.pricing import PriceTable
 from subagents.testing.fake_server import FakeAnthropicServer
-from workbench.batching import BatchedModel
-from workbench.settings import ModelSettings, Settings
+from workbench.core.settings import ModelSettings, Settings
+from workbench.engines.batching import BatchedModel
 
 
 def test_concurrent_calls_share_one_batch_at_half_price() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.settings import ModelSettings, Settings
+from workbench.core.settings import ModelSettings, Settings
 
 from .modelish import ModelLike, function_model
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workbench.settings import AnalysisSettings, ModelSettings, Settings
+from workbench.core.settings import AnalysisSettings, ModelSettings, Settings
 
 from .conftest import QUESTION
 from .modelish import ModelLike, function_model

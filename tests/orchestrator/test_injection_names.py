@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from workbench.settings import ModelSettings, Settings
+from workbench.core.settings import ModelSettings, Settings
 
 from .conftest import QUESTION
 from .modelish import (

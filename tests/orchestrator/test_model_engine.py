@@ -12,8 +12,8 @@ from subagents.models.anthropic import AnthropicModel
 from subagents.models.messages import Usage
 from subagents.models.pricing import PriceTable
 from tests.helpers import deck_text
-from workbench.corpus import Corpus
-from workbench.settings import ModelSettings, Settings
+from workbench.core.settings import ModelSettings, Settings
+from workbench.runs.corpus import Corpus
 
 from .conftest import QUESTION
 from .modelish import ModelLike

@@ -26,8 +26,8 @@ from subagents.testing.fake_openai_server import (
     fake_openai_server_in_thread,
 )
 from workbench.cli import main
-from workbench.corpus import Corpus
-from workbench.settings import ModelSettings, Settings
+from workbench.core.settings import ModelSettings, Settings
+from workbench.runs.corpus import Corpus
 
 from .conftest import QUESTION
 from .model_script import OPENAI_TIERS, SETTINGS, make_responder

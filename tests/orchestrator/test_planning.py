@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.events import Event
-from workbench.settings import ModelSettings, Settings
+from workbench.core.events import Event
+from workbench.core.settings import ModelSettings, Settings
 
 from .conftest import QUESTION
 from .modelish import ModelLike, function_model

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.settings import Settings
+from workbench.core.settings import Settings
 
 from .conftest import QUESTION
 
@@ -39,8 +39,8 @@ def test_ray_and_asyncio_give_the_same_findings(
     project_dir: Path, corpus3: Path, tmp_path: Path, local_ray: None
 ) -> None:
     import workbench as wb
-    from workbench.corpus import Corpus
-    from workbench.plans import themes_plan
+    from workbench.orchestrator.plans import themes_plan
+    from workbench.runs.corpus import Corpus
 
     plan = themes_plan(Corpus.load(corpus3), QUESTION)
     plan.stages = [s for s in plan.stages if s.kind != "charts"]  # charts: not what is compared

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.services import chroma_server, ray_cluster
-from workbench.settings import Settings
+from workbench.core.settings import Settings
 
 from .conftest import QUESTION
 
@@ -31,7 +31,7 @@ def cluster() -> Iterator[str]:
 
 
 def texts() -> list[str]:
-    from workbench.corpus import Corpus
+    from workbench.runs.corpus import Corpus
 
     sample = Path(__file__).resolve().parents[2] / "samples" / "ami-meetings"
     docs = Corpus.load(sample).documents[:2]
@@ -56,8 +56,8 @@ def test_index_and_analysis_on_the_cluster_equal_one_process(
     cluster: str, corpus3: Path, tmp_path: Path
 ) -> None:
     import workbench as wb
-    from workbench.corpus import Corpus
-    from workbench.plans import themes_plan
+    from workbench.orchestrator.plans import themes_plan
+    from workbench.runs.corpus import Corpus
 
     plan = themes_plan(Corpus.load(corpus3), QUESTION)
     plan.stages = [s for s in plan.stages if s.kind != "charts"]  # charts: not what is compared
@@ -82,7 +82,7 @@ def test_index_on_a_chroma_server_answers_like_the_embedded_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from retrieval import Embedder, HybridIndex
-    from workbench.corpus import Corpus
+    from workbench.runs.corpus import Corpus
 
     sample = Path(__file__).resolve().parents[2] / "samples" / "ami-meetings"
     docs = Corpus.load(sample).documents[:2]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from subagents.models.pricing import PriceTable
-from workbench.control import RunCancelledError, RunControl
-from workbench.errors import BudgetExceededError
-from workbench.settings import Budgets, ModelSettings, ReviewSettings, Settings
+from workbench.core.errors import BudgetExceededError
+from workbench.core.settings import Budgets, ModelSettings, ReviewSettings, Settings
+from workbench.runs.control import RunCancelledError, RunControl
 
 from .conftest import QUESTION
 from .modelish import STEER_MARK, ModelLike, function_model

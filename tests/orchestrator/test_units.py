@@ -16,13 +16,13 @@ from subagents.models.messages import ModelRequest, user
 from subagents.models.pricing import PriceTable
 from subagents.outputs import PlanOutput, PlanStage
 from subagents.testing.models import FunctionModel
-from workbench.budgets import BudgetTracker, MeteredModel, ModelStopError
-from workbench.control import INBOX, RunCancelledError, RunControl
-from workbench.errors import BudgetExceededError, UserError
-from workbench.fanout import FanOutStats, Task, TokenBucket, fan_out, idempotency_key
-from workbench.plans import RECIPES, Plan, Stage, plan_from_planner
-from workbench.settings import Budgets
-from workbench.store import RunStore
+from workbench.core.errors import BudgetExceededError, UserError
+from workbench.core.settings import Budgets
+from workbench.orchestrator.plans import RECIPES, Plan, Stage, plan_from_planner
+from workbench.runs.budgets import BudgetTracker, MeteredModel, ModelStopError
+from workbench.runs.control import INBOX, RunCancelledError, RunControl
+from workbench.runs.fanout import FanOutStats, Task, TokenBucket, fan_out, idempotency_key
+from workbench.runs.store import RunStore
 
 SUBAGENTS = {
     "interview-analyst": "analyst-findings",
@@ -328,8 +328,8 @@ def test_compare_segments_counts_each_theme_within_each_segment(
     tmp_path: Path, corpus3: Path
 ) -> None:
     from subagents.findings import Synthesis, Theme
-    from workbench.corpus import Corpus
-    from workbench.tables import compare_segments
+    from workbench.outputs.tables import compare_segments
+    from workbench.runs.corpus import Corpus
 
     corpus = Corpus.load(corpus3)
     ids = [d.id for d in corpus.documents]
@@ -351,8 +351,8 @@ def test_roles_reach_the_model_analyst_and_the_gate_keeps_only_participants(tmp_
     from subagents.findings import Evidence, Finding
     from subagents.outputs import FindingDraft
     from subagents.verify import interviewer_evidence
-    from workbench.corpus import Corpus
-    from workbench.engine_model import fill_evidence, render_document
+    from workbench.engines.model import fill_evidence, render_document
+    from workbench.runs.corpus import Corpus
 
     from .modelish import ModelLike
 

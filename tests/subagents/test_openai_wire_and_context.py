@@ -234,7 +234,7 @@ def test_pack_and_split_text() -> None:
 
 
 def test_groups_by_embedding_stay_within_the_budget() -> None:
-    from workbench.model_synthesis import group_by_embedding
+    from workbench.engines.synthesis import group_by_embedding
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(4, 16))
@@ -252,8 +252,8 @@ def test_groups_by_embedding_stay_within_the_budget() -> None:
 def test_a_segment_longer_than_a_part_is_split_into_verbatim_pieces() -> None:
     from retrieval.types import Document, Segment
     from subagents.testing.models import ScriptedModel
-    from workbench.engine_model import ModelEngine
-    from workbench.settings import ModelSettings, Settings
+    from workbench.core.settings import ModelSettings, Settings
+    from workbench.engines.model import ModelEngine
 
     body = " ".join(f"sentence {i} about the remote control and its buttons." for i in range(900))
     seg = Segment(id="t1#0", doc_id="t1", index=0, text=body, start_char=0, end_char=len(body))

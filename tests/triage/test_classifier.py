@@ -9,7 +9,7 @@ import pytest
 
 from tests.triage.data import rows, write_csv
 from tests.triage.fakes import HashingEncoder
-from workbench.settings import TriageSettings
+from workbench.core.settings import TriageSettings
 from workbench.triage.labelled import load_labelled, load_tickets
 from workbench.triage.offline import FOREIGN_FLAG, OfflineTriager
 

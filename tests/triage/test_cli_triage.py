@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.triage.data import rows, write_csv
-from workbench.cli import main
+from workbench.cli.app import main
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.triage.data import rows, write_csv
-from workbench.errors import UserError
+from workbench.core.errors import UserError
 from workbench.triage.labelled import (
     MAX_TEXT_CHARS,
     TextColumns,

@@ -8,7 +8,7 @@ import pytest
 
 from tests.orchestrator.modelish import function_model
 from tests.triage.modelish import TriageResponder
-from workbench.settings import ModelSettings, Settings, TriageSettings
+from workbench.core.settings import ModelSettings, Settings, TriageSettings
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +89,7 @@ def test_eval_triage_with_the_model_engine_through_the_cli(
 
     from tests.orchestrator.servers import fake_server
     from tests.triage.data import rows, write_csv
-    from workbench.cli import main
+    from workbench.cli.app import main
 
     train = write_csv(tmp_path / "train.csv", rows(6, seed=1))
     test = write_csv(tmp_path / "test.csv", rows(3, seed=5))
@@ -131,7 +131,7 @@ def test_eval_triage_with_the_model_engine_through_the_cli(
 
 def test_eval_triage_with_the_model_engine_and_no_model_says_so(tmp_path: Path) -> None:
     from tests.triage.data import rows, write_csv
-    from workbench.errors import UserError
+    from workbench.core.errors import UserError
     from workbench.triage.evaluate import evaluate_triage
 
     train = write_csv(tmp_path / "train.csv", rows(4, seed=1))

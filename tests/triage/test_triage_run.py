@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.triage.conftest import GERMAN, HUGE
-from workbench.errors import UserError
-from workbench.settings import ReviewSettings, Settings
+from workbench.core.errors import UserError
+from workbench.core.settings import ReviewSettings, Settings
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.errors import UserError
+from workbench.core.errors import UserError
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,7 +83,7 @@ def test_bad_settings_file_is_named(tmp_path: Path, sample_corpus: Path) -> None
 
 
 def test_non_utf8_text_is_decoded_and_reported(analysed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from workbench.corpus import Corpus
+    from workbench.runs.corpus import Corpus
 
     folder = tmp_path / "c"
     folder.mkdir()
@@ -101,7 +101,7 @@ def test_non_utf8_text_is_decoded_and_reported(analysed, tmp_path: Path) -> None
 def test_failed_run_keeps_what_was_written(analysed, small_corpus: Path) -> None:  # type: ignore[no-untyped-def]
     """A run that fails part-way records why and keeps its finished tasks for the next attempt."""
     import workbench as wb
-    from workbench.settings import Budgets, Settings
+    from workbench.core.settings import Budgets, Settings
 
     project, _, _ = analysed
     capped = wb.Project(project.dir, settings=Settings(budgets=Budgets(max_tasks=2)))

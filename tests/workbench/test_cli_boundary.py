@@ -20,7 +20,7 @@ from retrieval.errors import IndexStateError, RetrievalError, UserInputError
 from sandboxes.errors import SandboxError, SandboxUnavailableError
 from subagents.errors import ModelCallError, SpecError, SubagentsError
 from workbench.cli import main
-from workbench.errors import RunError, UserError, translate
+from workbench.core.errors import RunError, UserError, translate
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,10 +10,10 @@ import pytest
 
 from exports.qdpx import QdaCode, QdaProject, stable_guid, write_qdpx
 from subagents.codebook import Codebook, CodebookCode
-from workbench.codebook import codebook_for, qda_codes
-from workbench.errors import UserError
-from workbench.qda import CANDIDATES, OTHER
-from workbench.settings import AnalysisSettings, Settings
+from workbench.core.errors import UserError
+from workbench.core.settings import AnalysisSettings, Settings
+from workbench.engines.codebook import codebook_for, qda_codes
+from workbench.outputs.qda import CANDIDATES, OTHER
 
 
 def _settings(path: Path) -> Settings:

@@ -18,7 +18,7 @@ from exports.checks import assert_exports_ok
 from exports.spec import ReportSpec
 from exports.text import md_unescape
 from tests.helpers import deck_text
-from workbench.corpus import Corpus
+from workbench.runs.corpus import Corpus
 
 from .conftest import QUESTION
 

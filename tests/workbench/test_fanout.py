@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from workbench.errors import RunError
-from workbench.fanout import Task, fan_out, idempotency_key, require_all
-from workbench.store import RunStore
+from workbench.core.errors import RunError
+from workbench.runs.fanout import Task, fan_out, idempotency_key, require_all
+from workbench.runs.store import RunStore
 
 
 def _tasks(n: int) -> list[Task]:

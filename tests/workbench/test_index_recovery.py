@@ -58,8 +58,8 @@ def test_zeroed_vector_store(asked: tuple[Path, Path, dict[str, object]]) -> Non
 
 
 def _dense_hits(corpus: Path, project: Path) -> list[str]:
-    from workbench.corpus import Corpus
     from workbench.project import Project
+    from workbench.runs.corpus import Corpus
 
     index = Project(project).index_for(Corpus.load(corpus))
     try:

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from workbench.cli import main
-from workbench.errors import UserError
-from workbench.settings import ModelSettings, Settings
+from workbench.core.errors import UserError
+from workbench.core.settings import ModelSettings, Settings
 
 
 def _load(tmp_path: Path, text: str) -> Settings:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.errors import UserError
-from workbench.events import Event, LogPrinter
-from workbench.progress import ProgressBars, progress_listener
+from workbench.core.errors import UserError
+from workbench.core.events import Event, LogPrinter
+from workbench.core.progress import ProgressBars, progress_listener
 
 
 class Tty(io.StringIO):

@@ -13,8 +13,8 @@ import pytest
 from exports.qdpx import read_qdpx
 from subagents.codebook import load_codebook
 from tests.exports.test_qdpx import validate
-from workbench.corpus import Corpus
-from workbench.settings import AnalysisSettings, Settings
+from workbench.core.settings import AnalysisSettings, Settings
+from workbench.runs.corpus import Corpus
 
 PDPILOT = Path(__file__).resolve().parents[2].parent / "shared/bench/coded-interviews/pdpilot"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from retrieval.types import Document, Segment
 from subagents.findings import Evidence
-from workbench.reporting import quote_spec
+from workbench.outputs.reporting import quote_spec
 
 
 def _doc(turns: list[tuple[str, str]]) -> Document:

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from workbench.errors import UserError
-from workbench.settings import Settings
+from workbench.core.errors import UserError
+from workbench.core.settings import Settings
 
 
 def test_defaults_when_no_config(tmp_path: Path) -> None:
@@ -55,6 +55,7 @@ class _ChartRun:
     corpus: Any
     settings: Settings
     engine_short: str = "Offline engine"
+    sandbox: Any = None  # no factory handed in: the settings' backend
 
 
 def _synthesis(corpus: Any) -> Any:
@@ -77,9 +78,9 @@ def test_the_sandbox_setting_chooses_where_charts_are_drawn(
     """`Settings.sandbox` is read: "local" draws here even with an E2B key in the
     environment, "e2b" without a key says what is missing (before, only the key decided)."""
     from sandboxes import SandboxUnavailableError
-    from workbench.charts import make_charts
-    from workbench.corpus import Corpus
-    from workbench.store import RunStore
+    from workbench.outputs.charts import make_charts
+    from workbench.runs.corpus import Corpus
+    from workbench.runs.store import RunStore
 
     corpus = Corpus.load(sample_corpus)
     synthesis = _synthesis(corpus)

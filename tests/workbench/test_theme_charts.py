@@ -10,8 +10,8 @@ from exports.charts import render_chart
 from retrieval.roles import RoleSettings
 from retrieval.types import Document, Segment
 from subagents.findings import Code, Evidence, Finding, Synthesis, Theme
-from workbench.charts import chart_data
-from workbench.corpus import Corpus
+from workbench.outputs.charts import chart_data
+from workbench.runs.corpus import Corpus
 
 NOTE = "Offline engine: no language model was used."
 

@@ -22,13 +22,12 @@ if TYPE_CHECKING:
         Calibration,
         RubricJudge,
         calibrate,
-        calibrate_report,
         load_human_labels,
         propose_questions,
     )
     from workbench.evaluation.metrics import evidence_metrics, quote_faithfulness, rouge
     from workbench.evaluation.regression import Comparison, RegressionStore, compare
-    from workbench.evaluation.runner import EvalReport, evaluate_analysis
+    from workbench.evaluation.runner import EvalReport, calibrate_report, evaluate_analysis
 
 _LAZY = {
     "GoldenItem": "golden",
@@ -38,7 +37,7 @@ _LAZY = {
     "Calibration": "judge",
     "RubricJudge": "judge",
     "calibrate": "judge",
-    "calibrate_report": "judge",
+    "calibrate_report": "runner",
     "load_human_labels": "judge",
     "propose_questions": "judge",
     "evidence_metrics": "metrics",

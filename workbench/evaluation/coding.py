@@ -39,7 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import UserError
+from workbench.core.errors import UserError
+from workbench.runs.corpus import Corpus
+from workbench.runs.run import Run
 
 SEP = ">"
 
@@ -154,7 +156,6 @@ def _theme_of_finding(run_dir: Path) -> tuple[list[dict[str, Any]], list[dict[st
     """The run's themed findings, in the order of its findings table (ties in the
     measures break by that order, as in the benchmark's scorer), and its themes."""
     from subagents.findings import Finding
-    from workbench.run import Run
 
     run = Run(run_dir)
     themes = [t.model_dump(mode="json") for t in run.themes]
@@ -322,7 +323,6 @@ def evaluate_coding(
     run_dir: Path, coded: Path, *, min_docs: int = 2, participants_only: bool = False
 ) -> dict[str, Any]:
     """Score the run in `run_dir` against the coding in `coded` (.qdpx or codes.json)."""
-    from workbench.run import Run
 
     if not coded.exists():
         raise UserError(f"not found: {coded}")
@@ -344,7 +344,6 @@ def evaluate_coding(
 
 
 def _run_texts(run: Any) -> dict[str, str]:
-    from workbench.corpus import Corpus
 
     path = Path(str(run.manifest.get("corpus", {}).get("path", "")))
     if not path.exists():

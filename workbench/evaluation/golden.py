@@ -23,8 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from workbench.ask import Scope
-from workbench.errors import UserError
+from workbench.ask.answer import Scope
+from workbench.core.errors import UserError
+from workbench.runs.store import atomic_write_json
 
 
 class GoldSpan(BaseModel):
@@ -69,7 +70,6 @@ class GoldenSet(BaseModel):
         return [i for i in self.items if i.approved]
 
     def save(self, path: str | Path) -> Path:
-        from workbench.store import atomic_write_json
 
         p = Path(path)
         atomic_write_json(p, self.model_dump(mode="json"), indent=1)

@@ -9,7 +9,7 @@ is its system prompt.
 Calibration: on a sample with human scores, Spearman's rho between judge and human
 scores and Cohen's kappa on pass/fail (score >= threshold). A judge below the set
 agreement is flagged `trusted=False`; its scores are then reported but never gate.
-`calibrate_report` does this for a finished `EvalReport`: an item's judge score is the
+`evaluation.runner.calibrate_report` does this for a finished `EvalReport`: an item's judge score is the
 mean of its five criteria, compared with the person's one score for that item.
 """
 
@@ -24,14 +24,16 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from workbench.errors import UserError
+from workbench.ask.answer import Scope
+from workbench.core.aio import run_sync
+from workbench.core.errors import UserError
+from workbench.evaluation.golden import GoldenItem, GoldSpan
+from workbench.evaluation.metrics import segment_index
 
 if TYPE_CHECKING:
     from retrieval import Document
     from subagents.models.messages import Model
-    from workbench.ask import Answer
-    from workbench.evaluation.golden import GoldenItem
-    from workbench.evaluation.runner import EvalReport
+    from workbench.ask.answer import Answer
 
 CRITERIA = (
     "factual_accuracy",
@@ -147,7 +149,6 @@ class RubricJudge:
     ) -> dict[str, float] | None:
         """Criterion -> score, or None when the judge abstained or failed to answer (or the
         answer with its evidence does not fit the judge model's context window)."""
-        from workbench.project import run_sync
 
         return run_sync(self.ascore(item, answer))
 
@@ -159,7 +160,6 @@ class RubricJudge:
         One loop for the whole batch matters: a model client keeps its connections on
         the loop it first ran on, and a new loop per item would find them stale.
         """
-        from workbench.project import run_sync
 
         async def run_all() -> list[dict[str, float] | None]:
             gate = asyncio.Semaphore(concurrency)
@@ -304,35 +304,6 @@ def load_human_labels(path: str | Path) -> dict[str, float]:
     return labels
 
 
-def calibrate_report(
-    report: EvalReport,
-    human: Mapping[str, float],
-    *,
-    threshold: float = 0.5,
-    min_spearman: float = 0.5,
-    min_kappa: float = 0.4,
-    min_items: int = 10,
-) -> EvalReport:
-    """The report with its judge calibrated on the items the people labelled.
-
-    Items the judge did not score (it abstained) and labels for items not in the report
-    are left out; the latter are listed in `Calibration.unmatched`. The report's
-    `judge_trusted` becomes the calibration's verdict.
-    """
-    judged = {i.id: judge_score(i.judge) for i in report.items if i.judge is not None}
-    ids = [i for i in human if i in judged]
-    cal = calibrate(
-        [judged[i] for i in ids],
-        [human[i] for i in ids],
-        threshold=threshold,
-        min_spearman=min_spearman,
-        min_kappa=min_kappa,
-        min_items=min_items,
-    )
-    cal.unmatched = sorted(i for i in human if i not in judged)
-    return report.model_copy(update={"judge_trusted": cal.trusted, "judge_calibration": cal})
-
-
 def propose_questions(
     model: Model,
     *,
@@ -353,11 +324,7 @@ def propose_questions(
     from subagents.spec_loader import parse_spec
     from subagents.tools import ToolRegistry, read_segment_tool, search_tool
     from subagents.verify import check_evidence
-    from workbench.ask import Scope
-    from workbench.ask_model import IndexBackend
-    from workbench.evaluation.golden import GoldenItem, GoldSpan
-    from workbench.evaluation.metrics import segment_index
-    from workbench.project import run_sync
+    from workbench.ask.model import IndexBackend
 
     _register()
     spec = parse_spec(PROPOSER_SPEC, source="workbench:question-proposer")

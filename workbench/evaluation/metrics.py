@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from retrieval import Document
-    from workbench.ask import Answer
+    from workbench.ask.answer import Answer
     from workbench.evaluation.golden import GoldenItem
 
 ROUGE_SETTINGS = (

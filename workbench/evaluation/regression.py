@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from workbench.errors import UserError
+from workbench.core.errors import UserError
 from workbench.evaluation.runner import EvalReport, ItemResult
+from workbench.runs.store import atomic_write_json
 
 HIGHER_IS_BETTER = (
     "evidence_hit",
@@ -226,7 +227,6 @@ class RegressionStore:
         return self.dir / _SAFE.sub("_", golden) / f"{_SAFE.sub('_', version)}.json"
 
     def save(self, report: EvalReport, version: str | None = None) -> Path:
-        from workbench.store import atomic_write_json
 
         path = self.path_for(report.golden, version or report.version)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,15 +10,19 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from workbench.errors import UserError
+from workbench.ask.answer import OfflineAskSettings
+from workbench.core.errors import UserError
+from workbench.core.events import Event
+from workbench.core.progress import IndexProgress, progress_listener
+from workbench.core.version import __version__
 from workbench.evaluation.golden import GoldenSet
-from workbench.evaluation.judge import Calibration
+from workbench.evaluation.judge import Calibration, RubricJudge, calibrate, judge_score
 from workbench.evaluation.metrics import (
     ROUGE_SETTINGS,
     evidence_metrics,
@@ -27,14 +31,13 @@ from workbench.evaluation.metrics import (
     rouge,
     theme_coverage,
 )
-from workbench.events import Event
-from workbench.progress import IndexProgress, progress_listener
+from workbench.runs.corpus import Corpus
+from workbench.runs.store import now_iso
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
     from subagents.models.messages import Model
-    from workbench.ask import OfflineAskSettings
-    from workbench.evaluation.judge import RubricJudge
+    from workbench.ask.answer import OfflineAskSettings
 
 METRICS = (
     "evidence_hit",
@@ -96,11 +99,8 @@ def evaluate_analysis(
     """
     import dataclasses
 
-    from workbench import __version__
-    from workbench.ask import OfflineAskSettings, ask
-    from workbench.corpus import Corpus
+    from workbench.ask.api import ask
     from workbench.project import Project
-    from workbench.store import now_iso
 
     say = progress or (lambda _m: None)
     items = golden.approved_items()[:limit] if limit else golden.approved_items()
@@ -196,3 +196,32 @@ def evaluate_analysis(
 
 def _quiet(ev: Event) -> None:
     return None
+
+
+def calibrate_report(
+    report: EvalReport,
+    human: Mapping[str, float],
+    *,
+    threshold: float = 0.5,
+    min_spearman: float = 0.5,
+    min_kappa: float = 0.4,
+    min_items: int = 10,
+) -> EvalReport:
+    """The report with its judge calibrated on the items the people labelled.
+
+    Items the judge did not score (it abstained) and labels for items not in the report
+    are left out; the latter are listed in `Calibration.unmatched`. The report's
+    `judge_trusted` becomes the calibration's verdict.
+    """
+    judged = {i.id: judge_score(i.judge) for i in report.items if i.judge is not None}
+    ids = [i for i in human if i in judged]
+    cal = calibrate(
+        [judged[i] for i in ids],
+        [human[i] for i in ids],
+        threshold=threshold,
+        min_spearman=min_spearman,
+        min_kappa=min_kappa,
+        min_items=min_items,
+    )
+    cal.unmatched = sorted(i for i in human if i not in judged)
+    return report.model_copy(update={"judge_trusted": cal.trusted, "judge_calibration": cal})

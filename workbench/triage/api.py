@@ -11,10 +11,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import BudgetExceededError, UserError, WorkbenchError
-from workbench.events import Event, Listener, LogPrinter
-from workbench.run import Run
-from workbench.store import RunStore, now_iso
+from workbench.core.errors import BudgetExceededError, UserError, WorkbenchError
+from workbench.core.events import Event, Listener, LogPrinter
+from workbench.runs.run import Run
+from workbench.runs.store import RunStore, now_iso
 from workbench.triage.labelled import (
     LabelledSet,
     LoadedTickets,
@@ -27,8 +27,8 @@ from workbench.triage.records import TicketLabel
 if TYPE_CHECKING:
     import polars as pl
 
-    from workbench.control import RunControl
     from workbench.project import Project
+    from workbench.runs.control import RunControl
 
 RECIPE = "triage"
 
@@ -123,8 +123,8 @@ def triage(
     control: RunControl | None = None,
 ) -> TriageRun:
     """Sort `tickets` into the categories of `labels` (see `workbench.triage`)."""
-    from workbench.control import RunControl
-    from workbench.project import run_sync
+    from workbench.core.aio import run_sync
+    from workbench.runs.control import RunControl
     from workbench.triage.model import describe_categories
     from workbench.triage.report import counts
     from workbench.triage.run import TriageRequest, execute
@@ -205,7 +205,7 @@ def triage(
     try:
         result = run_sync(execute(req))
     except BaseException as e:
-        from workbench.control import RunCancelledError
+        from workbench.runs.control import RunCancelledError
 
         status = "failed"
         if isinstance(e, KeyboardInterrupt | asyncio.CancelledError):
@@ -242,7 +242,7 @@ def triage(
         },
         timings_s={"total": round(total, 3)},
     )
-    from workbench.bundle import make_run_bundle
+    from workbench.outputs.bundle import make_run_bundle
 
     bundle = make_run_bundle(store.dir)
     store.update_manifest(outputs={**result["outputs"], "bundle": bundle.name})
@@ -262,8 +262,8 @@ def _manifest(
 ) -> dict[str, Any]:
     import platform
 
-    from workbench import __version__
-    from workbench.pipeline import ENGINE_NOTES
+    from workbench.core.version import __version__
+    from workbench.orchestrator.pipeline import ENGINE_NOTES
 
     return {
         "run_id": store.run_id,

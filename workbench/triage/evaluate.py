@@ -20,16 +20,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import UserError
+from workbench.core.errors import UserError
+from workbench.engines.registry import check_engine
 from workbench.triage.labelled import LabelledSet, LoadedTickets, TextColumns, load_labelled
 from workbench.triage.metrics import triage_scores
 from workbench.triage.records import TicketLabel
 
 if TYPE_CHECKING:
     from subagents.offline.triage import ClassifierSettings, Encoder
-    from workbench.events import Listener
+    from workbench.core.events import Listener
+    from workbench.core.settings import TriageSettings
     from workbench.project import Project
-    from workbench.settings import TriageSettings
 
 
 def _strip(scores: dict[str, Any]) -> dict[str, Any]:
@@ -61,10 +62,9 @@ def evaluate_triage(
     The model engine needs `project` (its settings, model and agent specs); `settings`
     defaults to the project's triage settings.
     """
-    from workbench.settings import TriageSettings
+    from workbench.core.settings import TriageSettings
 
-    if engine not in ("offline", "model"):
-        raise UserError(f"unknown engine {engine!r}; use 'offline' or 'model'")
+    check_engine(engine)
     if engine == "model" and project is None:
         raise UserError("eval triage with the model engine needs a project (its model)")
     s = settings or (project.settings.triage if project is not None else TriageSettings())
@@ -154,9 +154,9 @@ def _model_labels(
     on_event: Listener | None,
 ) -> tuple[list[TicketLabel], dict[str, Any]]:
     """The ticket-analyst's labels for the test tickets, in a new `eval-triage` run."""
-    from workbench.control import RunControl
-    from workbench.project import run_sync
-    from workbench.store import RunStore, now_iso
+    from workbench.core.aio import run_sync
+    from workbench.runs.control import RunControl
+    from workbench.runs.store import RunStore, now_iso
     from workbench.triage.api import load_definitions
     from workbench.triage.model import classify_only, describe_categories
     from workbench.triage.run import TriageRequest

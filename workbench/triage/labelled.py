@@ -27,7 +27,7 @@ from pathlib import Path
 
 from retrieval.loaders.tickets import COMMENT_KEYS
 from retrieval.types import Document
-from workbench.errors import UserError
+from workbench.core.errors import UserError
 
 # The classifier reads at most this much of a ticket (title and body first); a 200 KB
 # ticket is still classified and its evidence still quoted, from its opening.

@@ -24,10 +24,10 @@ import numpy as np
 from subagents.agent import Agent, AgentTask, ContextDocument
 from subagents.outputs import TriageOutput
 from subagents.tools import ToolRegistry, read_segment_tool
-from workbench.engine_model import fill_evidence, render_document
-from workbench.errors import RunError
-from workbench.fanout import Task
-from workbench.store import now_iso
+from workbench.core.errors import RunError
+from workbench.engines.model import fill_evidence, render_document
+from workbench.runs.fanout import Task
+from workbench.runs.store import now_iso
 from workbench.triage.labelled import MAX_TEXT_CHARS, LabelledSet, TextColumns, ticket_text
 from workbench.triage.offline import group_of, title_of
 from workbench.triage.records import TicketLabel
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from subagents.models.messages import Model
     from subagents.offline.triage import Encoder
     from subagents.spec_loader import AgentSpec
-    from workbench.settings import Settings
+    from workbench.core.settings import Settings
     from workbench.triage.run import TriageRequest
 
 TRIAGE_PROMPT = """You sort support tickets into the team's own categories.
@@ -309,9 +309,9 @@ async def classify_with_model(
 ) -> list[TicketLabel]:
     """Batches of tickets through the ticket-analyst (fan-out: resumable, budgeted)."""
     from subagents.spec_loader import load_specs
-    from workbench.errors import RunError
-    from workbench.events import Event
-    from workbench.fanout import fan_out, idempotency_key
+    from workbench.core.errors import RunError
+    from workbench.core.events import Event
+    from workbench.runs.fanout import fan_out, idempotency_key
 
     s = req.project.settings
     picker = await asyncio.to_thread(ExamplePicker, encoder, req.labelled, req.columns)
@@ -387,9 +387,9 @@ async def classify_only(req: TriageRequest) -> list[TicketLabel]:
     themes, charts or exports. The run directory keeps the tasks, the trace and the cost.
     """
     from retrieval import Embedder
-    from workbench.budgets import BudgetTracker
-    from workbench.orchestrate import _close
-    from workbench.tracing import make_tracer
+    from workbench.core.tracing import make_tracer
+    from workbench.orchestrator.orchestrate import _close
+    from workbench.runs.budgets import BudgetTracker
     from workbench.triage.run import _CachedEncoder, _model_engine
 
     store, s = req.store, req.project.settings

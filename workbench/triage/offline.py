@@ -34,7 +34,7 @@ from workbench.triage.records import TicketLabel
 if TYPE_CHECKING:
     from retrieval.types import Document
     from subagents.offline.triage import Encoder, Tuner
-    from workbench.settings import TriageSettings
+    from workbench.core.settings import TriageSettings
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 # a ticket with at least this many words, under this share of them known from the

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from exports.spec import ChartSpec, FindingRow, QuoteSpec, ReportSpec, ThemeSpec
 from subagents.findings import Synthesis
-from workbench.reporting import quote_spec, verify_spec
-from workbench.store import now_iso
+from workbench.outputs.reporting import quote_spec, verify_spec
+from workbench.runs.store import now_iso
 from workbench.triage.records import TicketLabel
 
 if TYPE_CHECKING:
     from retrieval.types import Document
-    from workbench.store import RunStore
+    from workbench.runs.store import RunStore
     from workbench.triage.run import TriageRequest
 
 MAX_CHART_CATEGORIES = 12

@@ -21,19 +21,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from subagents.findings import Evidence, Finding, Synthesis
-from workbench.events import Event, Listener
-from workbench.fanout import idempotency_key
-from workbench.store import RunStore
+from workbench.core.events import Event, Listener
+from workbench.runs.fanout import idempotency_key
+from workbench.runs.store import RunStore
 from workbench.triage.labelled import LabelledSet, LoadedTickets, TextColumns
 from workbench.triage.records import TicketLabel, apply_decision, finding_id, to_finding
 
 if TYPE_CHECKING:
     from retrieval.types import Document
     from subagents.offline.triage import FitReport
-    from workbench.budgets import BudgetTracker
-    from workbench.control import RunControl
     from workbench.project import Project
-    from workbench.review import ReviewQueue
+    from workbench.runs.budgets import BudgetTracker
+    from workbench.runs.control import RunControl
+    from workbench.runs.review import ReviewQueue
 
 NOUN = "tickets"
 OFFLINE_NOTE = (
@@ -95,8 +95,8 @@ class _CachedEncoder:
 
 async def execute(req: TriageRequest) -> dict[str, Any]:
     from retrieval import Embedder
-    from workbench.budgets import BudgetTracker
-    from workbench.tracing import make_tracer
+    from workbench.core.tracing import make_tracer
+    from workbench.runs.budgets import BudgetTracker
 
     store, s = req.store, req.project.settings
     req.control.bind_loop()
@@ -115,7 +115,7 @@ async def execute(req: TriageRequest) -> dict[str, Any]:
 
                     labels = await classify_with_model(req, docs, encoder, model)
             else:
-                from workbench.engine_offline import ENGINE_SHORT, OfflineEngine
+                from workbench.engines.offline import ENGINE_SHORT, OfflineEngine
 
                 note, short = OFFLINE_NOTE, ENGINE_SHORT
                 store.update_manifest(engine_note=note)
@@ -137,7 +137,7 @@ async def execute(req: TriageRequest) -> dict[str, Any]:
     finally:
         encoder.close()
         if model is not None:
-            from workbench.orchestrate import _close
+            from workbench.orchestrator.orchestrate import _close
 
             _close(model)
         store.close()
@@ -151,8 +151,8 @@ async def execute(req: TriageRequest) -> dict[str, Any]:
 
 def _model_engine(req: TriageRequest, docs: dict[str, Document], tracer: Any) -> Any:
     from subagents.spec_loader import load_specs
-    from workbench.budgets import MeteredModel
-    from workbench.engine_model import ModelEngine, build_model
+    from workbench.engines.model import ModelEngine, build_model
+    from workbench.runs.budgets import MeteredModel
 
     project, s = req.project, req.project.settings
     assert req.tracker is not None
@@ -337,9 +337,9 @@ def _verbatim_only(evidence: list[Evidence], doc: Document) -> list[Evidence]:
 
 
 async def _review(req: TriageRequest, labels: list[TicketLabel]) -> list[TicketLabel]:
-    from workbench.errors import UserError
-    from workbench.review import ReviewQueue
-    from workbench.settings import ReviewSettings
+    from workbench.core.errors import UserError
+    from workbench.core.settings import ReviewSettings
+    from workbench.runs.review import ReviewQueue
 
     s = req.project.settings
     queue = ReviewQueue(
@@ -465,7 +465,7 @@ async def _outputs(
     note: str,
     short: str,
 ) -> dict[str, Any]:
-    from workbench.charts import draw_charts
+    from workbench.outputs.charts import draw_charts
     from workbench.triage.report import (
         build_report,
         chart_data,
@@ -512,7 +512,7 @@ async def _outputs(
     await _checkpoint(req, "export")
     outputs = await asyncio.to_thread(write_exports, store, spec)
     req.emit(Event("stage_done", "export", ", ".join(sorted(outputs))))
-    from workbench.tables import write_findings_table
+    from workbench.outputs.tables import write_findings_table
 
     findings = [f for x in labels if (f := to_finding(x, "triage"))]
     write_findings_table(store, findings, Synthesis(themes=[]), docs)

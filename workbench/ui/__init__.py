@@ -12,17 +12,18 @@ Importing this package registers rich displays for `Corpus`, `Run`, `Finding`, `
 `Deck` and a run in progress with the running IPython (if any), by type name, so it
 costs nothing until something is shown. `ipywidgets` is imported only when a panel is
 drawn; without it, or where no frontend draws widgets (papermill, a console), a run
-shows as log lines (see `workbench.ui.detect`).
+shows as log lines (see `workbench.core.detect`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.ui.detect import display_mode, interactive
-from workbench.ui.live import LogView, RunLike, wait, watch
+from workbench.core.detect import display_mode, interactive
+from workbench.ui.live import LogView, RunLike
 from workbench.ui.reprs import Deck, register
 from workbench.ui.state import PanelState
+from workbench.ui.views import wait, watch
 
 if TYPE_CHECKING:
     from workbench.ui.panel import RunPanel

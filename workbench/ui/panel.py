@@ -26,7 +26,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from workbench.errors import UserError
+from workbench.core.errors import UserError
+from workbench.runs.control import RunCancelledError
+from workbench.runs.run import Run
 from workbench.ui import html as H
 from workbench.ui.live import RunLike, TaskTail, attach, sync_review
 from workbench.ui.state import PanelState, ReviewRow
@@ -417,14 +419,11 @@ class RunPanel:
             if err is None:
                 st.finish("done")
             else:
-                from workbench.control import RunCancelledError
-
                 cancelled = isinstance(err, RunCancelledError)
                 st.finish("cancelled" if cancelled else "failed", f"{type(err).__name__}: {err}")
         run_dir = handle.run_dir or (Path(st.run_dir) if st.run_dir else None)
         if run_dir is None or not (Path(run_dir) / "manifest.json").exists():
             return
-        from workbench.run import Run
 
         self.show_results(Run(run_dir))
 

@@ -5,7 +5,7 @@
 is imported until such an object is displayed. Each type gets HTML and a short text
 form (what a console, papermill's text view or a log shows). A `RunHandle` displays as
 the live panel where widgets can be drawn and as log lines elsewhere (see
-`workbench.ui.detect`).
+`workbench.core.detect`).
 
 `Deck` is a small view of a deck file: its slide titles as text, its slide thumbnails
 as HTML (rendered with LibreOffice, see `workbench.ui.thumbnails`).
@@ -83,14 +83,14 @@ def _text(fn: Any) -> Any:
 
 
 def _display_handle(handle: Any) -> None:
-    from workbench.ui.live import watch
+    from workbench.ui.views import watch
 
     watch(handle)
 
 
 _TYPES = {
-    ("workbench.corpus", "Corpus"): (H.corpus_html, None),
-    ("workbench.run", "Run"): (H.run_html, None),
+    ("workbench.runs.corpus", "Corpus"): (H.corpus_html, None),
+    ("workbench.runs.run", "Run"): (H.run_html, None),
     ("subagents.findings", "Finding"): (H.finding_html, finding_text),
     ("subagents.findings", "Theme"): (H.theme_html, theme_text),
 }
@@ -112,6 +112,6 @@ def register(ip: Any = None) -> bool:
         if to_text is not None:
             formatters["text/plain"].for_type_by_name(module, name, _text(to_text))
     ip.display_formatter.ipython_display_formatter.for_type_by_name(
-        "workbench.handle", "RunHandle", _display_handle
+        "workbench.runs.handle", "RunHandle", _display_handle
     )
     return True

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.events import Event
+from workbench.core.events import Event
 
 _NOT_STAGES = ("", "run", "load", "plan", "replan", "steering", "review")
 SECTIONS = ("header", "plan", "stages", "budget", "findings", "review", "steering", "log")

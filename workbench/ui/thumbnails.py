@@ -15,7 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 
 _LOCK = threading.Lock()  # one conversion at a time: the panel and a cell may both ask
 

@@ -1,0 +1,79 @@
+"""A run's `manifest.json`, typed: what the run is, where it stands, what it cost and made.
+
+One writer: `RunStore.update_manifest` checks every change against `RunManifest` before it
+writes the file (atomically), and readers get the typed record (`RunStore.manifest()`,
+`Run.record`) instead of a dict read back with defaults. Keys the model does not name (a
+triage run's, or those of a later version) are kept as they are; a manifest written by an
+earlier version, with fields missing, loads with the defaults below and resumes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STATUSES = ("running", "complete", "failed", "interrupted", "cancelled")
+
+
+class CorpusRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    path: str = ""
+    name: str = "corpus"
+    hash: str = ""
+
+
+class RunManifest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    # what the run is
+    run_id: str = ""
+    recipe: str | None = None
+    question: str = ""
+    engine: str = "offline"
+    engine_note: str = ""
+    models: dict[str, Any] = Field(default_factory=dict)
+    input_key: str | None = None
+    corpus: CorpusRecord = Field(default_factory=CorpusRecord)
+    documents: int | None = None
+    skipped: list[Any] = Field(default_factory=list)
+    warnings: list[Any] = Field(default_factory=list)
+    speaker_roles: list[Any] = Field(default_factory=list)
+    other_language: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, Any] = Field(default_factory=dict)
+    # where it stands
+    status: str = "unknown"
+    started_at: str | None = None
+    updated_at: str | None = None
+    resumed_at: str | None = None
+    finished_at: str | None = None
+    attempts: int = 1
+    error: str | None = None
+    stopped_by: dict[str, Any] | None = None
+    partial: dict[str, Any] | None = None
+    # what it cost and made
+    cost_usd: float = 0.0
+    cost_usd_exact: Any = None
+    tokens: Any = None
+    model_usage: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    findings: int | None = None
+    themes: int | None = None
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    timings_s: dict[str, Any] = Field(default_factory=dict)
+    # how the analysis went (written by the orchestrator as the stages finish)
+    tasks: dict[str, Any] | None = None  # analyse tasks executed / reused
+    index: dict[str, Any] | None = None
+    gates: dict[str, Any] | None = None
+    quote_check: dict[str, Any] | None = None
+    replans: Any = None
+    comparison: Any = None
+    critic: dict[str, Any] | None = None
+    reviews: dict[str, Any] | None = None
+    steering: list[dict[str, Any]] = Field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The manifest as JSON-ready data (what `manifest.json` holds)."""
+        return self.model_dump(mode="json")
