@@ -158,13 +158,16 @@ def test_the_judge_is_metered_by_the_project_budgets_and_traced(
     r = _run(_analysis(GOLDEN, capped, str(one_meeting), "--limit", "6", "--json"))
     assert r.exit_code == 1, r.output
     assert "token budget" in r.stderr
-    # the judge scores four answers at a time: those calls were under way together, the
-    # first of them spent the budget, and the fifth was refused before reaching the API
-    assert len(rubric.judged) == 4
+    # the judge scores four answers at a time: the first call to finish spent the budget;
+    # those already under way beside it (one to four, as the machine schedules them)
+    # finish, and no later one reaches the API, so six answers never all get judged
+    assert 1 <= len(rubric.judged) <= 4
     trace = capped / ".workbench" / "traces" / "eval.jsonl"
     spans = [json.loads(line) for line in trace.read_text().splitlines()]
     chats = [s for s in spans if s["attributes"].get("gen_ai.operation.name") == "chat"]
-    assert len(chats) == 4 and all(c["attributes"]["gen_ai.usage.output_tokens"] for c in chats)
+    # every call that reached the API is metered and traced, with its tokens
+    assert len(chats) == len(rubric.judged)
+    assert all(c["attributes"]["gen_ai.usage.output_tokens"] for c in chats)
 
 
 @pytest.mark.slow
