@@ -30,7 +30,7 @@ from workbench.runs.control import RunCancelledError, RunControl
 from workbench.runs.corpus import Corpus
 from workbench.runs.handle import RunHandle
 from workbench.runs.run import Run
-from workbench.runs.store import RunStore, now_iso, run_lock
+from workbench.runs.store import RunStore, find_resumable, now_iso, run_lock
 
 if TYPE_CHECKING:
     from retrieval import HybridIndex
@@ -119,21 +119,12 @@ class Project:
         return out
 
     def _resumable(self, input_key: str) -> RunStore | None:
-        if not self.runs_dir.is_dir():
-            return None
-        for d in sorted(self.runs_dir.iterdir(), reverse=True):
-            store = RunStore(
-                d,
-                durable=self.settings.fsync_tasks,
-                journal=self.settings.task_store == "journal",
-            )
-            try:
-                m = store.manifest()
-            except UserError:
-                continue
-            if m.input_key == input_key and m.status != "complete":
-                return store
-        return None
+        return find_resumable(
+            self.runs_dir,
+            input_key,
+            durable=self.settings.fsync_tasks,
+            journal=self.settings.task_store == "journal",
+        )
 
     def injected_model(self) -> Model | None:
         """The model given as `Project(model=...)` (a factory is called), or None."""

@@ -89,3 +89,28 @@ def test_a_corrupt_manifest_is_a_user_error(tmp_path: Path) -> None:
     store.manifest_path.write_text('{"attempts": "x"', encoding="utf-8")
     with pytest.raises(wb.UserError, match="corrupt manifest"):
         store.manifest()
+
+
+def test_the_resumable_run_is_the_newest_unfinished_one_with_the_same_inputs(
+    tmp_path: Path,
+) -> None:
+    from workbench.runs.store import find_resumable
+
+    runs = tmp_path / "runs"
+    assert find_resumable(runs, "k") is None  # no runs folder yet
+    for name, key, status in [
+        ("20260101-000000-a", "k", "failed"),
+        ("20260101-000001-b", "k", "interrupted"),
+        ("20260101-000002-c", "k", "complete"),
+        ("20260101-000003-d", "other", "running"),
+    ]:
+        store = RunStore(runs / name)
+        store.dir.mkdir(parents=True)
+        store.update_manifest(run_id=name, status=status, input_key=key)
+    (runs / "20260101-000004-e").mkdir()
+    (runs / "20260101-000004-e" / "manifest.json").write_text("{not json")  # passed over
+    found = find_resumable(runs, "k")
+    assert found is not None and found.dir.name == "20260101-000001-b"
+    parts = wb.Project(tmp_path / "p").context()
+    assert parts.runs_dir == tmp_path / "p" / ".workbench" / "runs"
+    assert parts.resumable("k") is None  # its own runs folder, which has none

@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from subagents.findings import Evidence
+
 if TYPE_CHECKING:
     from retrieval import Document, HybridIndex
 
@@ -98,6 +100,20 @@ class Citation(BaseModel):
     end_char: int | None = None
     chunk_id: str | None = None
     score: float = 0.0
+
+    def to_evidence(self) -> Evidence:
+        """The citation as the agent stack's `Evidence` (what `check_evidence` checks)."""
+        return Evidence(
+            doc_id=self.doc_id,
+            segment_id=self.segment_id,
+            quote=self.quote,
+            speaker=self.speaker,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            start_char=self.start_char,
+            end_char=self.end_char,
+            chunk_id=self.chunk_id,
+        )
 
 
 class AnswerSentence(BaseModel):
@@ -203,19 +219,11 @@ def _clock(seconds: float) -> str:
 
 def verify_answer(answer: Answer, docs: Mapping[str, Document]) -> Answer:
     """The citation gate: drop evidence that is not verbatim, then sentences left uncited."""
-    from subagents.findings import Evidence
     from subagents.verify import check_evidence
 
     good: dict[int, Citation] = {}
     for c in answer.evidence:
-        ev = Evidence(
-            doc_id=c.doc_id,
-            segment_id=c.segment_id,
-            quote=c.quote,
-            start_char=c.start_char,
-            end_char=c.end_char,
-        )
-        problem = check_evidence(ev, docs)
+        problem = check_evidence(c.to_evidence(), docs)
         if problem is None:
             good[c.n] = c
         else:

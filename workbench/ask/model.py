@@ -24,9 +24,10 @@ from pydantic import BaseModel, Field
 
 from workbench.ask.answer import Answer, AnswerSentence, Citation, Scope
 from workbench.core.aio import run_sync
+from workbench.engines.evidence import agent_tools, evidence_in_source, segment_of
 
 if TYPE_CHECKING:
-    from retrieval import Document, Hit, Segment
+    from retrieval import Document
     from subagents.agent import AgentResult
     from subagents.models.messages import Model
 
@@ -62,36 +63,6 @@ class CitedAnswer(BaseModel):
     sentences: list[WrittenSentence] = Field(min_length=1)
 
 
-class IndexBackend:
-    """`SearchBackend` + `SegmentReader` over the index, confined to a scope."""
-
-    def __init__(self, index: Any, docs: Mapping[str, Document], scope: Scope) -> None:
-        self.index = index
-        self.docs = docs
-        self.scope = scope
-
-    def search(
-        self, query: str, *, k: int = 8, filters: Mapping[str, Any] | None = None
-    ) -> list[Hit]:
-        where = dict(filters or {})
-        doc_ids = self.scope.doc_ids
-        wanted = where.pop("doc_id", None)
-        if wanted is not None:
-            doc_ids = [str(wanted)] if doc_ids is None or str(wanted) in doc_ids else []
-            if not doc_ids:
-                return []
-        if self.scope.where:
-            where = {"$and": [self.scope.where, where]} if where else dict(self.scope.where)
-        return list(self.index.search(query, k=k, doc_ids=doc_ids, where=where or None))
-
-    def read_segment(self, segment_id: str) -> Segment:
-        doc_id = segment_id.rsplit("#", 1)[0]
-        doc = self.docs.get(doc_id)
-        if doc is None or (self.scope.doc_ids and doc_id not in self.scope.doc_ids):
-            raise KeyError(segment_id)
-        return doc.segment(segment_id)
-
-
 def _register() -> None:
     from subagents.outputs import OUTPUT_SCHEMAS, register_output_schema
 
@@ -125,12 +96,10 @@ async def _ask(
     from subagents.offline.analyst import sub_queries
     from subagents.outputs import AnalystOutput, PlanOutput
     from subagents.spec_loader import load_specs, parse_spec
-    from subagents.tools import ToolRegistry, read_segment_tool, search_tool
 
     _register()
     specs = load_specs(project_dir)
-    backend = IndexBackend(index, docs, scope)
-    tools = ToolRegistry([search_tool(backend), read_segment_tool(backend)])
+    tools = agent_tools(index, docs, doc_ids=scope.doc_ids, where=scope.where)
     results: list[AgentResult] = []
     answer = Answer(question=question, scope=scope, engine="model")
     answer.engine_note = "model engine: planner, parallel searchers, lead writer, citation check"
@@ -177,13 +146,10 @@ async def _ask(
                 if (ev.segment_id, ev.quote) in seen:
                     continue
                 seen.add((ev.segment_id, ev.quote))
-                seg = _segment(docs, ev.doc_id, ev.segment_id)
+                seg = segment_of(docs, ev.doc_id, ev.segment_id)
                 if seg is not None and seg.attrs.get("role") == "interviewer":
                     continue  # an interviewer's question is a prompt, never an answer's evidence
-                start = end = None
-                if seg is not None and ev.quote in seg.text:
-                    start = seg.start_char + seg.text.index(ev.quote)
-                    end = start + len(ev.quote)
+                placed = evidence_in_source(ev, docs)  # None: not verbatim (the gate drops it)
                 citations.append(
                     Citation(
                         n=len(citations) + 1,
@@ -197,8 +163,8 @@ async def _ask(
                         end_time=ev.end_time
                         if ev.end_time is not None
                         else (seg.end_time if seg else None),
-                        start_char=start,
-                        end_char=end,
+                        start_char=placed.start_char if placed else None,
+                        end_char=placed.end_char if placed else None,
                         chunk_id=ev.chunk_id,
                     )
                 )
@@ -251,13 +217,3 @@ async def _ask(
         f"{r.spec}: {r.message}" for r in results if r.status not in ("ok", "abstained")
     )
     return answer
-
-
-def _segment(docs: Mapping[str, Document], doc_id: str, segment_id: str) -> Segment | None:
-    doc = docs.get(doc_id)
-    if doc is None:
-        return None
-    try:
-        return doc.segment(segment_id)
-    except KeyError:
-        return None

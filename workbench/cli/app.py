@@ -317,11 +317,14 @@ def doctor(
 
     from workbench.core.settings import Settings
     from workbench.engines.model_stack import describe, probe
+    from workbench.engines.registry import engine_info
 
     settings = Settings.load(project_dir / ".workbench" / "config.toml")
     settings = settings.with_model_url(model_url, model_name)
     report = describe(settings, engine=engine)
-    check = not no_check and (report["engine"] == "model" or settings.models.configured())
+    check = not no_check and (
+        engine_info(report["engine"]).uses_model or settings.models.configured()
+    )
     if check and settings.models.missing() is None:
         report["endpoint"] = asyncio.run(probe(settings, call=call))
     ok = "endpoint" not in report or (

@@ -260,16 +260,17 @@ def _add_eval_analysis(eval_group: click.Group) -> None:
             )
         if not target.exists():
             raise UserError(f"corpus not found: {target}")
+        uses_model = ENGINES[engine].uses_model
         if use_judge is None:
-            use_judge = _model_configured(project_dir, model_url, model_name) or engine == "model"
+            use_judge = _model_configured(project_dir, model_url, model_name) or uses_model
             use_judge = use_judge or human_labels is not None
         if human_labels is not None and not use_judge:
             raise UserError("--human-labels calibrates the judge; drop --no-judge")
         labels = load_human_labels(human_labels) if human_labels is not None else None
         model = None
-        if engine == "model":
+        if uses_model:
             model = _model(
-                project_dir, "the model engine", "use --engine offline", model_url, model_name
+                project_dir, f"the {engine} engine", "use --engine offline", model_url, model_name
             )
         elif use_judge:
             model = _model(

@@ -154,12 +154,14 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         """Learn from TRAIN, predict TEST: macro precision, recall and F1 (per group too)."""
         import workbench as wb
         from workbench.core.settings import Settings
+        from workbench.engines.registry import engine_info
         from workbench.triage.evaluate import evaluate_triage
 
         for p in (train, test):
             if not p.exists():
                 raise UserError(f"not found: {p}")
         settings = Settings.load(project_dir / ".workbench" / "config.toml")
+        uses_model = engine_info(engine).uses_model
         result = evaluate_triage(
             train,
             test,
@@ -168,15 +170,15 @@ def register(main: click.Group, eval_group: click.Group) -> None:
             text_columns=text_columns,
             settings=settings.triage,
             engine=engine,
-            project=wb.Project(project_dir) if engine == "model" else None,
+            project=wb.Project(project_dir) if uses_model else None,
             definitions=definitions,
         )
         details = result.pop("details")
         for note in details["notes"]:
             click.echo(f"note: {note}", err=True)
-        if engine == "model":
+        if uses_model:
             click.echo(
-                f"model engine: ${details['cost_usd']:.4f}, {details['no_category']} tickets "
+                f"{engine} engine: ${details['cost_usd']:.4f}, {details['no_category']} tickets "
                 f"without a category; run kept in {details['run_dir']}",
                 err=True,
             )

@@ -25,20 +25,20 @@ synthesised hierarchically and the critic reviews per theme (`workbench.engines.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from subagents.agent import Agent, AgentTask, ContextDocument, TraceEvent
 from subagents.errors import ContextWindowError
-from subagents.findings import Evidence, Finding, Synthesis
+from subagents.findings import Finding, Synthesis
 from subagents.models.context import ContextBudget, context_of, pack, split_text
 from subagents.models.messages import Model, Usage
 from subagents.outputs import AnalystOutput, CodeMapOutput, CriticOutput, PlanOutput
 from subagents.spec_loader import AgentSpec
-from subagents.tools import ToolRegistry, read_segment_tool, search_tool
 from workbench.core.errors import RunError
 from workbench.engines.codebook import codebook_for
+from workbench.engines.evidence import agent_tools, fill_evidence
 from workbench.engines.model_stack import context_budget
 from workbench.engines.synthesis import BoundedSynthesis
 from workbench.runs.engine import AnalysisTask, TaskSpend, analysis_result
@@ -64,29 +64,6 @@ def engine_note(models: dict[str, str]) -> str:
 
 def engine_short(models: dict[str, str]) -> str:
     return "Model engine: " + ", ".join(sorted(set(models.values())))
-
-
-class _Search:
-    def __init__(self, index: HybridIndex) -> None:
-        self.index = index
-
-    def search(self, query: str, *, k: int = 8, filters: Mapping[str, Any] | None = None) -> Any:
-        filters = dict(filters or {})
-        doc_id = filters.pop("doc_id", None)
-        return self.index.search(
-            query, k=k, doc_ids=[str(doc_id)] if doc_id else None, where=filters or None
-        )
-
-
-class _Reader:
-    def __init__(self, docs: dict[str, Document]) -> None:
-        self.docs = docs
-
-    def read_segment(self, segment_id: str) -> Segment:
-        doc = self.docs.get(segment_id.split("#", 1)[0])
-        if doc is None:
-            raise KeyError(segment_id)
-        return doc.segment(segment_id)
 
 
 def render_segment(s: Segment, piece: tuple[int, int] | None = None) -> str:
@@ -122,38 +99,6 @@ class _Unit:
         self.note = note
 
 
-def _filled(ev: Evidence, docs: dict[str, Document]) -> Evidence:
-    doc = docs.get(ev.doc_id)
-    try:
-        seg = doc.segment(ev.segment_id) if doc else None
-    except KeyError:
-        seg = None
-    if seg is None or ev.quote not in seg.text:
-        return ev
-    at = seg.text.index(ev.quote)
-    return Evidence(
-        doc_id=ev.doc_id,
-        segment_id=seg.id,
-        chunk_id=ev.chunk_id,
-        quote=ev.quote,
-        speaker=seg.speaker or ev.speaker,
-        role=seg.attrs.get("role"),
-        start_time=seg.start_time,
-        end_time=seg.end_time,
-        start_char=seg.start_char + at,
-        end_char=seg.start_char + at + len(ev.quote),
-    )
-
-
-def fill_evidence(f: Finding, docs: dict[str, Document]) -> Finding:
-    """Offsets, speaker, role and times from the cited segments (the gate checks the quote);
-    the prompt a finding names as its context gets the same."""
-    update: dict[str, Any] = {"evidence": [_filled(ev, docs) for ev in f.evidence]}
-    if f.context is not None:
-        update["context"] = _filled(f.context, docs)
-    return f.model_copy(update=update)
-
-
 class ModelEngine:
     name = "model"
     uses_model = True
@@ -177,7 +122,7 @@ class ModelEngine:
         self.docs = docs
         self.tracer = tracer
         self.embedder = embedder if embedder is not None else getattr(index, "embedder", None)
-        self.tools = ToolRegistry([search_tool(_Search(index)), read_segment_tool(_Reader(docs))])
+        self.tools = agent_tools(index, docs)
         resolve: Callable[[Any], str] | None = getattr(model, "model_id", None)
         self.models = {tier: self._model_for(tier, resolve) for tier in ("lead", "worker", "fast")}
         # one budget for every request of the run: the client's, else from the settings

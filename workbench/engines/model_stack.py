@@ -120,7 +120,7 @@ def describe(settings: Settings, *, engine: str | None = None) -> dict[str, Any]
     why = (
         "set in the settings"
         if engine or settings.engine
-        else ("a model is configured" if chosen == "model" else (m.missing() or "no model"))
+        else ("a model is configured" if m.configured() else (m.missing() or "no model"))
     )
     env = m.key_env()
     prices = price_table(settings)

@@ -322,14 +322,12 @@ def propose_questions(
     from subagents.agent import Agent, AgentTask, ContextDocument
     from subagents.findings import Evidence
     from subagents.spec_loader import parse_spec
-    from subagents.tools import ToolRegistry, read_segment_tool, search_tool
     from subagents.verify import check_evidence
-    from workbench.ask.model import IndexBackend
+    from workbench.engines.evidence import agent_tools
 
     _register()
     spec = parse_spec(PROPOSER_SPEC, source="workbench:question-proposer")
-    backend = IndexBackend(index, docs, Scope(doc_ids=scope_doc_ids))
-    tools = ToolRegistry([search_tool(backend), read_segment_tool(backend)])
+    tools = agent_tools(index, docs, doc_ids=scope_doc_ids)
     result = run_sync(
         Agent(spec, model, tools).run(
             AgentTask(

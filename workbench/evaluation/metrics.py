@@ -60,21 +60,13 @@ def evidence_metrics(answer: Answer, item: GoldenItem) -> dict[str, float | None
 
 def quote_faithfulness(answer: Answer, docs: Mapping[str, Document]) -> float | None:
     """Share of the answer's quotes that are verbatim in their cited segment; None if no quotes."""
-    from subagents.findings import Evidence
     from subagents.verify import check_evidence
 
     if not answer.evidence:
         return None
     ok = 0
     for c in answer.evidence:
-        ev = Evidence(
-            doc_id=c.doc_id,
-            segment_id=c.segment_id,
-            quote=c.quote,
-            start_char=c.start_char,
-            end_char=c.end_char,
-        )
-        ok += check_evidence(ev, docs) is None
+        ok += check_evidence(c.to_evidence(), docs) is None
     return ok / len(answer.evidence)
 
 

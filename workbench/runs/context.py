@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from workbench.runs.store import find_resumable
+
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
@@ -59,6 +61,8 @@ class ProjectContext:
     - `injected_model()`: the model given as `Project(model=...)` (a factory is called),
       or None; `has_model` says whether one was given, without calling a factory.
     - `sandbox(work_dir)`: a new sandbox of the backend the settings name (`settings.sandbox`).
+    - `runs_dir`: where its runs are kept; `resumable(input_key)`: the unfinished run with
+      those inputs, to resume (`runs.store.find_resumable`).
     """
 
     dir: Path
@@ -69,6 +73,20 @@ class ProjectContext:
     injected_model: Callable[[], Model | None]
     has_model: bool
     sandbox: Callable[[Path], Any]
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where the project's runs are kept (`.workbench/runs`)."""
+        return self.wb_dir / "runs"
+
+    def resumable(self, input_key: str) -> RunStore | None:
+        """The newest unfinished run of the project started with `input_key`, or None."""
+        return find_resumable(
+            self.runs_dir,
+            input_key,
+            durable=self.settings.fsync_tasks,
+            journal=self.settings.task_store == "journal",
+        )
 
 
 class HasContext(Protocol):

@@ -292,3 +292,21 @@ class RunStore:
                     yield json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut by a kill; the rest of the log is intact
+
+
+def find_resumable(
+    runs_dir: Path, input_key: str, *, durable: bool = False, journal: bool = False
+) -> RunStore | None:
+    """The newest unfinished run under `runs_dir` started with `input_key` (the hash of a
+    run's inputs), or None. Folders whose manifest cannot be read are passed over."""
+    if not runs_dir.is_dir():
+        return None
+    for d in sorted(runs_dir.iterdir(), reverse=True):
+        store = RunStore(d, durable=durable, journal=journal)
+        try:
+            m = store.manifest()
+        except UserError:
+            continue
+        if m.input_key == input_key and m.status != "complete":
+            return store
+    return None

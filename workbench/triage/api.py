@@ -11,8 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.core.aio import run_sync
 from workbench.core.errors import BudgetExceededError, UserError, WorkbenchError
 from workbench.core.events import Event, Listener, LogPrinter
+from workbench.engines.registry import engine_info, resolve_engine
+from workbench.runs.context import HasContext, ProjectContext, context_of
+from workbench.runs.control import RunCancelledError, RunControl
 from workbench.runs.run import Run
 from workbench.runs.store import RunStore, now_iso
 from workbench.triage.labelled import (
@@ -23,12 +27,11 @@ from workbench.triage.labelled import (
     load_tickets,
 )
 from workbench.triage.records import TicketLabel
+from workbench.triage.request import TriageRequest
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from workbench.project import Project
-    from workbench.runs.control import RunControl
 
 RECIPE = "triage"
 
@@ -108,7 +111,7 @@ def load_definitions(value: str | Path | Mapping[str, str] | None) -> dict[str, 
 
 
 def triage(
-    project: Project,
+    project: ProjectContext | HasContext,
     tickets: str | Path,
     labels: str | Path,
     *,
@@ -122,18 +125,19 @@ def triage(
     on_event: Listener | None = None,
     control: RunControl | None = None,
 ) -> TriageRun:
-    """Sort `tickets` into the categories of `labels` (see `workbench.triage`)."""
-    from workbench.core.aio import run_sync
-    from workbench.runs.control import RunControl
+    """Sort `tickets` into the categories of `labels` (see `workbench.triage`).
+
+    `project`: the project's parts (`Project.context()`), or the project itself."""
     from workbench.triage.model import describe_categories
     from workbench.triage.report import counts
-    from workbench.triage.run import TriageRequest, execute
+    from workbench.triage.run import execute
 
-    s = project.settings
+    parts = context_of(project)
+    s = parts.settings
     t0 = time.perf_counter()
     if threshold is not None and not 0 <= threshold <= 1:
         raise UserError(f"the review threshold must be between 0 and 1; got {threshold}")
-    chosen = project.resolve_engine(engine)
+    chosen = resolve_engine(engine, s, has_model=parts.has_model)
     columns = TextColumns.parse(text_columns)
     emit = on_event or LogPrinter()
     control = control or RunControl(steering_file=s.steering_file)
@@ -175,22 +179,22 @@ def triage(
         "threshold": thr,
         "definitions": defs,
         "triage": s.triage.model_dump(),
-        "models": s.models.model_dump() if chosen == "model" else None,
+        "models": s.models.model_dump() if engine_info(chosen).uses_model else None,
     }
     input_key = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    store = project._resumable(input_key) if resume else None
+    store = parts.resumable(input_key) if resume else None
     question = f"Triage into: {', '.join(labelled.categories[:12])}"
     if store is not None:
         emit(Event("note", "run", f"resuming triage run {store.run_id}"))
         store.update_manifest(status="running", resumed_at=now_iso())
     else:
-        store = RunStore.create(project.runs_dir, "triage")
+        store = RunStore.create(parts.runs_dir, "triage")
         store.update_manifest(
-            **_manifest(project, store, chosen, input_key, question, loaded, labelled, thr)
+            **_manifest(parts, store, chosen, input_key, question, loaded, labelled, thr)
         )
     emit(Event("run_started", "", f"run {store.run_id}", data={"run_dir": str(store.dir)}))
     req = TriageRequest(
-        project=project,
+        parts=parts,
         store=store,
         tickets=loaded,
         labelled=labelled,
@@ -205,8 +209,6 @@ def triage(
     try:
         result = run_sync(execute(req))
     except BaseException as e:
-        from workbench.runs.control import RunCancelledError
-
         status = "failed"
         if isinstance(e, KeyboardInterrupt | asyncio.CancelledError):
             status = "interrupted"
@@ -251,7 +253,7 @@ def triage(
 
 
 def _manifest(
-    project: Project,
+    parts: ProjectContext,
     store: RunStore,
     engine: str,
     input_key: str,
@@ -292,7 +294,7 @@ def _manifest(
         "documents": len(loaded.documents),
         "skipped": loaded.skipped,
         "warnings": loaded.warnings + labelled.notes(),
-        "settings": project.settings.model_dump(mode="json"),
+        "settings": parts.settings.model_dump(mode="json"),
         "versions": {"research-workbench": __version__, "python": platform.python_version()},
         "cost_usd": 0.0,
     }

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.errors import UserError
-from workbench.engines.registry import check_engine
+from workbench.engines.registry import engine_info, resolve_engine
+from workbench.runs.context import HasContext, ProjectContext, context_of
 from workbench.triage.labelled import LabelledSet, LoadedTickets, TextColumns, load_labelled
 from workbench.triage.metrics import triage_scores
 from workbench.triage.records import TicketLabel
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from subagents.offline.triage import ClassifierSettings, Encoder
     from workbench.core.events import Listener
     from workbench.core.settings import TriageSettings
-    from workbench.project import Project
 
 
 def _strip(scores: dict[str, Any]) -> dict[str, Any]:
@@ -53,21 +53,22 @@ def evaluate_triage(
     classifier: ClassifierSettings | None = None,
     encoder: Encoder | None = None,
     engine: str = "offline",
-    project: Project | None = None,
+    project: ProjectContext | HasContext | None = None,
     definitions: str | Path | Mapping[str, str] | None = None,
     on_event: Listener | None = None,
 ) -> dict[str, Any]:
     """`{"overall", "groups", "per_label", "details"}`; see the module docstring.
 
-    The model engine needs `project` (its settings, model and agent specs); `settings`
-    defaults to the project's triage settings.
+    The model engine needs `project` (its parts, `Project.context()`, or the project: its
+    settings, model and agent specs); `settings` defaults to the project's triage settings.
     """
     from workbench.core.settings import TriageSettings
 
-    check_engine(engine)
-    if engine == "model" and project is None:
-        raise UserError("eval triage with the model engine needs a project (its model)")
-    s = settings or (project.settings.triage if project is not None else TriageSettings())
+    uses_model = engine_info(engine).uses_model  # an unknown engine lists the choices
+    parts = context_of(project) if project is not None else None
+    if uses_model and parts is None:
+        raise UserError(f"eval triage with the {engine} engine needs a project (its model)")
+    s = settings or (parts.settings.triage if parts is not None else TriageSettings())
     columns = TextColumns.parse(text_columns)
     t0 = time.perf_counter()
     train_set = load_labelled(
@@ -82,10 +83,10 @@ def evaluate_triage(
     )
     t1 = time.perf_counter()
     extra: dict[str, Any] = {"engine": engine}
-    if engine == "model":
-        assert project is not None
+    if uses_model:
+        assert parts is not None
         labels, extra_model = _model_labels(
-            project, train_set, test_set, columns, s, definitions, on_event
+            parts, engine, train_set, test_set, columns, s, definitions, on_event
         )
         extra.update(extra_model)
     else:
@@ -145,7 +146,8 @@ def _offline_labels(
 
 
 def _model_labels(
-    project: Project,
+    parts: ProjectContext,
+    engine: str,
     train_set: LabelledSet,
     test_set: LabelledSet,
     columns: TextColumns,
@@ -159,26 +161,26 @@ def _model_labels(
     from workbench.runs.store import RunStore, now_iso
     from workbench.triage.api import load_definitions
     from workbench.triage.model import classify_only, describe_categories
-    from workbench.triage.run import TriageRequest
+    from workbench.triage.request import TriageRequest
 
-    project.resolve_engine("model")  # a clear error when no model is at hand
-    store = RunStore.create(project.runs_dir, "eval-triage")
+    resolve_engine(engine, parts.settings, has_model=parts.has_model)  # no model: says how
+    store = RunStore.create(parts.runs_dir, "eval-triage")
     store.update_manifest(
         run_id=store.run_id,
         status="running",
         started_at=now_iso(),
         recipe="eval-triage",
-        engine="model",
+        engine=engine,
         train={"path": str(train_set.path), "examples": len(train_set.documents)},
         test={"path": str(test_set.path), "tickets": len(test_set.documents)},
     )
     req = TriageRequest(
-        project=project,
+        parts=parts,
         store=store,
         tickets=LoadedTickets(path=test_set.path, documents=test_set.documents),
         labelled=train_set,
         columns=columns,
-        engine="model",
+        engine=engine,
         threshold=s.review_threshold,
         definitions=describe_categories(train_set, load_definitions(definitions)),
         emit=on_event or (lambda e: None),

@@ -26,7 +26,7 @@ from workbench.triage.records import TicketLabel
 if TYPE_CHECKING:
     from retrieval.types import Document
     from workbench.runs.store import RunStore
-    from workbench.triage.run import TriageRequest
+    from workbench.triage.request import TriageRequest
 
 MAX_CHART_CATEGORIES = 12
 MAX_REVIEW_ROWS = 300
@@ -366,7 +366,7 @@ def method_rows(req: TriageRequest) -> dict[str, Any]:
         "Labelled examples": f"{len(lab.documents)} from {lab.path.name}, column "
         f"{lab.label_column!r}: " + ", ".join(f"{k} ({v})" for k, v in lab.counts().items()),
         "Review": f"confidence under {req.threshold:.2f}, or flagged; batch policy "
-        f"{req.project.settings.review.policy}",
+        f"{req.parts.settings.review.policy}",
         "Evidence": "every quote verified verbatim against its ticket",
     }
     if req.engine == "offline":

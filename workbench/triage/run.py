@@ -17,23 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from subagents.findings import Evidence, Finding, Synthesis
-from workbench.core.events import Event, Listener
+from workbench.core.events import Event
+from workbench.engines.registry import engine_info
 from workbench.runs.fanout import idempotency_key
-from workbench.runs.store import RunStore
-from workbench.triage.labelled import LabelledSet, LoadedTickets, TextColumns
 from workbench.triage.records import TicketLabel, apply_decision, finding_id, to_finding
+from workbench.triage.request import NoIndex, TriageRequest, model_engine, triage_encoder
 
 if TYPE_CHECKING:
     from retrieval.types import Document
     from subagents.offline.triage import FitReport
-    from workbench.project import Project
-    from workbench.runs.budgets import BudgetTracker
-    from workbench.runs.control import RunControl
-    from workbench.runs.review import ReviewQueue
 
 NOUN = "tickets"
 OFFLINE_NOTE = (
@@ -43,73 +38,23 @@ OFFLINE_NOTE = (
 )
 
 
-@dataclass
-class TriageRequest:
-    project: Project
-    store: RunStore
-    tickets: LoadedTickets
-    labelled: LabelledSet
-    columns: TextColumns
-    engine: str
-    threshold: float
-    definitions: dict[str, str]
-    emit: Listener
-    control: RunControl
-    t0: float
-    tracker: BudgetTracker | None = None
-    review: ReviewQueue | None = None
-    fit: dict[str, Any] = field(default_factory=dict)
-    cost: Any = None
-
-
-class _NoIndex:
-    """Triage builds no search index: the engines get this in its place (never searched)."""
-
-    directory = None
-
-    def search(self, *args: Any, **kwargs: Any) -> list[Any]:
-        raise RuntimeError("a triage run has no search index")
-
-
-class _CachedEncoder:
-    """The project's content-addressed embedding cache in front of the embedder."""
-
-    def __init__(self, embedder: Any, path: Any) -> None:
-        from retrieval.embcache import EmbeddingCache
-
-        self.embedder = embedder
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.cache = EmbeddingCache(path, str(embedder.name), int(embedder.dimension))
-
-    def encode(self, texts: list[str]) -> Any:
-        from retrieval.embcache import embed_with_cache
-
-        vectors, _ = embed_with_cache(
-            self.embedder.encode, self.cache, texts, self.embedder.dimension
-        )
-        return vectors
-
-    def close(self) -> None:
-        self.cache.close()
-
-
 async def execute(req: TriageRequest) -> dict[str, Any]:
     from retrieval import Embedder
     from workbench.core.tracing import make_tracer
     from workbench.runs.budgets import BudgetTracker
 
-    store, s = req.store, req.project.settings
+    store, s = req.store, req.parts.settings
     req.control.bind_loop()
     req.control.attach(store)
     req.tracker = BudgetTracker(s.budgets, tasks_done_before=len(store.finished_tasks()))
     tracer, provider = make_tracer(store.dir / "trace.jsonl")
-    encoder = _CachedEncoder(Embedder(), req.project.wb_dir / "triage" / "embeddings.sqlite")
+    encoder = triage_encoder(req)
     model = None
     try:
         with tracer.start_as_current_span("run triage"):
             docs = {d.id: d for d in req.tickets.documents}
-            if req.engine == "model":
-                model, runner, note, short = _model_engine(req, docs, tracer)
+            if engine_info(req.engine).uses_model:
+                model, runner, note, short = model_engine(req, docs, tracer)
                 with tracer.start_as_current_span("stage classify"):
                     from workbench.triage.model import classify_with_model
 
@@ -120,7 +65,7 @@ async def execute(req: TriageRequest) -> dict[str, Any]:
                 note, short = OFFLINE_NOTE, ENGINE_SHORT
                 store.update_manifest(engine_note=note)
                 runner = OfflineEngine(
-                    s, cast(Any, _NoIndex()), Embedder(), docs, corpus_path=str(req.tickets.path)
+                    s, cast(Any, NoIndex()), Embedder(), docs, corpus_path=str(req.tickets.path)
                 )
                 with tracer.start_as_current_span("stage classify"):
                     labels = await _classify_offline(req, encoder)
@@ -149,27 +94,6 @@ async def execute(req: TriageRequest) -> dict[str, Any]:
     return result
 
 
-def _model_engine(req: TriageRequest, docs: dict[str, Document], tracer: Any) -> Any:
-    from subagents.spec_loader import load_specs
-    from workbench.engines.model import ModelEngine, build_model
-    from workbench.runs.budgets import MeteredModel
-
-    project, s = req.project, req.project.settings
-    assert req.tracker is not None
-    injected = (
-        project.model()
-        if callable(project.model) and not hasattr(project.model, "complete")
-        else project.model
-    )
-    inner = build_model(s, project.wb_dir / "cache.sqlite", injected)  # type: ignore[arg-type]
-    model = MeteredModel(inner, req.tracker, run_id=req.store.run_id, tracer=tracer)
-    runner = ModelEngine(
-        s, model, load_specs(project.dir), cast(Any, _NoIndex()), docs, tracer=tracer
-    )
-    req.store.update_manifest(models=runner.models, engine_note=runner.note)
-    return model, runner, runner.note, runner.short
-
-
 def _offline_key(req: TriageRequest) -> str:
     from subagents.offline.triage import TRIAGE_VERSION
 
@@ -183,7 +107,7 @@ def _offline_key(req: TriageRequest) -> str:
         labels=lab.labels,
         label_groups=lab.groups,
         columns=list(req.columns.columns),
-        per_group=req.project.settings.triage.per_group,
+        per_group=req.parts.settings.triage.per_group,
     )
 
 
@@ -209,7 +133,7 @@ async def _classify_offline(req: TriageRequest, encoder: Any) -> list[TicketLabe
     await _checkpoint(req, "classify")
     triager = OfflineTriager(
         encoder,
-        req.project.settings.triage,
+        req.parts.settings.triage,
         columns=req.columns,
         group_column=lab.group_column,
     )
@@ -341,7 +265,7 @@ async def _review(req: TriageRequest, labels: list[TicketLabel]) -> list[TicketL
     from workbench.core.settings import ReviewSettings
     from workbench.runs.review import ReviewQueue
 
-    s = req.project.settings
+    s = req.parts.settings
     queue = ReviewQueue(
         req.store, ReviewSettings(threshold=req.threshold, policy=s.review.policy), req.control
     )
@@ -382,7 +306,7 @@ async def _themes(
     """Themes within each category, from each ticket's title (its own summary), verbatim."""
     from workbench.triage.offline import title_of
 
-    s = req.project.settings
+    s = req.parts.settings
     by_cat: dict[str, list[TicketLabel]] = {}
     for x in labels:
         if x.category is not None:
@@ -490,7 +414,7 @@ async def _outputs(
         store.dir,
         specs,
         run_id=store.run_id,
-        backend=req.project.settings.sandbox,
+        backend=req.parts.settings.sandbox,
     )
     req.emit(Event("stage_done", "charts", f"{len(charts)} charts"))
     summary = summary_lines(req, labels, note)
