@@ -731,7 +731,7 @@ def name_groups(
     return _distinct(_unshared_heads(out))
 
 
-def _stems(phrase: str) -> frozenset[str]:
+def _roots(phrase: str) -> frozenset[str]:
     """The phrase's words reduced to their roots: "clusters" and "clustering" are one."""
     return frozenset(_root(w.lower()) for w in phrase.split())
 
@@ -756,11 +756,11 @@ def _unshared_heads(labelled: list[tuple[str, list[str]]]) -> list[tuple[str, li
         if not keywords:
             out.append((label, keywords))
             continue
-        fresh = [k for k in keywords if not any(_stems(k) <= u or u <= _stems(k) for u in used)]
+        fresh = [k for k in keywords if not any(_roots(k) <= u or u <= _roots(k) for u in used)]
         if fresh and fresh[0] != keywords[0]:
             keywords = [*fresh, *(k for k in keywords if k not in fresh)]
             label = _label(keywords)
-        used.append(_stems(keywords[0]))
+        used.append(_roots(keywords[0]))
         out.append((label, keywords))
     return out
 
@@ -820,24 +820,6 @@ def _nameable(phrase: str) -> bool:
         if t and t <= {"VERB"} and not w.endswith(("ed", "ing")):
             return False
     return True
-
-
-def _key(phrase: str) -> str:
-    return " ".join(stem(w) for w in phrase.lower().split())
-
-
-def _phrase_docs(group: Sequence[Finding]) -> dict[str, int]:
-    """Stemmed phrase -> number of distinct documents of the group that use it."""
-    per_doc: dict[str, set[str]] = defaultdict(set)
-    for f in group:
-        toks = [stem(w) for w in re.findall(r"[a-zA-Z][a-zA-Z\-]+", f.claim.lower())]
-        for n in (1, 2, 3):
-            for i in range(len(toks) - n + 1):
-                per_doc[f.doc_id].add(" ".join(toks[i : i + n]))
-    c: Counter[str] = Counter()
-    for phrases in per_doc.values():
-        c.update(phrases)
-    return dict(c)
 
 
 def _mmr(vecs: np.ndarray, score: np.ndarray, k: int, lam: float) -> list[int]:
@@ -908,24 +890,22 @@ def _central_sentence(
     """The sentence of the group's most central findings closest to its centre, verbatim."""
     centre = vecs[list(group)].mean(axis=0)
     centre /= np.linalg.norm(centre) or 1.0
-    near = sorted(group, key=lambda i: -float(vecs[i] @ centre))[:8]
-    sentences = [
-        clean(sp.text)
-        for i in near
-        for sp in sentence_spans(findings[i].claim)
-        if 40 <= len(sp.text) <= 220 and len(content_words(sp.text)) >= 4 and _prose(sp.text)
-    ]
-    if not sentences:  # the wider group, most central first (a theme of build logs)
-        for i in sorted(group, key=lambda i: -float(vecs[i] @ centre))[:NAMING_SAMPLE]:
-            sentences.extend(
-                clean(sp.text)
-                for sp in sentence_spans(findings[i].claim)
-                if 40 <= len(sp.text) <= 220
-                and len(content_words(sp.text)) >= 4
-                and _prose(sp.text)
-            )
-            if len(sentences) >= 20:
-                break
+    ranked = sorted(group, key=lambda i: -float(vecs[i] @ centre))
+
+    def readable(i: int) -> list[str]:
+        return [
+            clean(sp.text)
+            for sp in sentence_spans(findings[i].claim)
+            if 40 <= len(sp.text) <= 220 and len(content_words(sp.text)) >= 4 and _prose(sp.text)
+        ]
+
+    near = ranked[:8]
+    sentences = [t for i in near for t in readable(i)]
+    # none among the most central: the wider group, most central first (a theme of logs)
+    for i in ranked[8:NAMING_SAMPLE] if not sentences else ():
+        sentences.extend(readable(i))
+        if len(sentences) >= 20:
+            break
     if not sentences:  # no prose anywhere: better none than a log line read aloud
         first = clean(findings[near[0]].claim)[:220]
         return first if _prose(first) else ""
