@@ -8,13 +8,19 @@ them into calibrated probabilities:
 - `words`: which word unigrams and bigrams the raw text has (templates, headings and all:
   an issue template is a strong sign of its category), weighted by their naive-Bayes
   log-count ratio per category, then logistic regression (NB-LR, Wang & Manning 2012);
-- `chars`: TF-IDF of character 2-5-grams of the cleaned text, logistic regression.
+- `chars`: TF-IDF of character 2-5-grams of the cleaned text, logistic regression;
+- `structure`: the shape of the raw ticket (the template headings it has, code, a stack
+  trace, versions, a question in the title, its length: `ticket_structure`), logistic
+  regression.
 
-With groups (say, one per repository), every view is fitted on all tickets and again on
-each group's own; both feed the stacker, so a group's habits count where it has enough
-examples. The stacker, a multinomial logistic regression, is fitted on out-of-fold
-probabilities of the views (k-fold over the labelled examples), so its probabilities are
-calibrated: of tickets given 0.8, about 80% are right. The same out-of-fold predictions
+With groups (say, one per repository), the views of `group_views` are fitted on all
+tickets and again on each group's own; both feed the stacker, so a group's habits count
+where it has enough examples. The stacker, a multinomial logistic regression, is fitted
+on out-of-fold probabilities of the views (k-fold over the labelled examples), so its
+probabilities are calibrated: of tickets given 0.8, about 80% are right. With groups it
+also weighs the views per group (each view's log-probabilities times the group's
+indicator, beside the shared ones), since how far a view can be trusted differs from one
+group to the next; a ticket of a group it has not seen gets the shared weights. The same out-of-fold predictions
 give an honest estimate of the classifier's accuracy on unseen tickets (`FitReport`).
 
 Evidence: the sentences of the ticket that most support the predicted category over the
@@ -37,7 +43,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-TRIAGE_VERSION = "linear-triage/2"  # 2: the fine-tuned view, when a tuner is given
+from subagents.offline.ticket_structure import StructureVectorizer
+
+TRIAGE_VERSION = "linear-triage/3"  # 2: the fine-tuned view; 3: structure view, stack per group
 
 
 class Encoder(Protocol):
@@ -56,14 +64,17 @@ class Tuner(Protocol):
 
 @dataclass(frozen=True)
 class ClassifierSettings:
-    views: tuple[str, ...] = ("embed", "words", "chars")
+    views: tuple[str, ...] = ("embed", "words", "chars", "structure")
     c_embed: float = 1.0
     c_words: float = 4.0
     c_chars: float = 10.0
-    c_stack: float = 0.1
+    c_structure: float = 1.0
+    c_stack: float = 0.03
     folds: int = 5
     per_group: bool = True
-    group_views: tuple[str, ...] = ("embed",)  # the views also fitted per group
+    group_views: tuple[str, ...] = ("embed", "structure")  # the views also fitted per group
+    stack_per_group: bool = True  # the stacker's weights per group, beside shared ones
+    min_heading_tickets: int = 3  # a heading is a feature when this many tickets have it
     min_group_examples: int = 30  # a group with fewer labelled tickets uses the pooled views
     evidence_quotes: int = 2
     max_chars: int = 20_000
@@ -157,6 +168,7 @@ class TicketClassifier:
         self._emb_cache: dict[str, np.ndarray] = {}
         self._word_vec: Any = None
         self._char_vec: Any = None
+        self._structure_vec: StructureVectorizer | None = None
         self._models: dict[tuple[str, str | None], Any] = {}  # (view, group) -> LR
         self._stacker: Any = None
         self._linear_stacker: Any = None
@@ -209,11 +221,35 @@ class TicketClassifier:
                 out["chars"] = self._char_vec.fit_transform([tx[2] for tx in texts])
             else:
                 out["chars"] = self._char_vec.transform([tx[2] for tx in texts])
+        if "structure" in s.views:
+            shapes = [(t.title, t.body[: s.max_chars]) for t in tickets]
+            if fit:
+                self._structure_vec = StructureVectorizer(min_df=s.min_heading_tickets)
+                out["structure"] = self._structure_vec.fit_transform(shapes)
+            else:
+                assert self._structure_vec is not None
+                out["structure"] = self._structure_vec.transform(shapes)
         return out
 
     def _c(self, view: str) -> float:
         s = self.settings
-        return {"embed": s.c_embed, "words": s.c_words, "chars": s.c_chars}[view]
+        return {
+            "embed": s.c_embed,
+            "words": s.c_words,
+            "chars": s.c_chars,
+            "structure": s.c_structure,
+        }[view]
+
+    def _by_group(self, cols: np.ndarray, groups: Sequence[str | None]) -> np.ndarray:
+        """The stacker's inputs: the columns, then per known group the columns times its
+        indicator (zero for a ticket of another or no group)."""
+        if not (self._groups and self.settings.stack_per_group):
+            return cols
+        blocks = [cols]
+        for g in self._groups:
+            mask = np.array([gg == g for gg in groups], dtype=float)[:, None]
+            blocks.append(cols * mask)
+        return np.hstack(blocks)
 
     def _lr(self, view: str) -> Any:
         from sklearn.linear_model import LogisticRegression
@@ -305,8 +341,11 @@ class TicketClassifier:
         self._linear_stacker = None
         if tuned_oof is not None:
             # the stack without the fine-tuned view, to compare with (`predict_linear`)
-            self._linear_stacker = LogisticRegression(C=s.c_stack, max_iter=3000).fit(oof, y)
+            self._linear_stacker = LogisticRegression(C=s.c_stack, max_iter=3000).fit(
+                self._by_group(oof, groups), y
+            )
             oof = np.hstack([oof, tuned_oof])
+        oof = self._by_group(oof, groups)
         self._stacker = LogisticRegression(C=s.c_stack, max_iter=3000).fit(oof, y)
         # the estimate: the stacker's own out-of-fold predictions
         pred = np.empty(len(y), dtype=object)
@@ -369,7 +408,7 @@ class TicketClassifier:
         cols = self._stack_columns(feats, groups, self._models)
         if self._tuned:
             cols = np.hstack([cols, self._tuned_columns(tickets)])
-        probs = self._stacker.predict_proba(cols)
+        probs = self._stacker.predict_proba(self._by_group(cols, groups))
         order = [list(self._stacker.classes_).index(c) for c in self.classes]
         probs = probs[:, order]
         out = []
@@ -397,7 +436,7 @@ class TicketClassifier:
         feats = self._features(tickets, fit=False)
         groups = [t.group if t.group in self._groups else None for t in tickets]
         cols = self._stack_columns(feats, groups, self._models)
-        probs: np.ndarray = self._linear_stacker.predict_proba(cols)
+        probs: np.ndarray = self._linear_stacker.predict_proba(self._by_group(cols, groups))
         order = [list(self._linear_stacker.classes_).index(c) for c in self.classes]
         return probs[:, order]
 

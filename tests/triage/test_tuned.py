@@ -67,9 +67,11 @@ def test_the_view_is_cross_fitted_on_two_halves_and_stacked(tmp_path: Path, labe
     a, b = (set(f) for f in tuner.fits)
     assert not a & b and len(a) + len(b) == len(labelled.documents)
     assert any("fine-tuned view: MiniLM" in n for n in report.notes)
-    # the stacker reads the view: one more block of columns than the linear stack
+    # the stacker reads the view: one more block of columns than the linear stack (shared,
+    # then per group)
     clf = triager.classifier
-    assert clf._stacker.coef_.shape[1] == clf._linear_stacker.coef_.shape[1] + 3
+    extra = 3 * (1 + len(clf._groups))
+    assert clf._stacker.coef_.shape[1] == clf._linear_stacker.coef_.shape[1] + extra
     test = rows(10, seed=7)
     docs = load_tickets(write_csv(tmp_path / "test.csv", test)).documents
     labels = triager.label(docs)
