@@ -137,7 +137,11 @@ class StructureVectorizer:
         heads = sparse.csr_matrix(
             (np.ones(len(rows)), (rows, cols)), shape=(len(tickets), len(self.vocabulary))
         )
-        dense = np.stack([flags(t, b) for t, b in tickets]) if tickets else np.zeros((0, len(FLAG_NAMES)))
+        dense = (
+            np.stack([flags(t, b) for t, b in tickets])
+            if tickets
+            else np.zeros((0, len(FLAG_NAMES)))
+        )
         return sparse.hstack([heads, sparse.csr_matrix(dense)]).tocsr()
 
     def fit_transform(self, tickets: Sequence[tuple[str, str]]) -> Any:

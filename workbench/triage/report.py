@@ -371,8 +371,9 @@ def method_rows(req: TriageRequest) -> dict[str, Any]:
     }
     if req.engine == "offline":
         rows["Classifier"] = (
-            "calibrated stack of logistic regressions on MiniLM embeddings and TF-IDF words "
-            "and characters" + (f", per {lab.group_column} and pooled" if lab.group_column else "")
+            "calibrated stack of logistic regressions on MiniLM embeddings, TF-IDF words "
+            "and characters, and the tickets' shape (template headings, code, traces)"
+            + (f", per {lab.group_column} and pooled" if lab.group_column else "")
         )
     else:
         rows["Classifier"] = (
