@@ -1,6 +1,7 @@
 """Offline triage on the NLBSE'24 issue reports: cross-validated F1 per repository.
 
-    python benchmarks/triage_nlbse.py --json [--folds 5] [--pooled] [--tune] [--limit N] [--data CSV]
+    python benchmarks/triage_nlbse.py --json [--folds 5] [--pooled] [--tune] [--previous]
+        [--limit N] [--data CSV]
 
 Reads `<repo>/../shared/corpora/nlbse24-issues/train.csv` (1,500 GitHub issues, five
 repositories, bug / feature / question), splits each repository's issues into `--folds`
@@ -11,12 +12,16 @@ pooled ones; `--pooled` turns that off). Prints one JSON object:
 - `f1`: macro F1 per repository and `overall` (their mean: the competition's cross-repo
   F1), with precision and recall; `accuracy`;
 - `seconds`: `first_fold` (cold: embeds all 1,500 issues, learns from 1,200, labels 300),
-  `per_fold` and `total` (wall clock), with the CPU seconds the process used (`cpu_*`):
+  `per_fold` and `total` (wall clock), with the CPU seconds the engine used (`cpu_*`; the
+  baseline's and the previous stack's are counted apart):
   on a machine other jobs keep busy, wall time says more about them than about triage;
 - `review`: at the default threshold, the share of issues sent to review and the
   accuracy of the rest; `calibration`: expected calibration error of the confidences;
 - `baseline`: a single TF-IDF + logistic regression model on the same folds, measured in
-  the same run, and `ratio_vs_baseline` of the overall F1;
+  the same run (its F1 and CPU seconds), and `ratio_vs_baseline` of the overall F1;
+- `previous_stack` (with `--previous`): the stack of `linear-triage/2` (embed, words and
+  chars views; one set of stacker weights, C 0.1) on the same folds and embeddings, and
+  `ratio_vs_previous_stack`;
 - `published`: the competition's baselines on its unseen test split (not like for like:
   they are test-split figures, these are cross-validation on the training split).
 """
@@ -117,6 +122,25 @@ def ece(conf: list[float], right: list[bool], bins: int = 10) -> float:
     return round(err, 4)
 
 
+def previous_block(
+    gold: list[str], pred: list[str | None], groups: list[str | None], scores: Any, cpu: float
+) -> dict[str, Any]:
+    from workbench.triage.metrics import triage_scores
+
+    old = triage_scores(gold, pred, groups)
+    return {
+        "previous_stack": {
+            "what": "linear-triage/2: embed, words, chars; stacker weights shared, C 0.1",
+            "f1": old["overall"]["f1"],
+            "per_repo": {g.split("/")[-1]: v["f1"] for g, v in old["groups"].items()},
+            "cpu_total": round(cpu, 2),
+        },
+        "ratio_vs_previous_stack": round(
+            scores["overall"]["f1"] / max(1e-9, old["overall"]["f1"]), 4
+        ),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -127,11 +151,15 @@ def main() -> None:
     ap.add_argument("--pooled", action="store_true", help="no per-repository models")
     ap.add_argument("--limit", type=int, default=None, help="only the first N folds")
     ap.add_argument("--tune", action="store_true", help="add the fine-tuned view (needs PyTorch)")
+    ap.add_argument(
+        "--previous", action="store_true", help="also score linear-triage/2's stack, same folds"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not args.data.is_file():
         sys.exit(f"benchmark data not found: {args.data} (the shared corpora sit beside the repo)")
 
+    from subagents.offline.triage import ClassifierSettings
     from workbench.core.settings import TriageSettings
     from workbench.triage.labelled import DEFAULT_COLUMNS, load_labelled
     from workbench.triage.metrics import triage_scores
@@ -151,8 +179,18 @@ def main() -> None:
     base: list[str | None] = [None] * n
     lin: list[str | None] = [None] * n  # the stack without the fine-tuned view
     lin_conf = [0.0] * n
+    prev: list[str | None] = [None] * n  # linear-triage/2's stack (--previous)
+    previous = ClassifierSettings(
+        views=("embed", "words", "chars"),
+        group_views=("embed",),
+        c_stack=0.1,
+        stack_per_group=False,
+        per_group=not args.pooled,
+    )
     per_fold: list[float] = []
     cpu_fold: list[float] = []
+    cpu_base = 0.0
+    cpu_prev = 0.0
     t0 = time.perf_counter()
     c0 = time.process_time()
     for f in range(args.folds if args.limit is None else min(args.limit, args.folds)):
@@ -176,15 +214,24 @@ def main() -> None:
             else:
                 j = int(linear[k].argmax())
                 lin[i], lin_conf[i] = clf.classes[j], float(linear[k, j])
+        c = time.process_time()
         for i, p in zip(te, baseline_predict(subset(ls, tr), subset(ls, te)), strict=True):
             base[i] = p
+        cpu_base += time.process_time() - c
+        if args.previous:
+            c = time.process_time()
+            old = OfflineTriager(encoder, settings, group_column="repo", classifier=previous)
+            old.fit(subset(ls, tr))
+            for i, lab in zip(te, old.label([ls.documents[i] for i in te]), strict=True):
+                prev[i] = lab.predicted
+            cpu_prev += time.process_time() - c
         print(
             f"fold {f}: {per_fold[-1]:.1f}s wall, {cpu_fold[-1]:.1f}s cpu",
             file=sys.stderr,
             flush=True,
         )
     total = time.perf_counter() - t0
-    cpu_total = time.process_time() - c0
+    cpu_total = time.process_time() - c0 - cpu_base - cpu_prev
     done = [i for i in range(n) if pred[i] is not None]
     gold = [ls.labels[i] for i in done]
     groups = [ls.groups[i] for i in done]
@@ -234,6 +281,7 @@ def main() -> None:
             "what": "TF-IDF word 1-2-grams + logistic regression, pooled, same folds",
             "f1": bscores["overall"]["f1"],
             "per_repo": {g.split("/")[-1]: v["f1"] for g, v in bscores["groups"].items()},
+            "cpu_total": round(cpu_base, 2),
         },
         "ratio_vs_baseline": round(
             scores["overall"]["f1"] / max(1e-9, bscores["overall"]["f1"]), 4
@@ -251,6 +299,11 @@ def main() -> None:
         },
         "ratio_vs_linear_stack": round(
             scores["overall"]["f1"] / max(1e-9, lscores["overall"]["f1"]), 4
+        ),
+        **(
+            previous_block(gold, [prev[i] for i in done], groups, scores, cpu_prev)
+            if args.previous
+            else {}
         ),
         "published": PUBLISHED,
     }
