@@ -87,7 +87,7 @@ def ask(
             from workbench.ask.model import ask_with_model
 
             metered = _configured_model(parts, model)
-            answer = ask_with_model(question, sc, docs, index, metered, project_dir=parts.dir)
+            answer = ask_with_model(question, sc, corpus, index, metered, parts)
         else:
             cache = parts.wb_dir / "ask-embeddings.sqlite"
             asker = OfflineAsker(index, docs, settings, cache_path=cache)

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from retrieval import HybridIndex
     from retrieval.types import Document, Segment
+    from subagents.tools import ToolRegistry
     from workbench.core.settings import Settings
     from workbench.engines.synthesis import BoundedSynthesis
 
@@ -160,12 +161,14 @@ class ModelEngine:
     def synthesis_version(self) -> str:
         return self.version("theme-synthesizer")
 
-    def agent(self, name: str) -> Agent:
+    def agent(self, name: str, *, tools: ToolRegistry | None = None) -> Agent:
+        """The sub-agent `name` on the run's model, budgets and tracing; `tools`: its tools
+        when not the whole index's (`ask` confines them to its scope)."""
         per_task = self.settings.budgets.max_usd_per_task
         return Agent(
             self.spec(name),
             self.model,
-            self.tools,
+            self.tools if tools is None else tools,
             max_cost_usd=Decimal(str(per_task)) if per_task is not None else None,
             on_event=self._on_event,
             context=self.context,
