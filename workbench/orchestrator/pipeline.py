@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     pass
 
 # Every output names its engine. The model engine's note names its models, so it is
-# made per run (`engine_model.engine_note`); this table holds the fixed ones.
+# made per run (`engines.render.engine_note`); this table holds the fixed ones.
 ENGINE_NOTES = {"offline": ENGINE_NOTE}
 ENGINE_SHORT = {"offline": OFFLINE_SHORT}
 
