@@ -1,5 +1,5 @@
 """`ask`: a question about a corpus answered with verbatim quotes, by the offline
-answerer (`ask.answer`) or the model's planner and answerer (`ask.model`)."""
+answerer (`ask.offline`) or the model's planner and answerer (`ask.model`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.ask.answer import Answer, OfflineAsker, OfflineAskSettings, Scope, verify_answer
+from workbench.ask.answer import Answer, Scope, verify_answer
+from workbench.ask.offline import OfflineAsker, OfflineAskSettings
 from workbench.core.errors import UserError
 from workbench.core.events import Event, Listener
 from workbench.core.progress import IndexProgress, progress_listener

@@ -74,8 +74,9 @@ def _add_ask(main: click.Group) -> None:
         model_name: str | None,
     ) -> None:
         """Answer a question from the documents at PATH, citing verbatim evidence."""
-        from workbench.ask.answer import OfflineAskSettings, Scope
+        from workbench.ask.answer import Scope
         from workbench.ask.api import ask
+        from workbench.ask.offline import OfflineAskSettings
         from workbench.project import Project
 
         if not path.exists():
