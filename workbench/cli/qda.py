@@ -37,7 +37,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
 
         run = Run(run_dir)
         path = write_qdpx_for_run(
-            run.dir, run.manifest, run_documents(run), run.findings, run.synthesis, out
+            run.dir, run.record, run_documents(run), run.findings, run.synthesis, out
         )
         click.echo(str(path))
 
