@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.ui.state import FindingRow, PanelState, ReviewRow, SteerRow
 
 if TYPE_CHECKING:
+    from subagents.findings import Finding, Theme
     from workbench.runs.run import Run
 
 e = html.escape
@@ -163,6 +164,23 @@ def themes_table(themes: Sequence[Any]) -> str:
         for t in themes
     )
     return "<table><tr><th>theme</th><th>prevalence</th><th>summary</th></tr>" + rows + "</table>"
+
+
+def quote_cards(themes: Sequence[Theme], findings: Sequence[Finding]) -> str:
+    """Each theme's two representative quotes, with speaker and document."""
+    by_id = {f.id: f for f in findings}
+    cards = []
+    for t in themes:
+        for fid in t.representative_finding_ids[:2]:
+            f = by_id.get(fid)
+            if f is not None:
+                ev = f.evidence[0]
+                cards.append(
+                    f"<div><b>{e(t.label)}</b>: <span class='wb-quote'>“{e(ev.quote)}”</span>"
+                    f" <span class='wb-muted'>— {e(ev.speaker or 'unknown')}, {e(f.doc_id)}"
+                    "</span></div>"
+                )
+    return "<div class='wb-panel'>" + "".join(cards) + "</div>"
 
 
 def run_html(run: Run) -> str:

@@ -459,7 +459,7 @@ class RunPanel:
                 target=self._thumbs, args=(run.deck_path, deck_box), daemon=True
             ).start()
 
-    def _clips(self, run: Any) -> list[w.Widget]:
+    def _clips(self, run: Run) -> list[w.Widget]:
         out: list[w.Widget] = []
         media = sorted((run.dir / "clips").glob("*")) if (run.dir / "clips").is_dir() else []
         for p in media[:12]:
@@ -470,19 +470,7 @@ class RunPanel:
             elif kind in (".mp4", ".webm", ".mov"):
                 out.append(w.HTML(f"<b>{H.e(p.name)}</b>"))
                 out.append(w.Video.from_file(str(p), autoplay=False, loop=False, width=420))
-        by_id = {f.id: f for f in run.findings}
-        cards = []
-        for t in run.themes:
-            for fid in t.representative_finding_ids[:2]:
-                f = by_id.get(fid)
-                if f is not None:
-                    ev = f.evidence[0]
-                    cards.append(
-                        f"<div><b>{H.e(t.label)}</b>: <span class='wb-quote'>“{H.e(ev.quote)}”</span>"
-                        f" <span class='wb-muted'>— {H.e(ev.speaker or 'unknown')}, {H.e(f.doc_id)}"
-                        "</span></div>"
-                    )
-        out.append(w.HTML("<div class='wb-panel'>" + "".join(cards) + "</div>"))
+        out.append(w.HTML(H.quote_cards(run.themes, run.findings)))
         return out
 
     def _thumbs(self, deck: Path, box: w.HBox) -> None:
