@@ -1,5 +1,5 @@
 """`ask`: a question about a corpus answered with verbatim quotes, by the offline
-answerer (`ask.offline`) or the model's planner and answerer (`ask.model`)."""
+answerer (`ask.answer`) or the model's planner and answerer (`ask.model`)."""
 
 from __future__ import annotations
 
