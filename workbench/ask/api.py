@@ -1,5 +1,6 @@
 """`ask`: a question about a corpus answered with verbatim quotes, by the offline
-answerer (`ask.answer`) or the model's planner and answerer (`ask.model`)."""
+answerer (`ask.offline`) or the model engine (`ask.model`); `ask.answer` holds the
+answer's types and the citation gate both pass through."""
 
 from __future__ import annotations
 

@@ -81,6 +81,12 @@ class RunManifest(BaseModel):
     critic: dict[str, Any] | None = None
     reviews: dict[str, Any] | None = None
     steering: list[dict[str, Any]] = Field(default_factory=list)
+    # triage runs: the classifier's fit and counts; `eval triage`: its two files
+    triage: dict[str, Any] | None = None
+    labelled: dict[str, Any] | None = None  # the labelled tickets it learned from
+    review_threshold: float | None = None
+    train: dict[str, Any] | None = None
+    test: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The manifest as JSON-ready data (what `manifest.json` holds)."""

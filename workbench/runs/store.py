@@ -128,8 +128,13 @@ class RunStore:
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         """The one writer of `manifest.json`: `fields` are checked against `RunManifest`
-        (a wrong type raises before anything is written), then the file is replaced
-        atomically."""
+        (a wrong type, or a name the model does not declare, raises before anything is
+        written: a writer left behind by a renamed field fails instead of adding a stray
+        key), then the file is replaced atomically. Reading stays lenient: a manifest with
+        keys of other versions loads."""
+        unknown = sorted(set(fields) - set(RunManifest.model_fields))
+        if unknown:
+            raise ValueError(f"not fields of the run manifest: {unknown}")
         current = self.manifest().as_dict() if self.manifest_path.exists() else {}
         m = RunManifest.model_validate({**current, **fields, "updated_at": now_iso()})
         data = m.as_dict()
