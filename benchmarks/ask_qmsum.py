@@ -73,7 +73,7 @@ def main() -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args()
 
-    from workbench.ask.answer import OfflineAskSettings
+    from workbench.ask.offline import OfflineAskSettings
     from workbench.evaluation.golden import load_golden
     from workbench.evaluation.metrics import ROUGE_SETTINGS, evidence_metrics, mean, rouge
     from workbench.evaluation.runner import evaluate_analysis

@@ -271,7 +271,7 @@ async def faulted(backend: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def malformed(backend: str, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engines.model import render_document
+    from workbench.engines.render import render_document
 
     docs = {d.id: d for d in (make_document(i) for i in range(args.calls))}
     half = args.malformed_rate / 2

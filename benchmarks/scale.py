@@ -137,7 +137,7 @@ def one_e2e(n: int, workdir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     run = project.analyze(workdir / "corpus", QUESTION, on_event=on_event)
     total = time.perf_counter() - start
-    timings = dict(run.manifest.get("timings_s") or {})
+    timings = dict(run.record.timings_s)
     stages = {k: round(b - a, 2) for k, (a, b) in marks.items() if k}
     # outside the run's own timings: opening the project, the run bundle, start-up
     stages["other"] = round(total - float(timings.get("total") or 0.0), 2)

@@ -66,11 +66,6 @@ def check_findings(findings: Iterable[Finding], docs: Mapping[str, Document]) ->
     return problems
 
 
-def quote_in_source(quote: str, docs: Mapping[str, Document], doc_id: str) -> bool:
-    doc = docs.get(doc_id)
-    return doc is not None and any(quote in s.text for s in doc.segments)
-
-
 # ---- is the claim supported by its quote? -----------------------------------------------------
 #
 # A quote can be verbatim and still not support the claim made from it: a prompt injection

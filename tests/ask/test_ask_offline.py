@@ -11,12 +11,11 @@ from workbench.ask.answer import (
     Answer,
     AnswerSentence,
     Citation,
-    OfflineAsker,
-    OfflineAskSettings,
     Scope,
     verify_answer,
 )
 from workbench.ask.api import ask
+from workbench.ask.offline import OfflineAsker, OfflineAskSettings
 from workbench.core.errors import UserError
 
 from .conftest import Indexed
@@ -122,7 +121,7 @@ def test_project_ask_delegates_with_scope(indexed: Indexed) -> None:
 
 def test_run_on_sentences_are_quoted_by_the_clause() -> None:
     from subagents.offline.text import sentence_spans
-    from workbench.ask.answer import _clauses
+    from workbench.ask.offline import _clauses
 
     turn = (
         "So we could, um, do the buttons in rubber, and then the case in plastic, which would "

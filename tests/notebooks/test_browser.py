@@ -184,13 +184,19 @@ def test_quickstart_panel_in_jupyterlab(lab: Lab, tmp_path: Path, nb_project: Pa
         if news.count():  # "Would you like to get notified about official Jupyter news?"
             news.click()
         # intro, parameters, imports, text, start: run each cell explicitly and, for code
-        # cells, wait for its execution count, so a late popup cannot skip a cell
+        # cells, wait for its execution count, so a late popup cannot skip a cell. The
+        # cell is selected and run with clicks (the toolbar's run button), not key
+        # presses: on a loaded machine a key press can reach the page before the focus
+        # does, and the cell never runs
         cells = page.locator(".jp-Notebook .jp-Cell")
+        run = page.locator(
+            ".jp-NotebookPanel-toolbar [data-command='notebook:run-cell-and-select-next']"
+        )
         for i in range(5):
             cell = cells.nth(i)
             cell.locator(".jp-InputArea-prompt").click()
-            page.keyboard.press("Escape")
-            page.keyboard.press("Shift+Enter")
+            expect(cell).to_have_class(re.compile(r"\bjp-mod-active\b"))
+            run.click()
             if "jp-CodeCell" in (cell.get_attribute("class") or ""):
                 prompt = cell.locator(".jp-InputArea-prompt")
                 wait_on_kernel(

@@ -314,3 +314,23 @@ def test_wait_refuses_to_hang_on_a_plan_nobody_approved(
     handle._on_event(Event("plan_proposed", "plan", "waiting", data={"plan": PLAN}))
     with pytest.raises(UserError, match="Approve plan"):
         wait(handle)
+
+
+def test_quote_cards_show_each_themes_representative_quotes_escaped() -> None:
+    from workbench.ui.html import quote_cards
+
+    fs = [finding(1), finding(2, quote="a <b>second</b> one"), finding(3)]
+    theme = Theme(
+        id="t1",
+        label="Battery & power",
+        summary="",
+        finding_ids=[f.id for f in fs],
+        doc_ids=[f.doc_id for f in fs],
+        n_documents=3,
+        total_documents=7,
+        representative_finding_ids=[fs[1].id, "gone", fs[0].id],
+    )
+    cards = quote_cards([theme], fs)
+    assert cards.count("wb-quote") == 1  # two representatives, one of them not a finding
+    assert "Battery &amp; power" in cards and "a &lt;b&gt;second&lt;/b&gt; one" in cards
+    assert "Marketing" in cards and fs[1].doc_id in cards

@@ -351,7 +351,8 @@ def test_roles_reach_the_model_analyst_and_the_gate_keeps_only_participants(tmp_
     from subagents.findings import Evidence, Finding
     from subagents.outputs import FindingDraft
     from subagents.verify import interviewer_evidence
-    from workbench.engines.model import fill_evidence, render_document
+    from workbench.engines.evidence import fill_evidence
+    from workbench.engines.render import render_document
     from workbench.runs.corpus import Corpus
 
     from .modelish import ModelLike

@@ -82,6 +82,10 @@ def test_the_writer_refuses_a_wrong_type_and_keeps_the_file(tmp_path: Path) -> N
         store.update_manifest(attempts="several")
     assert store.manifest_path.read_text(encoding="utf-8") == before
     assert store.manifest() == RunManifest.model_validate(json.loads(before))
+    # a name the manifest does not declare (a writer left behind by a rename) is refused too
+    with pytest.raises(ValueError, match="not fields of the run manifest: \\['finished'\\]"):
+        store.update_manifest(finished="yes")
+    assert store.manifest_path.read_text(encoding="utf-8") == before
 
 
 def test_a_corrupt_manifest_is_a_user_error(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """`ask`: a question about a corpus answered with verbatim quotes, by the offline
-answerer (`ask.answer`) or the model's planner and answerer (`ask.model`)."""
+answerer (`ask.offline`) or the model engine (`ask.model`); `ask.answer` holds the
+answer's types and the citation gate both pass through."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.ask.answer import Answer, OfflineAsker, OfflineAskSettings, Scope, verify_answer
+from workbench.ask.answer import Answer, Scope, verify_answer
+from workbench.ask.offline import OfflineAsker, OfflineAskSettings
 from workbench.core.errors import UserError
 from workbench.core.events import Event, Listener
 from workbench.core.progress import IndexProgress, progress_listener
@@ -87,7 +89,7 @@ def ask(
             from workbench.ask.model import ask_with_model
 
             metered = _configured_model(parts, model)
-            answer = ask_with_model(question, sc, docs, index, metered, project_dir=parts.dir)
+            answer = ask_with_model(question, sc, corpus, index, metered, parts)
         else:
             cache = parts.wb_dir / "ask-embeddings.sqlite"
             asker = OfflineAsker(index, docs, settings, cache_path=cache)

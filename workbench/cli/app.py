@@ -30,10 +30,16 @@ from workbench.cli import ask as cli_ask
 from workbench.cli import evaluate as cli_evaluate
 from workbench.cli import qda as cli_qda
 from workbench.cli import triage as cli_triage
-from workbench.cli.common import _guard, model_options
+from workbench.cli.common import (
+    _guard,
+    engine_option,
+    json_option,
+    model_options,
+    new_run_option,
+    project_option,
+)
 from workbench.cli.terminal import say, say_json
 from workbench.core.errors import UserError, WorkbenchError
-from workbench.engines.registry import ENGINES
 
 
 def _report(e: BaseException) -> int:
@@ -100,27 +106,14 @@ def main() -> None:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("-q", "--question", required=True, help="What you want to learn from the corpus.")
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory (settings, index and runs live in DIR/.workbench).",
-)
+@project_option()
 @click.option(
     "--recipe",
     default="themes",
     show_default=True,
     help="themes, triage, repo-map, compare-segments, or auto (the planner writes the plan).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(list(ENGINES)),
-    default=None,
-    help="offline (no model) or model; default: the model when one is configured "
-    "(ANTHROPIC_API_KEY, or an OpenAI-compatible endpoint in the settings or --model-url).",
-)
+@engine_option()
 @click.option(
     "--executor",
     type=click.Choice(["asyncio", "ray"]),
@@ -149,9 +142,7 @@ def main() -> None:
     default=None,
     help="Skip corpus files larger than this many MiB (default 20; max_file_mib in the settings).",
 )
-@click.option(
-    "--new-run", is_flag=True, help="Start a new run even if an unfinished one can be resumed."
-)
+@new_run_option()
 @click.option(
     "--interviewer",
     "interviewers",
@@ -168,7 +159,7 @@ def main() -> None:
     help="A speaker label to treat as participant even if it names a role, e.g. a "
     'participant labelled "Interviewer" (repeatable).',
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
+@json_option("Print one JSON summary on stdout.")
 @model_options
 @_guard
 def analyze(
@@ -258,14 +249,8 @@ def analyze(
 
 
 @main.command()
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(path_type=Path),
-    default=Path("."),
-    show_default=True,
-)
-@click.option("--json", "as_json", is_flag=True)
+@project_option()
+@json_option("Print the runs as one JSON list on stdout.")
 @_guard
 def runs(project_dir: Path, as_json: bool) -> None:
     """List the runs of a project."""
@@ -287,17 +272,11 @@ def runs(project_dir: Path, as_json: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(path_type=Path),
-    default=Path("."),
-    show_default=True,
-)
-@click.option("--engine", type=click.Choice(list(ENGINES)), default=None)
+@project_option()
+@engine_option()
 @click.option("--no-check", is_flag=True, help="Do not contact the endpoint.")
 @click.option("--call", is_flag=True, help="Also make one tiny request to the fast model.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @model_options
 @_guard
 def doctor(
@@ -409,7 +388,7 @@ def eval_group() -> None:
 @eval_group.command(name="retrieval")
 @click.argument("bench", type=click.Path(path_type=Path))
 @click.argument("corpus", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@json_option()
 @_guard
 def eval_retrieval(bench: Path, corpus: Path, as_json: bool) -> None:
     """Recall@k, MRR, hit@k and turn recall@k for each retriever alone and fused."""

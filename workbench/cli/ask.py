@@ -14,12 +14,16 @@ from typing import Any
 
 import click
 
-from workbench.cli.common import _guard, model_options
+from workbench.cli.common import (
+    _guard,
+    doc_option,
+    engine_option,
+    json_option,
+    model_options,
+    project_option,
+)
 from workbench.cli.terminal import say, say_json
 from workbench.core.errors import UserError
-from workbench.engines.registry import ENGINES
-
-ENGINE_HELP = "offline (no model) or model; default: the model when ANTHROPIC_API_KEY is set."
 
 
 def _parse_where(pairs: tuple[str, ...]) -> dict[str, Any] | None:
@@ -44,21 +48,14 @@ def _add_ask(main: click.Group) -> None:
     @main.command(name="ask")
     @click.argument("path", type=click.Path(path_type=Path))
     @click.option("-q", "--question", required=True, help="The question to answer.")
-    @click.option("--doc", "doc_ids", multiple=True, help="Only these document ids (repeatable).")
+    @doc_option()
     @click.option("--where", "where", multiple=True, help="Metadata filter key=value (repeatable).")
-    @click.option(
-        "--project",
-        "project_dir",
-        type=click.Path(path_type=Path),
-        default=Path("."),
-        show_default=True,
-        help="Project directory (the index lives in DIR/.workbench).",
-    )
-    @click.option("--engine", type=click.Choice(list(ENGINES)), help=ENGINE_HELP)
+    @project_option()
+    @engine_option()
     @click.option(
         "--max-words", type=click.IntRange(20, 2000), default=None, help="Answer length budget."
     )
-    @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+    @json_option("Print the answer as one JSON object.")
     @model_options
     @_guard
     def ask_cmd(
@@ -74,8 +71,9 @@ def _add_ask(main: click.Group) -> None:
         model_name: str | None,
     ) -> None:
         """Answer a question from the documents at PATH, citing verbatim evidence."""
-        from workbench.ask.answer import OfflineAskSettings, Scope
+        from workbench.ask.answer import Scope
         from workbench.ask.api import ask
+        from workbench.ask.offline import OfflineAskSettings
         from workbench.project import Project
 
         if not path.exists():

@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from workbench.cli.common import _guard, model_options
+from workbench.cli.common import (
+    _guard,
+    doc_option,
+    engine_option,
+    eval_store_option,
+    json_option,
+    model_options,
+    project_option,
+)
 from workbench.cli.terminal import say, say_json
 from workbench.core.errors import RunError, UserError
 from workbench.engines.registry import ENGINES
@@ -153,26 +161,14 @@ def _add_eval_analysis(eval_group: click.Group) -> None:
     @eval_group.command(name="analysis")
     @click.argument("golden", type=click.Path(path_type=Path))
     @click.argument("corpus", type=click.Path(path_type=Path), required=False)
-    @click.option(
-        "--engine", type=click.Choice(list(ENGINES)), default="offline", show_default=True
-    )
+    @engine_option(default="offline", help="offline (no model) or model: who answers.")
     @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N items.")
-    @click.option(
-        "--project",
-        "project_dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Keep the index in this project (default: a temporary one). The judge's model "
+    @project_option(
+        "Keep the index in this project (default: a temporary one). The judge's model "
         "settings and response cache come from it (default: the current folder).",
+        default=None,
     )
-    @click.option(
-        "--store",
-        "store_dir",
-        type=click.Path(path_type=Path),
-        default=Path(".workbench/evals"),
-        show_default=True,
-        help="Where --save-version keeps reports.",
-    )
+    @eval_store_option("Where --save-version keeps reports.")
     @click.option("--save-version", default=None, help="Store the report under this version name.")
     @click.option(
         "--save",
@@ -181,9 +177,7 @@ def _add_eval_analysis(eval_group: click.Group) -> None:
         default=None,
         help="Also write the report to this file.",
     )
-    @click.option(
-        "--json", "as_json", is_flag=True, help="Print one JSON object (per item + overall)."
-    )
+    @json_option("Print one JSON object (per item + overall).")
     @click.option(
         "--judge/--no-judge",
         "use_judge",
@@ -314,18 +308,12 @@ def _add_eval_compare(eval_group: click.Group) -> None:
     @eval_group.command(name="compare")
     @click.argument("a")
     @click.argument("b")
-    @click.option(
-        "--store",
-        "store_dir",
-        type=click.Path(path_type=Path),
-        default=Path(".workbench/evals"),
-        show_default=True,
-    )
+    @eval_store_option("Where the versions A and B are kept (when they are not files).")
     @click.option(
         "--golden", default=None, help="Golden set name, when a version exists for several."
     )
     @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a metric regresses.")
-    @click.option("--json", "as_json", is_flag=True)
+    @json_option()
     @_guard
     def eval_compare(
         a: str, b: str, store_dir: Path, golden: str | None, fail_on_regression: bool, as_json: bool
@@ -363,15 +351,8 @@ def _add_eval_propose(eval_group: click.Group) -> None:
         show_default=True,
         help="Questions to ask for.",
     )
-    @click.option("--doc", "doc_ids", multiple=True, help="Only these document ids (repeatable).")
-    @click.option(
-        "--project",
-        "project_dir",
-        type=click.Path(path_type=Path),
-        default=Path("."),
-        show_default=True,
-        help="Project directory (index, model settings and response cache).",
-    )
+    @doc_option()
+    @project_option()
     @click.option("--name", default=None, help="Name of a new golden set (default: file name).")
     @click.option(
         "--approve-all", is_flag=True, help="Keep every proposed question without asking."

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli.common import _guard
+from workbench.cli.common import _guard, json_option
 
 
 def register(main: click.Group, eval_group: click.Group) -> None:
@@ -37,7 +37,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
 
         run = Run(run_dir)
         path = write_qdpx_for_run(
-            run.dir, run.manifest, run_documents(run), run.findings, run.synthesis, out
+            run.dir, run.record, run_documents(run), run.findings, run.synthesis, out
         )
         click.echo(str(path))
 
@@ -67,7 +67,7 @@ def register(main: click.Group, eval_group: click.Group) -> None:
                   help="Codes backed by fewer documents are not counted in code recall.")  # fmt: skip
     @click.option("--participants-only", is_flag=True,
                   help="Leave out findings an interviewer spoke before scoring.")  # fmt: skip
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+    @json_option()
     @_guard
     def eval_coding(
         run_dir: Path, coded: Path, min_docs: int, participants_only: bool, as_json: bool

@@ -14,21 +14,44 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from workbench.cli.common import _guard
-from workbench.core.errors import UserError
-from workbench.engines.registry import ENGINES
-
-_PROJECT = click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory (settings and runs live in DIR/.workbench).",
+from workbench.cli.common import (
+    _guard,
+    engine_option,
+    json_option,
+    new_run_option,
+    project_option,
 )
+from workbench.core.errors import UserError
+
+
+def _ticket_options(fn: Any) -> Any:
+    """`--label-column`, `--group-column`, `--text-columns` and `--definitions`: how a
+    tickets file is read, the same for `triage` and `eval triage`."""
+    for option in reversed(
+        (
+            click.option("--label-column", default="label", show_default=True),
+            click.option(
+                "--group-column", default=None, help="Learn per group, e.g. repo or product."
+            ),
+            click.option(
+                "--text-columns",
+                default=None,
+                help="Columns that make a ticket's text, first the title: e.g. title,body.",
+            ),
+            click.option(
+                "--definitions",
+                type=click.Path(path_type=Path),
+                default=None,
+                help='JSON {"category": "definition"} (the model engine reads them).',
+            ),
+        )
+    ):
+        fn = option(fn)
+    return fn
 
 
 def register(main: click.Group, eval_group: click.Group) -> None:
@@ -42,29 +65,17 @@ def register(main: click.Group, eval_group: click.Group) -> None:
         required=True,
         help="Tickets the team already labelled (.csv or .jsonl); may be TICKETS itself.",
     )
-    @click.option("--label-column", default="label", show_default=True)
-    @click.option("--group-column", default=None, help="Learn per group, e.g. repo or product.")
-    @click.option(
-        "--text-columns",
-        default=None,
-        help="Columns that make a ticket's text, first the title: e.g. title,body.",
-    )
+    @_ticket_options
     @click.option(
         "--threshold",
         type=click.FloatRange(0, 1),
         default=None,
         help="Tickets under this confidence go to review (default: settings.triage).",
     )
-    @click.option(
-        "--definitions",
-        type=click.Path(path_type=Path),
-        default=None,
-        help='JSON {"category": "definition"} (the model engine reads them).',
-    )
-    @click.option("--engine", type=click.Choice(list(ENGINES)), default=None)
-    @_PROJECT
-    @click.option("--new-run", is_flag=True, help="Start afresh instead of resuming.")
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
+    @engine_option()
+    @project_option()
+    @new_run_option("Start afresh instead of resuming.")
+    @json_option("Print one JSON summary on stdout.")
     @_guard
     def triage_cmd(
         tickets: Path,
@@ -121,24 +132,13 @@ def register(main: click.Group, eval_group: click.Group) -> None:
     @eval_group.command(name="triage")
     @click.option("--train", "train", type=click.Path(path_type=Path), required=True)
     @click.option("--test", "test", type=click.Path(path_type=Path), required=True)
-    @click.option("--label-column", default="label", show_default=True)
-    @click.option("--group-column", default=None)
-    @click.option("--text-columns", default=None)
-    @click.option(
-        "--engine",
-        type=click.Choice(list(ENGINES)),
+    @_ticket_options
+    @engine_option(
         default="offline",
-        show_default=True,
         help="offline: learn from TRAIN; model: the ticket-analyst, TRAIN as its examples.",
     )
-    @click.option(
-        "--definitions",
-        type=click.Path(path_type=Path),
-        default=None,
-        help='JSON {"category": "definition"} (the model engine reads them).',
-    )
-    @_PROJECT
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+    @project_option()
+    @json_option()
     @_guard
     def eval_triage(
         train: Path,

@@ -39,7 +39,10 @@ from subagents.spec_loader import AgentSpec
 from workbench.core.errors import RunError
 from workbench.engines.codebook import codebook_for
 from workbench.engines.evidence import agent_tools, fill_evidence
+from workbench.engines.model_stack import build_model as build_model  # where callers look for it
 from workbench.engines.model_stack import context_budget
+from workbench.engines.render import engine_note, engine_short, findings_jsonl, render_segment
+from workbench.engines.render import render_document as render_document  # triage imports it here
 from workbench.engines.synthesis import BoundedSynthesis
 from workbench.runs.engine import AnalysisTask, TaskSpend, analysis_result
 from workbench.runs.fanout import Task
@@ -48,47 +51,10 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
     from retrieval import HybridIndex
-    from retrieval.types import Document, Segment
+    from retrieval.types import Document
+    from subagents.tools import ToolRegistry
     from workbench.core.settings import Settings
     from workbench.engines.synthesis import BoundedSynthesis
-
-
-def engine_note(models: dict[str, str]) -> str:
-    named = ", ".join(f"{tier}: {m}" for tier, m in models.items())
-    return (
-        f"Produced by the model engine with language models ({named}). Findings and theme "
-        "labels were written by the models; every quote was checked verbatim against its "
-        "source and prevalence was counted from the findings, not by the models."
-    )
-
-
-def engine_short(models: dict[str, str]) -> str:
-    return "Model engine: " + ", ".join(sorted(set(models.values())))
-
-
-def render_segment(s: Segment, piece: tuple[int, int] | None = None) -> str:
-    """One segment as the model sees it: its id, speaker, role and place, then its text
-    (or the characters `piece` of it, said in a bracket)."""
-    head = s.id
-    if s.speaker:
-        head += f" {s.speaker}"
-    if s.attrs.get("role"):
-        head += f" [{s.attrs['role']}]"
-    if s.start_time is not None:
-        head += f" [{s.start_time:.1f}s]"
-    elif s.start_line is not None:
-        head += f" [lines {s.start_line}-{s.end_line}]"
-    text = s.text
-    if piece is not None:
-        a, b = piece
-        head += f" [characters {a}-{b} of {len(s.text)} of this segment]"
-        text = s.text[a:b]
-    return f"{head}: {text}"
-
-
-def render_document(doc: Document) -> str:
-    """The document as the model sees it: one line per segment, led by its id."""
-    return "\n".join(render_segment(s) for s in doc.segments)
 
 
 class _Unit:
@@ -160,12 +126,14 @@ class ModelEngine:
     def synthesis_version(self) -> str:
         return self.version("theme-synthesizer")
 
-    def agent(self, name: str) -> Agent:
+    def agent(self, name: str, *, tools: ToolRegistry | None = None) -> Agent:
+        """The sub-agent `name` on the run's model, budgets and tracing; `tools`: its tools
+        when not the whole index's (`ask` confines them to its scope)."""
         per_task = self.settings.budgets.max_usd_per_task
         return Agent(
             self.spec(name),
             self.model,
-            self.tools,
+            self.tools if tools is None else tools,
             max_cost_usd=Decimal(str(per_task)) if per_task is not None else None,
             on_event=self._on_event,
             context=self.context,
@@ -412,7 +380,7 @@ class ModelEngine:
             instructions="\n".join(lines),
             inputs={"total_documents": len(doc_ids)},
             context=[
-                ContextDocument(id="findings", title="findings", text=_findings_jsonl(findings))
+                ContextDocument(id="findings", title="findings", text=findings_jsonl(findings))
             ],
             shared_context=True,
         )
@@ -445,7 +413,7 @@ class ModelEngine:
             instructions=f"Research question: {question}\nReview the findings and themes given "
             "as data (JSON lines: findings, then themes).",
             context=[
-                ContextDocument(id="findings", title="findings", text=_findings_jsonl(findings)),
+                ContextDocument(id="findings", title="findings", text=findings_jsonl(findings)),
                 ContextDocument(id="themes", title="themes", text=json.dumps(themes)),
             ],
             shared_context=True,
@@ -480,31 +448,3 @@ class ModelEngine:
         if not isinstance(result.output, PlanOutput):
             raise RunError("the planner returned no plan", stage="plan")
         return result.output
-
-
-def _findings_jsonl(findings: Sequence[Finding]) -> str:
-    return "\n".join(
-        json.dumps(
-            {
-                "id": f.id,
-                "doc_id": f.doc_id,
-                "claim": f.claim,
-                "tags": f.tags,
-                "confidence": f.confidence,
-                "quotes": [e.quote for e in f.evidence],
-            },
-            ensure_ascii=False,
-        )
-        for f in findings
-    )
-
-
-def build_model(
-    settings: Settings, cache_path: Any, injected: Model | None = None, *, keys_file: Any = None
-) -> Model:
-    """The run's model stack below the meter (see `workbench.engines.model_stack`).
-
-    `keys_file`: where the cache records which responses this run used (its cassette)."""
-    from workbench.engines.model_stack import build_model as build
-
-    return build(settings, cache_path, injected, keys_file=keys_file)

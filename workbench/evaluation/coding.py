@@ -343,9 +343,8 @@ def evaluate_coding(
     return out
 
 
-def _run_texts(run: Any) -> dict[str, str]:
-
-    path = Path(str(run.manifest.get("corpus", {}).get("path", "")))
-    if not path.exists():
+def _run_texts(run: Run) -> dict[str, str]:
+    path = Path(run.record.corpus.path)
+    if not run.record.corpus.path or not path.exists():
         return {}
     return {d.id: norm(d.text) for d in Corpus.load(path).documents}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from workbench.ask.answer import OfflineAskSettings
+from workbench.ask.offline import OfflineAskSettings
 from workbench.core.errors import UserError
 from workbench.core.events import Event
 from workbench.core.progress import IndexProgress, progress_listener
@@ -37,7 +37,6 @@ from workbench.runs.store import now_iso
 if TYPE_CHECKING:
     from retrieval import HybridIndex
     from subagents.models.messages import Model
-    from workbench.ask.answer import OfflineAskSettings
 
 METRICS = (
     "evidence_hit",

@@ -93,7 +93,7 @@ async def execute(req: RunRequest) -> None:
             generator = None
             info = engine_info(req.engine)
             if info.uses_model:
-                from workbench.engines.model import build_model
+                from workbench.engines.model_stack import build_model
 
                 inner = build_model(
                     s,

@@ -1,11 +1,11 @@
 """Running a plan: stage by stage, each persisted, with gates, review, critic and replans.
 
     index -> analyst stages (fan-out over documents / batches / sub-questions)
-          -> gates (schema, verbatim quotes, coverage) -> review queue
+          -> gates (schema, verbatim quotes, claims, coverage: `gates`) -> review queue
           -> synthesize (themes with prevalence) -> critic (replan, bounded by max_replans)
           -> charts (code run in a sandbox) -> export (deck, HTML and Markdown reports)
 
-The same flow runs with either engine (`engine_offline`, `engine_model`); every output
+The same flow runs with either engine (`engines.offline`, `engines.model`); every output
 names the engine that produced it. Every stage writes its results into the run
 directory before the next starts; a run started again with the same inputs skips what
 is already there.
@@ -16,15 +16,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
+from typing import Any
 
 from subagents.findings import Finding, Synthesis
 from workbench.core.errors import BudgetExceededError, RunError
 from workbench.core.events import Event
 from workbench.engines.offline import ENGINE_NOTE
 from workbench.engines.offline import ENGINE_SHORT as OFFLINE_SHORT
+from workbench.orchestrator.gates import gate
 from workbench.orchestrator.plans import RECIPES as PLAN_RECIPES
 from workbench.orchestrator.plans import Plan, Stage
 from workbench.outputs.tables import compare_segments, write_findings_table
@@ -35,11 +34,8 @@ from workbench.runs.fanout import FanOutStats, Task, TokenBucket, fan_out, idemp
 from workbench.runs.review import ReviewQueue
 from workbench.runs.store import now_iso
 
-if TYPE_CHECKING:
-    pass
-
 # Every output names its engine. The model engine's note names its models, so it is
-# made per run (`engine_model.engine_note`); this table holds the fixed ones.
+# made per run (`engines.render.engine_note`); this table holds the fixed ones.
 ENGINE_NOTES = {"offline": ENGINE_NOTE}
 ENGINE_SHORT = {"offline": OFFLINE_SHORT}
 
@@ -195,86 +191,6 @@ async def _execute(
     return results, stats
 
 
-def _gate(
-    ctx: RunContext,
-    stage: Stage,
-    results: list[dict[str, Any]],
-    total: int,
-    *,
-    record: bool = True,
-) -> list[Finding]:
-    """Schema, verbatim quotes and coverage; what fails is dropped and said.
-
-    `record=False` (a replan's partial re-run) checks without overwriting the run's
-    gate figures in the manifest.
-    """
-    from subagents.verify import check_findings, interviewer_evidence
-
-    findings: list[Finding] = []
-    bad_schema = 0
-    for r in results:
-        for raw in r.get("findings", []):
-            try:
-                findings.append(Finding.model_validate(raw))
-            except ValidationError:
-                bad_schema += 1
-    if bad_schema:
-        ctx.emit(Event("warning", "gate", f"{bad_schema} findings did not match the schema"))
-    problems = check_findings(findings, ctx.corpus.by_id())
-    problems += interviewer_evidence(findings)
-    if problems:
-        bad = {p.finding_id for p in problems}
-        findings = [f for f in findings if f.id not in bad]
-        for p in problems:
-            ctx.emit(
-                Event(
-                    "warning", "gate", f"dropped finding {p.finding_id} in {p.doc_id}: {p.problem}"
-                )
-            )
-    quoted = len(findings) + len(problems)  # findings the quote check saw
-    unsupported = _unsupported(ctx, findings)
-    covered = {d for r in results for d in r.get("doc_ids", [])}
-    coverage = len(covered) / total if total else 1.0
-    checked = "verbatim, claims supported" if ctx.runner.uses_model else "verbatim"
-    ctx.emit(Event("stage_done", "gate", f"{len(findings)} findings, all quotes {checked}"))
-    if record:
-        ctx.store.update_manifest(
-            quote_check={"checked": quoted, "failed": len(problems)},
-            gates={
-                "schema": {"failed": bad_schema},
-                "quotes": {"checked": quoted, "failed": len(problems)},
-                "coverage": {"documents": len(covered), "of": total, "share": round(coverage, 3)},
-                "claims": {"checked": len(findings) + len(unsupported), "failed": len(unsupported)},
-            },
-        )
-    if coverage < ctx.settings.min_coverage:
-        raise RunError(
-            f"coverage gate: only {len(covered)} of {total} documents were analysed "
-            f"(min_coverage={ctx.settings.min_coverage}); run again to retry the failed tasks",
-            run_id=ctx.store.run_id,
-            stage=stage.id,
-        )
-    return findings
-
-
-def _unsupported(ctx: RunContext, findings: list[Finding]) -> list[Any]:
-    """Model findings whose claim their quotes do not carry are dropped (prompt injection
-    through names, or a claim drifting from its evidence); the offline engine's claims
-    are built from their quotes."""
-    if not ctx.runner.uses_model:
-        return []
-    from subagents.verify import unsupported_claims
-
-    problems = unsupported_claims(findings, embedder=ctx.embedder)
-    bad = {p.finding_id for p in problems}
-    findings[:] = [f for f in findings if f.id not in bad]
-    for p in problems:
-        ctx.emit(
-            Event("warning", "gate", f"dropped finding {p.finding_id} in {p.doc_id}: {p.problem}")
-        )
-    return problems
-
-
 async def run_plan(ctx: RunContext, plan: Plan) -> dict[str, Any]:
 
     store, corpus = ctx.store, ctx.corpus
@@ -308,7 +224,7 @@ async def run_plan(ctx: RunContext, plan: Plan) -> dict[str, Any]:
             )
         stage_results[stage.id] = results
     findings = [
-        f for st in plan.of_kind("analyze") for f in _gate(ctx, st, stage_results[st.id], total)
+        f for st in plan.of_kind("analyze") for f in gate(ctx, st, stage_results[st.id], total)
     ]
     for st in plan.of_kind("analyze"):
         if ctx.stats[st.id].failed:
@@ -508,7 +424,7 @@ async def _replan(
         tasks = _tasks_for(ctx, stage, revision=n, notes=redo, only=set(redo))
         results, _ = await _execute(ctx, stage, tasks)
         if results:
-            kept.extend(_gate(ctx, stage, results, len(redo), record=False))
+            kept.extend(gate(ctx, stage, results, len(redo), record=False))
     return kept
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from exports.qdpx import PALETTE, QdaCode, QdaProject, QdaSelection, QdaSource, stable_guid
 from subagents.findings import Finding, Synthesis
@@ -25,6 +25,8 @@ from workbench.runs.corpus import Corpus
 
 if TYPE_CHECKING:
     from retrieval.types import Document
+    from workbench.runs.manifest import RunManifest
+    from workbench.runs.run import Run
 
 
 def _span(f: Finding, i: int, doc: Document) -> tuple[int, int] | None:
@@ -144,7 +146,7 @@ def qda_project(
 
 def write_qdpx_for_run(
     run_dir: Path,
-    manifest: dict[str, Any],
+    manifest: RunManifest,
     docs: dict[str, Document],
     findings: Sequence[Finding],
     synthesis: Synthesis,
@@ -152,27 +154,19 @@ def write_qdpx_for_run(
 ) -> Path:
     from exports.qdpx import write_qdpx
 
-    corpus = manifest.get("corpus", {}).get("name", "corpus")
-    question = str(manifest.get("question", ""))
+    question = manifest.question
     project = qda_project(
-        run_id=str(manifest.get("run_id", run_dir.name)),
-        name=f"{corpus}: {question}"[:200],
+        run_id=manifest.run_id or run_dir.name,
+        name=f"{manifest.corpus.name}: {question}"[:200],
         question=question,
-        engine_note=str(manifest.get("engine_note", "")),
+        engine_note=manifest.engine_note,
         docs=docs,
         findings=findings,
         synthesis=synthesis,
         version=__version__,
-        created=_started(manifest),  # the run's time: the same run exports the same bytes
+        created=manifest.started(),  # the run's time: the same run exports the same bytes
     )
     return write_qdpx(project, out or run_dir / "project.qdpx")
-
-
-def _started(manifest: dict[str, Any]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(manifest["started_at"]).replace("Z", "+00:00"))
-    except (KeyError, ValueError):
-        return None
 
 
 def write_run_codebook(
@@ -195,17 +189,16 @@ def write_run_codebook(
         raise UserError(str(e)) from e
 
 
-def run_documents(run: Any) -> dict[str, Document]:
+def run_documents(run: Run) -> dict[str, Document]:
     """The run's documents, loaded again from its corpus; refused if they changed since."""
-
-    info = run.manifest.get("corpus", {})
-    path = Path(str(info.get("path", "")))
-    if not path.exists():
+    info = run.record.corpus
+    path = Path(info.path)
+    if not info.path or not path.exists():
         raise UserError(
             f"the run's corpus {path} is not there any more; export from where the run was made"
         )
     corpus = Corpus.load(path)
-    if info.get("hash") and corpus.content_hash != info["hash"]:
+    if info.hash and corpus.content_hash != info.hash:
         raise UserError(
             f"the corpus at {path} changed since run {run.id}; quotes' offsets would not match. "
             "Run the analysis again, then export."

@@ -405,7 +405,7 @@ def _researcher_files(
     """The run for QDA tools (REFI-QDA .qdpx) and as a codebook a later run takes in."""
 
     run_dir = ctx.store.dir
-    manifest = ctx.store.read_manifest()
+    manifest = ctx.store.manifest()
     out = {
         "qdpx": write_qdpx_for_run(run_dir, manifest, ctx.corpus.by_id(), findings, synthesis).name
     }

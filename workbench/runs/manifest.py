@@ -1,17 +1,25 @@
 """A run's `manifest.json`, typed: what the run is, where it stands, what it cost and made.
 
 One writer: `RunStore.update_manifest` checks every change against `RunManifest` before it
-writes the file (atomically), and readers get the typed record (`RunStore.manifest()`,
-`Run.record`) instead of a dict read back with defaults. Keys the model does not name (a
+writes the file (atomically). One loader: `load_manifest` validates the file, and every
+reader gets the typed record from it (`RunStore.manifest()`, `Run.record`) instead of a
+dict read back with `.get` defaults, so a field renamed here is an error where it is read
+(mypy), not a silent default. Keys the model does not name (a
 triage run's, or those of a later version) are kept as they are; a manifest written by an
 earlier version, with fields missing, loads with the defaults below and resumes.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from workbench.core.errors import UserError
+from workbench.core.settings import Budgets
 
 STATUSES = ("running", "complete", "failed", "interrupted", "cancelled")
 
@@ -56,7 +64,7 @@ class RunManifest(BaseModel):
     # what it cost and made
     cost_usd: float = 0.0
     cost_usd_exact: Any = None
-    tokens: Any = None
+    tokens: dict[str, int] | None = None  # input, output, cache_read, cache_creation
     model_usage: dict[str, Any] | None = None
     summary: dict[str, Any] | None = None
     findings: int | None = None
@@ -73,7 +81,45 @@ class RunManifest(BaseModel):
     critic: dict[str, Any] | None = None
     reviews: dict[str, Any] | None = None
     steering: list[dict[str, Any]] = Field(default_factory=list)
+    # triage runs: the classifier's fit and counts; `eval triage`: its two files
+    triage: dict[str, Any] | None = None
+    labelled: dict[str, Any] | None = None  # the labelled tickets it learned from
+    review_threshold: float | None = None
+    train: dict[str, Any] | None = None
+    test: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The manifest as JSON-ready data (what `manifest.json` holds)."""
         return self.model_dump(mode="json")
+
+    def budgets(self) -> Budgets:
+        """The run's caps, from the settings it was started with (no caps when the
+        manifest predates them)."""
+        try:
+            return Budgets.model_validate(self.settings.get("budgets") or {})
+        except ValidationError as e:
+            raise UserError(f"run {self.run_id}: its manifest's budgets are not valid ({e})") from e
+
+    def started(self) -> datetime | None:
+        """When the run started, as a time (None when the manifest does not say)."""
+        if not self.started_at:
+            return None
+        try:
+            return datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+
+
+def load_manifest(path: Path) -> RunManifest:
+    """The one loader: `path` (a run's `manifest.json`) read and validated as a
+    `RunManifest`; defaults when there is no file yet, a UserError that says what to do
+    when it is not a manifest."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return RunManifest.model_validate(raw)
+    except FileNotFoundError:
+        return RunManifest()
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
+        raise UserError(
+            f"{path}: corrupt manifest ({e}); delete that run folder, or run again with --new-run"
+        ) from e

@@ -23,7 +23,7 @@ from typing import Any
 
 from retrieval.locking import FileLock
 from workbench.core.errors import UserError
-from workbench.runs.manifest import RunManifest
+from workbench.runs.manifest import RunManifest, load_manifest
 
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]+$")
 #: the cache keys of the model responses a run used: its cassette when it is shared
@@ -122,27 +122,19 @@ class RunStore:
     def manifest_path(self) -> Path:
         return self.dir / "manifest.json"
 
-    def read_manifest(self) -> dict[str, Any]:
-        """The manifest as data (`manifest().as_dict()`, with every field); {} when none."""
-        return self.manifest().as_dict() if self.manifest_path.exists() else {}
-
     def manifest(self) -> RunManifest:
-        """The typed manifest (`runs.manifest.RunManifest`); defaults when none is written."""
-        try:
-            raw = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-            return RunManifest.model_validate(raw)
-        except FileNotFoundError:
-            return RunManifest()
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
-            raise UserError(
-                f"{self.manifest_path}: corrupt manifest ({e}); delete that run folder, or run "
-                "again with --new-run"
-            ) from e
+        """The typed manifest (`runs.manifest.load_manifest`); defaults when none is written."""
+        return load_manifest(self.manifest_path)
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         """The one writer of `manifest.json`: `fields` are checked against `RunManifest`
-        (a wrong type raises before anything is written), then the file is replaced
-        atomically."""
+        (a wrong type, or a name the model does not declare, raises before anything is
+        written: a writer left behind by a renamed field fails instead of adding a stray
+        key), then the file is replaced atomically. Reading stays lenient: a manifest with
+        keys of other versions loads."""
+        unknown = sorted(set(fields) - set(RunManifest.model_fields))
+        if unknown:
+            raise ValueError(f"not fields of the run manifest: {unknown}")
         current = self.manifest().as_dict() if self.manifest_path.exists() else {}
         m = RunManifest.model_validate({**current, **fields, "updated_at": now_iso()})
         data = m.as_dict()

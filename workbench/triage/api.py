@@ -55,7 +55,7 @@ class TriageRun(Run):
 
     @property
     def categories(self) -> dict[str, int]:
-        return dict(self.manifest.get("triage", {}).get("categories", {}))
+        return dict((self.record.triage or {}).get("categories", {}))
 
     @property
     def review_queue(self) -> list[dict[str, Any]]:
@@ -76,8 +76,7 @@ class TriageRun(Run):
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()
-        t = self.manifest.get("triage", {})
-        out["triage"] = t
+        out["triage"] = self.record.triage or {}
         return out
 
     def __repr__(self) -> str:

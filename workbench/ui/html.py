@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.ui.state import FindingRow, PanelState, ReviewRow, SteerRow
+
+if TYPE_CHECKING:
+    from subagents.findings import Finding, Theme
+    from workbench.runs.run import Run
 
 e = html.escape
 
@@ -162,21 +166,35 @@ def themes_table(themes: Sequence[Any]) -> str:
     return "<table><tr><th>theme</th><th>prevalence</th><th>summary</th></tr>" + rows + "</table>"
 
 
-def run_html(run: Any) -> str:
-    m = run.manifest
-    cost = m.get("cost_usd", 0.0) or 0.0
-    tokens = m.get("tokens") or {}
-    n_tokens = sum(v for v in tokens.values() if isinstance(v, int))
-    outputs = m.get("outputs") or {}
+def quote_cards(themes: Sequence[Theme], findings: Sequence[Finding]) -> str:
+    """Each theme's two representative quotes, with speaker and document."""
+    by_id = {f.id: f for f in findings}
+    cards = []
+    for t in themes:
+        for fid in t.representative_finding_ids[:2]:
+            f = by_id.get(fid)
+            if f is not None:
+                ev = f.evidence[0]
+                cards.append(
+                    f"<div><b>{e(t.label)}</b>: <span class='wb-quote'>“{e(ev.quote)}”</span>"
+                    f" <span class='wb-muted'>— {e(ev.speaker or 'unknown')}, {e(f.doc_id)}"
+                    "</span></div>"
+                )
+    return "<div class='wb-panel'>" + "".join(cards) + "</div>"
+
+
+def run_html(run: Run) -> str:
+    m = run.record
+    n_tokens = sum((m.tokens or {}).values())
     links = "".join(
-        f"<li>{e(k)}: <code>{e(str(run.dir / v))}</code></li>" for k, v in outputs.items()
+        f"<li>{e(k)}: <code>{e(str(run.dir / str(v)))}</code></li>" for k, v in m.outputs.items()
     )
     return (
         f'{CSS}<div class="wb-repr"><b>Run {e(run.id)}</b> {badge(run.status)}'
-        f'<div class="wb-muted">{e(str(m.get("engine_note", "")))}</div>'
-        f"<div>Question: {e(run.question)}</div>"
-        f"<div>{m.get('documents')} documents · {m.get('findings')} findings · "
-        f"{len(run.themes)} themes · {n_tokens} tokens · ${float(cost):.4f}</div>"
+        f'<div class="wb-muted">{e(m.engine_note)}</div>'
+        f"<div>Question: {e(m.question)}</div>"
+        f"<div>{m.documents} documents · {m.findings} findings · "
+        f"{len(run.themes)} themes · {n_tokens} tokens · ${m.cost_usd:.4f}</div>"
         f"{themes_table(run.themes)}<ul>{links}</ul></div>"
     )
 

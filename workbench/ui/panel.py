@@ -28,6 +28,7 @@ import ipywidgets as w
 
 from workbench.core.errors import UserError
 from workbench.runs.control import RunCancelledError
+from workbench.runs.manifest import load_manifest
 from workbench.runs.run import Run
 from workbench.ui import html as H
 from workbench.ui.live import RunLike, TaskTail, attach, sync_review
@@ -293,14 +294,16 @@ class RunPanel:
 
     def _read_caps(self, run_dir: Path) -> None:
         """The run's budget caps, from its manifest (written before any task starts)."""
+        path = run_dir / "manifest.json"
+        if not path.is_file():
+            return
         try:
-            manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            caps = load_manifest(path).budgets()
+        except (OSError, UserError):
             return
         self._caps_read = True
-        budgets = (manifest.get("settings") or {}).get("budgets") or {}
-        if budgets.get("max_usd") is not None or budgets.get("max_tokens") is not None:
-            self.state.set_budget(budgets)
+        if caps.max_usd is not None or caps.max_tokens is not None:
+            self.state.set_budget(caps.model_dump())
 
     def _draw_controls(self) -> None:
         st = self.state
@@ -427,14 +430,14 @@ class RunPanel:
 
         self.show_results(Run(run_dir))
 
-    def show_results(self, run: Any) -> None:
+    def show_results(self, run: Run) -> None:
         """Fill the Results tab from a finished `Run`: themes, charts, clips, deck preview."""
         st = self.state
         st.add_findings(run.findings)
-        st.engine_note = str(run.manifest.get("engine_note", ""))
-        m = run.manifest
-        if isinstance(m.get("tokens"), dict):
-            st.set_usage({"tokens": m["tokens"], "cost_usd": m.get("cost_usd", 0.0)})
+        m = run.record
+        st.engine_note = m.engine_note
+        if m.tokens is not None:
+            st.set_usage({"tokens": m.tokens, "cost_usd": m.cost_usd})
         parts: list[w.Widget] = [w.HTML(H.CSS + "<h4>Themes</h4>" + H.themes_table(run.themes))]
         charts = [
             w.Image(value=p.read_bytes(), format="png", layout=w.Layout(width="420px"))
@@ -456,7 +459,7 @@ class RunPanel:
                 target=self._thumbs, args=(run.deck_path, deck_box), daemon=True
             ).start()
 
-    def _clips(self, run: Any) -> list[w.Widget]:
+    def _clips(self, run: Run) -> list[w.Widget]:
         out: list[w.Widget] = []
         media = sorted((run.dir / "clips").glob("*")) if (run.dir / "clips").is_dir() else []
         for p in media[:12]:
@@ -467,19 +470,7 @@ class RunPanel:
             elif kind in (".mp4", ".webm", ".mov"):
                 out.append(w.HTML(f"<b>{H.e(p.name)}</b>"))
                 out.append(w.Video.from_file(str(p), autoplay=False, loop=False, width=420))
-        by_id = {f.id: f for f in run.findings}
-        cards = []
-        for t in run.themes:
-            for fid in t.representative_finding_ids[:2]:
-                f = by_id.get(fid)
-                if f is not None:
-                    ev = f.evidence[0]
-                    cards.append(
-                        f"<div><b>{H.e(t.label)}</b>: <span class='wb-quote'>“{H.e(ev.quote)}”</span>"
-                        f" <span class='wb-muted'>— {H.e(ev.speaker or 'unknown')}, {H.e(f.doc_id)}"
-                        "</span></div>"
-                    )
-        out.append(w.HTML("<div class='wb-panel'>" + "".join(cards) + "</div>"))
+        out.append(w.HTML(H.quote_cards(run.themes, run.findings)))
         return out
 
     def _thumbs(self, deck: Path, box: w.HBox) -> None:
