@@ -1,6 +1,7 @@
 """Themes against a researcher's own coding: the workbench next to BERTopic, same run.
 
     python benchmarks/theme_recovery.py --json [--coded DIR] [--question Q] [--skip-bertopic]
+        [--with-model] [--model-config CONFIG_TOML]
 
 DIR is a coded study: `transcripts/<doc>.txt` plus `codes.json` with the researchers'
 coded segments and `interviewer_speakers` (default: ../shared/bench/coded-interviews/
@@ -15,6 +16,13 @@ Prints one JSON object: {"workbench": {...}, "bertopic": {...}, "study": ..., "s
 with, for each, interviewer_share, evidence_precision, code_recall, hm_purity,
 prevalence_mae_docs, the themes with their labels and prevalence, and the scorer's other
 figures. Needs the `bench` extra for BERTopic (`pip install -e .[bench]`).
+
+`--with-model` adds the model engine answered by a scripted model through the fake
+Messages API (`model_scripted`: it checks the plumbing, not a model's judgement).
+`--model-config` adds the model engine on a real model (`model`): the settings of that
+config.toml (`[models]`: Anthropic with ANTHROPIC_API_KEY in the environment, or
+`provider = "openai-compatible"` and `base_url` for a local server). That is the figure
+a language model's reading of the passages gives; without a key it says how to get one.
 """
 
 from __future__ import annotations
@@ -70,15 +78,20 @@ def score(run_dir: Path, coded: Path) -> dict[str, Any]:
 
 
 def run_workbench(
-    coded: Path, question: str, work: Path, engine: str = "offline"
+    coded: Path, question: str, work: Path, engine: str = "offline", config: Path | None = None
 ) -> tuple[Path, dict[str, Any]]:
     from workbench.project import Project
 
-    corpus = work / f"transcripts-{engine}"
+    corpus = work / f"transcripts-{engine}{'-real' if config else ''}"
     shutil.copytree(coded / "transcripts", corpus)
     if engine == "offline":
         project = Project(work / "project")
         run = project.analyze(corpus, question, on_event=lambda _e: None)
+    elif config is not None:  # a real model, as the config names it
+        from workbench.core.settings import Settings
+
+        project = Project(work / "project-real-model", Settings.load(config))
+        run = project.analyze(corpus, question, engine="model", on_event=lambda _e: None)
     else:
         run = _model_run(corpus, question, work)
     themes = json.loads((run.dir / "themes.json").read_text())
@@ -181,6 +194,11 @@ def main() -> None:
         action="store_true",
         help="also run the model engine through the fake Messages API (scripted model)",
     )
+    ap.add_argument(
+        "--model-config",
+        type=Path,
+        help="also run the model engine on the real model this config.toml's [models] names",
+    )
     args = ap.parse_args()
     if not (args.coded / "codes.json").exists():
         raise SystemExit(f"not a coded study (no codes.json): {args.coded}")
@@ -198,6 +216,19 @@ def main() -> None:
             m = score(m_dir, args.coded)
             out["model_scripted"] = {**{k: m[k] for k in KEYS}, "scorer": m, **m_summary}
             out["seconds"]["model_scripted"] = round(time.perf_counter() - t2, 1)
+        if args.model_config is not None:
+            t3 = time.perf_counter()
+            from workbench.core.errors import UserError
+
+            try:
+                r_dir, r_summary = run_workbench(
+                    args.coded, args.question, work, engine="model", config=args.model_config
+                )
+            except UserError as e:
+                raise SystemExit(f"--model-config: {e}") from e
+            r = score(r_dir, args.coded)
+            out["model"] = {**{k: r[k] for k in KEYS}, "scorer": r, **r_summary}
+            out["seconds"]["model"] = round(time.perf_counter() - t3, 1)
         if not args.skip_bertopic:
             t1 = time.perf_counter()
             bt_dir, bt_summary = run_bertopic(args.coded, work)
