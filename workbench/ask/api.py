@@ -131,7 +131,7 @@ def _configured_model(
                 f"the model engine needs an API key: {missing} in the environment (or "
                 "Project(model=...), or a local model's base_url); set it or use --engine offline"
             )
-        from workbench.engines.model import build_model
+        from workbench.engines.model_stack import build_model
 
         model = build_model(parts.settings, parts.wb_dir / "cache.sqlite", injected)
     return metered(model, parts.settings.budgets, parts.wb_dir / "traces" / f"{trace}.jsonl")

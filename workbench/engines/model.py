@@ -39,10 +39,14 @@ from subagents.spec_loader import AgentSpec
 from workbench.core.errors import RunError
 from workbench.engines.codebook import codebook_for
 from workbench.engines.evidence import agent_tools, fill_evidence
-from workbench.engines.model_stack import build_model as build_model  # where callers look for it
 from workbench.engines.model_stack import context_budget
-from workbench.engines.render import engine_note, engine_short, findings_jsonl, render_segment
-from workbench.engines.render import render_document as render_document  # triage imports it here
+from workbench.engines.render import (
+    engine_note,
+    engine_short,
+    findings_jsonl,
+    render_document,
+    render_segment,
+)
 from workbench.engines.synthesis import BoundedSynthesis
 from workbench.runs.engine import AnalysisTask, TaskSpend, analysis_result
 from workbench.runs.fanout import Task

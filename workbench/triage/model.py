@@ -25,7 +25,7 @@ from subagents.agent import Agent, AgentTask, ContextDocument
 from subagents.outputs import TriageOutput
 from workbench.core.errors import RunError
 from workbench.engines.evidence import agent_tools, fill_evidence
-from workbench.engines.model import render_document
+from workbench.engines.render import render_document
 from workbench.runs.fanout import Task
 from workbench.runs.store import now_iso
 from workbench.triage.labelled import MAX_TEXT_CHARS, LabelledSet, TextColumns, ticket_text

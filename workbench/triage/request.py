@@ -83,7 +83,8 @@ def model_engine(req: TriageRequest, docs: dict[str, Document], tracer: Any) -> 
     """`(model, engine, note, short)`: the run's metered model (the handed-in one, else one
     built from the settings) and the model engine on it, with the project's agent specs."""
     from subagents.spec_loader import load_specs
-    from workbench.engines.model import ModelEngine, build_model
+    from workbench.engines.model import ModelEngine
+    from workbench.engines.model_stack import build_model
     from workbench.runs.budgets import MeteredModel
 
     parts, s = req.parts, req.parts.settings
