@@ -17,7 +17,15 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Sentiment = Literal["positive", "negative", "neutral", "mixed"]
-SpeakerRole = Literal["interviewer", "participant"]
+SpeakerRole = Literal["interviewer", "participant", "maintainer"]
+# whose words prompt the answers and are never evidence: an interviewer's questions, and on
+# a ticket a maintainer's or a bot's replies (its reporter and users are the voices)
+PROMPT_ROLES: frozenset[str] = frozenset({"interviewer", "maintainer"})
+
+
+def is_prompt_role(role: str | None) -> bool:
+    """Is `role` one whose words are prompts (context), never a finding's evidence?"""
+    return role in PROMPT_ROLES
 
 
 class Evidence(BaseModel):

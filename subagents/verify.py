@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from retrieval.types import Document
-from subagents.findings import Evidence, Finding
+from subagents.findings import Evidence, Finding, is_prompt_role
 
 
 class QuoteProblem(BaseModel):
@@ -193,9 +193,9 @@ def interviewer_evidence(findings: Iterable[Finding]) -> list[QuoteProblem]:
             doc_id=ev.doc_id,
             segment_id=ev.segment_id,
             quote=ev.quote,
-            problem="the quote is the interviewer's (a prompt), not a participant's",
+            problem=f"the quote is the {ev.role}'s (a prompt), not a participant's",
         )
         for f in findings
         for ev in f.evidence
-        if ev.role == "interviewer"
+        if is_prompt_role(ev.role)
     ]

@@ -1,7 +1,12 @@
 """Loaders for tickets: .csv and .jsonl, one Document per record.
 
 Segments are the ticket's fields in order: title, body, then each comment (with its
-author as speaker). The remaining scalar columns become document metadata and attributes
+author as speaker). A comment by the tracker's maintainers or a bot gets `attrs["role"] =
+"maintainer"`: GitHub's author association OWNER, MEMBER or COLLABORATOR (an author object's
+`author_association`, or the `[MEMBER]` tag in a flattened comment's head), or a bot
+account (`name[bot]`, or an author of type Bot). Their replies are prompts the reporter
+answers, never evidence of what users say; CONTRIBUTOR (someone with an earlier commit) and
+NONE stay the users' voices. The remaining scalar columns become document metadata and attributes
 of every segment, so they work as filters (plan, priority, label, company size...).
 A field map names the columns when the defaults do not find them:
 {"id": ..., "title": ..., "body": ..., "comments": ..., "author": ...}.
@@ -28,7 +33,11 @@ BODY_KEYS = ("body", "description", "text", "content", "message")
 COMMENT_KEYS = ("comments", "comments_text", "replies", "notes")
 AUTHOR_KEYS = ("author", "user", "reporter", "username", "created_by")
 _COMMENT_SPLIT = re.compile(r"\n\s*---+\s*\n")
-_COMMENT_HEAD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?P<author>[\w.\-]+):\s*\n")
+_COMMENT_HEAD = re.compile(
+    r"^\s*(?P<tags>(?:\[[^\]]*\]\s*)*)(?P<author>[\w.\-]+(?:\[bot\])?):\s*\n"
+)
+MAINTAINER_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def _pick(record: dict[str, Any], explicit: str | None, keys: tuple[str, ...]) -> str | None:
@@ -44,6 +53,13 @@ def _name(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+def _maintainer(name: str | None, association: Any = None, kind: Any = None) -> bool:
+    """Is this comment a maintainer's or a bot's (see the module docstring)?"""
+    if isinstance(association, str) and association.strip().upper() in MAINTAINER_ASSOCIATIONS:
+        return True
+    return (name or "").lower().endswith("[bot]") or str(kind or "").lower() == "bot"
+
+
 def _comments(value: Any) -> list[tuple[str | None, str, dict[str, Any]]]:
     """(author, text, attrs) for a comments field: a list of objects/strings or one string."""
     out: list[tuple[str | None, str, dict[str, Any]]] = []
@@ -53,15 +69,31 @@ def _comments(value: Any) -> list[tuple[str | None, str, dict[str, Any]]]:
                 body_key = _pick(item, None, BODY_KEYS)
                 text = str(item.get(body_key) or "") if body_key else ""
                 author_key = _pick(item, None, AUTHOR_KEYS)
-                author = _name(item.get(author_key)) if author_key else None
+                who = item.get(author_key) if author_key else None
+                author = _name(who)
                 attrs = {k: v for k, v in item.items() if k == "created_at" and isinstance(v, str)}
+                by = who if isinstance(who, dict) else {}
+                association = by.get("author_association", item.get("author_association"))
+                if _maintainer(author, association, by.get("type")):
+                    attrs["role"] = "maintainer"
                 out.append((author, text.strip(), attrs))
             elif item not in (None, ""):
                 out.append((None, str(item).strip(), {}))
     elif isinstance(value, str) and value.strip():
         for piece in _COMMENT_SPLIT.split(value):
             m = _COMMENT_HEAD.match(piece)
-            out.append((m.group("author") if m else None, piece.strip(), {}))
+            author = m.group("author") if m else None
+            tags = re.findall(r"\[([^\]]*)\]", m.group("tags")) if m else []
+            head: dict[str, Any] = {}
+            if any(_maintainer(author, t) for t in tags) or _maintainer(author):
+                head["role"] = "maintainer"
+            stamp = next((t for t in tags if _STAMP.match(t)), None)
+            if stamp is not None:
+                head["created_at"] = stamp
+            # the head (time, association, author) is the segment's speaker and attributes;
+            # the text is what the comment says
+            text = piece[m.end() :] if m and piece[m.end() :].strip() else piece
+            out.append((author, text.strip(), head))
     return [c for c in out if c[1]]
 
 

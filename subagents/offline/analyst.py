@@ -36,7 +36,7 @@ from typing import Protocol
 import numpy as np
 
 from retrieval.types import Document, Hit, Segment
-from subagents.findings import Evidence, Finding
+from subagents.findings import Evidence, Finding, is_prompt_role
 from subagents.offline.sentiment import sentiment_of
 from subagents.offline.text import Span, clean, content_words, sentence_spans, words
 
@@ -226,7 +226,7 @@ def answer_passages(doc: Document, max_chars: int) -> list[Passage]:
     for run in _runs([s for s in doc.segments if s.text.strip()]):
         seg = run[0]
         role = seg.attrs.get("role")
-        if role == "interviewer":
+        if is_prompt_role(role):
             for turn in run:
                 span = _question_span(turn)
                 if span is not None and ("?" in turn.text or len(content_words(turn.text)) >= 4):
@@ -240,7 +240,8 @@ def answer_passages(doc: Document, max_chars: int) -> list[Passage]:
         if seg.attrs.get("field") == "title":
             continue
         context, context_span = prompt, prompt_span
-        if doc.kind == "ticket" and title is not None:
+        if doc.kind == "ticket" and title is not None and prompt is None:
+            # what the ticket is about, until a maintainer asks something
             context, context_span = title, (0, len(title.text))
         elif context is None:  # no interviewer: the question another speaker just asked
             asked = next(

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from retrieval.roles import SpeakerRoles
 from retrieval.types import Document
-from subagents.findings import Finding, Synthesis, Theme
+from subagents.findings import Finding, Synthesis, Theme, is_prompt_role
 
 
 class ChartCorpus(Protocol):
@@ -256,7 +256,7 @@ def _speaker_docs(corpus: ChartCorpus) -> dict[str, set[str]] | None:
             if not s.speaker or not s.text.strip():
                 continue
             role = roles.role_of(s.speaker) if roles is not None else s.attrs.get("role")
-            if role == "interviewer":
+            if is_prompt_role(role):
                 continue
             name = roles.canonical.get(s.speaker, s.speaker) if roles is not None else s.speaker
             docs_with[name].add(d.id)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from subagents.codebook import PATH_SEP, Codebook, synthesis_from_coding
-from subagents.findings import Finding, Synthesis
+from subagents.findings import Finding, Synthesis, is_prompt_role
 from subagents.offline.analyst import Encoder
 
 CODER_VERSION = "codebook-coder/1"
@@ -99,7 +99,7 @@ class CodebookCoder:
     ) -> tuple[dict[str, str], dict[str, float]]:
         """finding id -> leaf code name for the findings that fit one; and each one's score."""
         s = self.settings
-        codable = [f for f in findings if not any(e.role == "interviewer" for e in f.evidence)]
+        codable = [f for f in findings if not any(is_prompt_role(e.role) for e in f.evidence)]
         sims = self.similarities(codable, contexts)
         min_z = s.min_z
         if len(codable) >= s.min_findings_to_calibrate:

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from retrieval.types import Document
-from subagents.findings import Finding, Synthesis, Theme
+from subagents.findings import Finding, Synthesis, Theme, is_prompt_role
 from subagents.offline.text import clean, content_words, stem
 from subagents.outputs import CriticIssue, CriticOutput
 from subagents.verify import check_findings, claim_support
@@ -71,12 +71,12 @@ def review(
                     severity="medium",
                 )
             )
-        if any(ev.role == "interviewer" for ev in f.evidence):
+        if any(is_prompt_role(ev.role) for ev in f.evidence):
             issues.append(
                 CriticIssue(
                     finding_id=f.id,
                     kind="interviewer_voice",
-                    detail="the evidence is the interviewer's words, not a participant's",
+                    detail=f"the evidence is the {_prompt_role(f)}'s words, not a participant's",
                     severity="high",
                 )
             )
@@ -115,13 +115,14 @@ def _theme_issues(t: Theme, fmap: Mapping[str, Finding], asked: set[str]) -> lis
     if not members:
         return out
     voices = [f.evidence[0].role for f in members]
-    interviewer = sum(1 for r in voices if r == "interviewer")
+    interviewer = sum(1 for r in voices if is_prompt_role(r))
     if interviewer:
         out.append(
             CriticIssue(
                 theme_id=t.id,
                 kind="interviewer_voice",
-                detail=f"{interviewer} of {len(members)} findings are the interviewer's words",
+                detail=f"{interviewer} of {len(members)} findings are an interviewer's or a "
+                "maintainer's words (prompts)",
                 severity="high" if interviewer / len(members) > 0.2 else "medium",
             )
         )
@@ -193,3 +194,8 @@ def flag_themes(synthesis: Synthesis, critique: CriticOutput) -> Synthesis:
             notes.setdefault(i.theme_id, []).append(f"{i.kind.replace('_', ' ')}: {i.detail}")
     themes = [t.model_copy(update={"flags": notes.get(t.id, [])}) for t in synthesis.themes]
     return synthesis.model_copy(update={"themes": themes})
+
+
+def _prompt_role(f: Finding) -> str:
+    """The prompt role whose words a finding quotes (the interviewer, a maintainer)."""
+    return next((str(ev.role) for ev in f.evidence if is_prompt_role(ev.role)), "interviewer")

@@ -179,3 +179,27 @@ def test_a_tickets_opening_post_answers_what_the_tickets_report(tmp_path: Path, 
         assert found and found[0].context is not None  # the title, as the prompt
     topic = "What do users say about GPU memory on the training cluster?"
     assert not any(analyst.analyze(d, topic, task_key=d.id) for d in docs)
+
+
+def test_a_maintainers_reply_on_a_ticket_is_a_prompt_never_a_finding(
+    tmp_path: Path, analyst
+) -> None:  # type: ignore[no-untyped-def]
+    """A maintainer's stock reply is not what users report; the reporter's answer to it is,
+    with the maintainer's question as its context."""
+    import json
+
+    thread = (
+        "[2020-01-02 10:00Z] [MEMBER] maint:\nThanks for the report. Could you tell us which "
+        "operating system and version of the editor you are using when the save hangs?\n---\n"
+        "[2020-01-03 10:00Z] [NONE] reporter:\nI am on Windows 11 with version 1.8 and the save "
+        "hangs for a minute on every large file, then the editor exits without warning."
+    )
+    ticket = {"id": "1", "title": "Editor freezes on save", "body": "Saving large files hangs the "
+              "editor for a minute and then it closes.", "comments_text": thread}  # fmt: skip
+    (tmp_path / "tickets.jsonl").write_text(json.dumps(ticket))
+    (doc,) = load_corpus(tmp_path).documents
+    found = analyst.analyze(doc, "What problems do users report when saving files?", task_key="t")
+    assert found
+    assert all(e.role != "maintainer" and e.speaker != "maint" for f in found for e in f.evidence)
+    answer = [f for f in found if any(e.speaker == "reporter" for e in f.evidence)]
+    assert answer and answer[0].context is not None and answer[0].context.speaker == "maint"

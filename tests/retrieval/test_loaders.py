@@ -107,6 +107,50 @@ def test_tickets_csv_and_jsonl_with_comments_and_metadata(tmp_path: Path) -> Non
     assert_exact(issue)
 
 
+def test_maintainers_and_bots_comments_are_marked_as_prompts_not_users_voices(
+    tmp_path: Path,
+) -> None:
+    """GitHub's author association (an author object's, or a flattened thread's tag) and bot
+    accounts mark a maintainer's reply; a contributor or a stranger stays a user's voice."""
+    thread = (
+        "[2016-12-29 03:10Z] [MEMBER] user_45:\nCan you share a repro?\n---\n"
+        "[2016-12-30 10:00Z] [NONE] user_1:\nHere it is, it fails on every build.\n---\n"
+        "[2017-01-02 09:00Z] [CONTRIBUTOR] user_9:\nSame for me since 1.2.\n---\n"
+        "stale[bot]:\nThis issue has been automatically marked as stale."
+    )
+    write(
+        tmp_path / "issues.jsonl",
+        json.dumps({"id": 1, "title": "Build fails", "body": "It fails", "comments_text": thread})
+        + "\n"
+        + json.dumps({"id": 2, "title": "Crash", "body": "It crashes", "comments": [
+            {"author": {"username": "lee", "author_association": "OWNER"}, "body": "Fixed in 2.0"},
+            {"author": {"username": "kim", "author_association": "NONE"}, "body": "Still there"},
+            {"author": {"login": "renovate", "type": "Bot"}, "body": "Update dependency"},
+        ]}) + "\n",
+    )  # fmt: skip
+    docs = {d.id: d for d in load_corpus(tmp_path).documents}
+
+    def roles(d: Document) -> list[tuple[str | None, str | None]]:
+        return [
+            (s.speaker, s.attrs.get("role")) for s in d.segments if s.attrs["field"] == "comment"
+        ]
+
+    assert roles(docs["issues/1"]) == [
+        ("user_45", "maintainer"), ("user_1", None), ("user_9", None), ("stale[bot]", "maintainer"),
+    ]  # fmt: skip
+    assert roles(docs["issues/2"]) == [
+        ("lee", "maintainer"),
+        ("kim", None),
+        ("renovate", "maintainer"),
+    ]
+    # a flattened comment's head is its speaker and attributes, not part of what it says
+    first = next(s for s in docs["issues/1"].segments if s.attrs["field"] == "comment")
+    assert first.text == "Can you share a repro?"
+    assert first.attrs["created_at"] == "2016-12-29 03:10Z"
+    assert_exact(docs["issues/1"])
+    assert_exact(docs["issues/2"])
+
+
 def test_csv_with_a_field_over_the_csv_module_limit_loads_whole(tmp_path: Path) -> None:
     import csv
 
@@ -305,3 +349,32 @@ def test_a_ticket_folder_s_readme_and_license_are_notes_not_tickets(tmp_path: Pa
     assert sorted(d.id for d in load_corpus(tmp_path / "texts").documents) == ["README", "day1"]
     # and a README given by name is read
     assert [d.id for d in load_corpus(tmp_path / "issues" / "README.md").documents] == ["README"]
+
+
+def test_people_who_reply_across_the_tracker_are_maintainers_whatever_their_tag(
+    tmp_path: Path,
+) -> None:
+    """A maintainer GitHub shows as CONTRIBUTOR, or a help desk agent with no tag at all,
+    replies on many tickets they did not open; a reporter on their own ticket and a user
+    seen twice stay users' voices."""
+    from retrieval.ticket_roles import annotate_responders
+
+    def ticket(i: int, reporter: str, comments: list[tuple[str, str]]) -> str:
+        return json.dumps({
+            "id": i, "title": f"Problem {i}", "body": f"Something breaks in case {i}",
+            "author": reporter,
+            "comments": [{"author": who, "body": text} for who, text in comments],
+        })  # fmt: skip
+
+    lines = [
+        ticket(i, f"reporter{i}", [("agent", "Could you send the logs?"), (f"reporter{i}", "Here")])
+        for i in range(6)
+    ]
+    lines += [ticket(6, "amy", [("bob", "Same here")]), ticket(7, "cat", [("bob", "Me too")])]
+    write(tmp_path / "desk.jsonl", "\n".join(lines) + "\n")
+    docs = load_corpus(tmp_path).documents
+    assert annotate_responders(docs) == {"agent": 6}
+    for d in docs:
+        for s in d.segments:
+            if s.attrs["field"] == "comment":
+                assert (s.attrs.get("role") == "maintainer") == (s.speaker == "agent"), s

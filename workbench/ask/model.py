@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from subagents.findings import is_prompt_role
 from workbench.ask.answer import Answer, AnswerSentence, Citation, Scope
 from workbench.core.aio import run_sync
 from workbench.core.errors import BudgetExceededError, RunError
@@ -292,8 +293,8 @@ def _citations(results: list[dict[str, Any]], docs: dict[str, Document]) -> list
                 continue
             seen.add((ev.segment_id, ev.quote))
             seg = segment_of(docs, ev.doc_id, ev.segment_id)
-            if seg is not None and seg.attrs.get("role") == "interviewer":
-                continue  # an interviewer's question is a prompt, never an answer's evidence
+            if seg is not None and is_prompt_role(seg.attrs.get("role")):
+                continue  # an interviewer's question, a maintainer's reply: a prompt, never evidence
             citations.append(_citation(len(citations) + 1, ev, seg, evidence_in_source(ev, docs)))
     return citations
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from subagents.findings import is_prompt_role
 from workbench.ask.answer import Answer, AnswerSentence, Citation, Scope
 
 if TYPE_CHECKING:
@@ -244,7 +245,7 @@ class OfflineAsker:
                 continue
             if len(content_words(seg.text)) < s.min_content_words:
                 continue
-            if seg.attrs.get("role") == "interviewer":  # prompts, never evidence
+            if is_prompt_role(seg.attrs.get("role")):  # prompts, never evidence
                 continue
             out.append(
                 _Turn(

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from subagents.findings import is_prompt_role
 from workbench.core.errors import UserError
 from workbench.runs.corpus import Corpus
 from workbench.runs.run import Run
@@ -199,7 +200,7 @@ def score_coding(
         findings = [
             f
             for f in findings
-            if f.get("role") != "interviewer"
+            if not is_prompt_role(f.get("role"))
             and norm(str(f.get("speaker") or "")) not in gold.interviewers
         ]
     code_docs: dict[str, set[str]] = defaultdict(set)

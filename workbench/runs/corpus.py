@@ -30,6 +30,7 @@ class Corpus:
 
     Loading also reads what the analysis needs to know about each document: who
     interviews and who participates in a conversation (`roles`, see `retrieval.roles`),
+    who answers on a ticket tracker (maintainers, agents, bots: `retrieval.ticket_roles`),
     text that recurs across many documents (an interview guide, a ticket template:
     `Segment.attrs["recurring"]`, never evidence), and the language of each document
     (`other_language`: documents in another language than English, which the offline
@@ -86,9 +87,18 @@ class Corpus:
         from retrieval.language import annotate_languages
         from retrieval.recurring import annotate_recurring
         from retrieval.roles import annotate_roles
+        from retrieval.ticket_roles import annotate_responders
 
         self.role_settings = roles
         self.roles = annotate_roles(self.documents, roles)
+        responders = annotate_responders(self.documents)
+        if responders:
+            listed = ", ".join(f"{who} ({n} tickets)" for who, n in list(responders.items())[:8])
+            more = f" and {len(responders) - 8} more" if len(responders) > 8 else ""
+            self.warnings.append(
+                f"treated as maintainers, since they reply across the tracker: {listed}{more}; "
+                "their comments are prompts the users answer, not evidence of what users report"
+            )
         annotate_recurring(self.documents)
         self.other_language = annotate_languages(self.documents)
         for doc_id, lang in sorted(self.other_language.items()):

@@ -1,0 +1,56 @@
+"""Who answers on a ticket tracker: maintainers, support agents and bots.
+
+On a ticket the users' voices are its reporter and the users who add to it; the people who
+answer (a project's maintainers, a support desk's agents, bots) write prompts the users
+answer, never evidence of what users report. A comment is theirs (`attrs["role"] =
+"maintainer"`) when
+
+- the loader saw it: GitHub's author association OWNER, MEMBER or COLLABORATOR, or a bot
+  account (`retrieval.loaders.tickets`); or
+- its author replies across the tracker: comments on at least `MIN_TICKETS` tickets, and
+  on at least `MIN_SHARE` of them, that they did not open. That is how agents and
+  maintainers show up whatever the tracker records about them (GitHub shows a maintainer
+  whose organisation membership is private as CONTRIBUTOR, a help desk's export has no
+  association at all). A reporter's comments on their own ticket stay a user's voice.
+
+The outputs list who was treated so (`Corpus.warnings`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+
+from retrieval.types import Document
+
+MIN_TICKETS = 3
+MIN_SHARE = 0.05
+
+
+def _reporter(doc: Document) -> str | None:
+    return next((s.speaker for s in doc.segments if s.attrs.get("field") == "body"), None)
+
+
+def annotate_responders(docs: Sequence[Document]) -> dict[str, int]:
+    """Mark the comments of people who reply across many tickets as a maintainer's; return
+    them with the number of tickets they replied on (see the module docstring)."""
+    tickets = [d for d in docs if d.kind == "ticket"]
+    replied: dict[str, set[str]] = defaultdict(set)
+    for d in tickets:
+        reporter = _reporter(d)
+        for s in d.segments:
+            if s.attrs.get("field") == "comment" and s.speaker and s.speaker != reporter:
+                replied[s.speaker].add(d.id)
+    need = max(MIN_TICKETS, math.ceil(MIN_SHARE * len(tickets)))
+    responders = {who: len(ids) for who, ids in replied.items() if len(ids) >= need}
+    for d in tickets:
+        reporter = _reporter(d)
+        for s in d.segments:
+            if (
+                s.attrs.get("field") == "comment"
+                and s.speaker in responders
+                and s.speaker != reporter
+            ):
+                s.attrs["role"] = "maintainer"
+    return dict(sorted(responders.items(), key=lambda kv: (-kv[1], kv[0])))
