@@ -122,22 +122,17 @@ def ece(conf: list[float], right: list[bool], bins: int = 10) -> float:
     return round(err, 4)
 
 
-def previous_block(
-    gold: list[str], pred: list[str | None], groups: list[str | None], scores: Any, cpu: float
-) -> dict[str, Any]:
-    from workbench.triage.metrics import triage_scores
-
-    old = triage_scores(gold, pred, groups)
+def compared(name: str, what: str, other: Any, scores: Any, **extra: Any) -> dict[str, Any]:
+    """`name`: another model's F1 overall and per repository, on the same folds, with the
+    ratio of the engine's F1 to it (`ratio_vs_<name>`)."""
     return {
-        "previous_stack": {
-            "what": "linear-triage/2: embed, words, chars; stacker weights shared, C 0.1",
-            "f1": old["overall"]["f1"],
-            "per_repo": {g.split("/")[-1]: v["f1"] for g, v in old["groups"].items()},
-            "cpu_total": round(cpu, 2),
+        name: {
+            "what": what,
+            "f1": other["overall"]["f1"],
+            "per_repo": {g.split("/")[-1]: v["f1"] for g, v in other["groups"].items()},
+            **extra,
         },
-        "ratio_vs_previous_stack": round(
-            scores["overall"]["f1"] / max(1e-9, old["overall"]["f1"]), 4
-        ),
+        f"ratio_vs_{name}": round(scores["overall"]["f1"] / max(1e-9, other["overall"]["f1"]), 4),
     }
 
 
@@ -277,31 +272,33 @@ def main() -> None:
             ),
         },
         "calibration": {"ece": ece([conf[i] for i in done], right)},
-        "baseline": {
-            "what": "TF-IDF word 1-2-grams + logistic regression, pooled, same folds",
-            "f1": bscores["overall"]["f1"],
-            "per_repo": {g.split("/")[-1]: v["f1"] for g, v in bscores["groups"].items()},
-            "cpu_total": round(cpu_base, 2),
-        },
-        "ratio_vs_baseline": round(
-            scores["overall"]["f1"] / max(1e-9, bscores["overall"]["f1"]), 4
+        **compared(
+            "baseline",
+            "TF-IDF word 1-2-grams + logistic regression, pooled, same folds",
+            bscores,
+            scores,
+            cpu_total=round(cpu_base, 2),
         ),
-        "linear_stack": {
-            "what": "the same stack without the fine-tuned view (its own stacker, same fits)",
-            "f1": lscores["overall"]["f1"],
-            "per_repo": {g.split("/")[-1]: v["f1"] for g, v in lscores["groups"].items()},
-            "calibration_ece": ece(
+        **compared(
+            "linear_stack",
+            "the same stack without the fine-tuned view (its own stacker, same fits)",
+            lscores,
+            scores,
+            calibration_ece=ece(
                 [lin_conf[i] for i in done], [lin[i] == ls.labels[i] for i in done]
             ),
-            "sent_to_review": round(
+            sent_to_review=round(
                 sum(1 for i in done if lin_conf[i] < thr or flagged[i]) / max(1, len(done)), 4
             ),
-        },
-        "ratio_vs_linear_stack": round(
-            scores["overall"]["f1"] / max(1e-9, lscores["overall"]["f1"]), 4
         ),
         **(
-            previous_block(gold, [prev[i] for i in done], groups, scores, cpu_prev)
+            compared(
+                "previous_stack",
+                "linear-triage/2: embed, words, chars; stacker weights shared, C 0.1",
+                triage_scores(gold, [prev[i] for i in done], groups),
+                scores,
+                cpu_total=round(cpu_prev, 2),
+            )
             if args.previous
             else {}
         ),

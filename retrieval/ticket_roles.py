@@ -36,21 +36,19 @@ def annotate_responders(docs: Sequence[Document]) -> dict[str, int]:
     """Mark the comments of people who reply across many tickets as a maintainer's; return
     them with the number of tickets they replied on (see the module docstring)."""
     tickets = [d for d in docs if d.kind == "ticket"]
+    replies = [  # comments by someone other than the ticket's reporter
+        (d.id, s)
+        for d in tickets
+        for reporter in [_reporter(d)]
+        for s in d.segments
+        if s.attrs.get("field") == "comment" and s.speaker and s.speaker != reporter
+    ]
     replied: dict[str, set[str]] = defaultdict(set)
-    for d in tickets:
-        reporter = _reporter(d)
-        for s in d.segments:
-            if s.attrs.get("field") == "comment" and s.speaker and s.speaker != reporter:
-                replied[s.speaker].add(d.id)
+    for doc_id, s in replies:
+        replied[str(s.speaker)].add(doc_id)
     need = max(MIN_TICKETS, math.ceil(MIN_SHARE * len(tickets)))
     responders = {who: len(ids) for who, ids in replied.items() if len(ids) >= need}
-    for d in tickets:
-        reporter = _reporter(d)
-        for s in d.segments:
-            if (
-                s.attrs.get("field") == "comment"
-                and s.speaker in responders
-                and s.speaker != reporter
-            ):
-                s.attrs["role"] = "maintainer"
+    for _, s in replies:
+        if s.speaker in responders:
+            s.attrs["role"] = "maintainer"
     return dict(sorted(responders.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -32,11 +32,10 @@ from pydantic import BaseModel, Field
 from subagents.findings import is_prompt_role
 from workbench.ask.answer import Answer, AnswerSentence, Citation, Scope
 from workbench.core.aio import run_sync
-from workbench.core.errors import BudgetExceededError, RunError
+from workbench.core.errors import RunError
 from workbench.engines.evidence import agent_tools, evidence_in_source, segment_of
 from workbench.engines.registry import build_engine
-from workbench.runs.budgets import ModelStopError
-from workbench.runs.fanout import Task, TokenBucket, fan_out, idempotency_key
+from workbench.runs.fanout import Task, TokenBucket, fan_out, idempotency_key, is_stop
 from workbench.runs.store import RunStore
 
 if TYPE_CHECKING:
@@ -165,10 +164,6 @@ async def _ask(
     return answer
 
 
-def _is_stop(e: BaseException) -> bool:
-    return isinstance(e, BudgetExceededError | ModelStopError)
-
-
 async def _sub_questions(
     engine: ModelEngine, question: str, scope: Scope, answer: Answer
 ) -> list[str]:
@@ -179,7 +174,7 @@ async def _sub_questions(
     try:
         plan = await engine.plan(question, f"the corpus, within {scope.describe()}")
     except RunError as e:
-        if _is_stop(e):
+        if is_stop(e):
             raise
         answer.notes.append(f"no plan ({e}): the question and its clauses were searched")
     else:
@@ -219,9 +214,10 @@ async def _search(
 
     s = parts.settings
     tools = agent_tools(index, docs, doc_ids=scope.doc_ids, where=scope.where)
-    in_scope = scope.doc_ids or sorted(docs)
     version = engine.version(SEARCHER)
-    hashes = [docs[d].content_hash for d in in_scope if d in docs]
+    read = hashlib.sha256()  # what the searches read: one hash of the documents in scope
+    for d in scope.doc_ids or sorted(docs):
+        read.update(f"{d}\0{docs[d].content_hash}\n".encode())
     tasks = [
         Task(
             key=idempotency_key(
@@ -230,7 +226,7 @@ async def _search(
                 question=question,
                 sub_question=sub,
                 scope=scope.model_dump(mode="json"),
-                docs=hashes,
+                docs=read.hexdigest(),
             ),
             stage="search",
             label=sub,

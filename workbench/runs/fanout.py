@@ -91,7 +91,9 @@ class TokenBucket:
                 await asyncio.sleep((1 - self.level) / self.rate)
 
 
-def _is_stop(e: BaseException) -> bool:
+def is_stop(e: BaseException) -> bool:
+    """A signal that stops the run (a budget cap, a cancel, the model API unusable), not a
+    task's own failure."""
 
     return isinstance(e, BudgetExceededError | ModelStopError | RunCancelledError)
 
@@ -132,7 +134,7 @@ async def fan_out(
             try:
                 task = await _admit(tasks[i], store, control, budget, bucket)
             except Exception as e:
-                if not _is_stop(e):
+                if not is_stop(e):
                     raise
                 stop.append(e)
                 task = None
@@ -145,7 +147,7 @@ async def fan_out(
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                if _is_stop(e):
+                if is_stop(e):
                     stop.append(e)
                     stats.unstarted += 1
                     continue
