@@ -15,6 +15,10 @@ words) needs `max(3, 1% of the corpus)`: "steps to reproduce" is a template's, "
 the same problem" is a me-too, neither is evidence. So does a line of one or two words
 ("### Current behavior", "Embedder: codespaces"): a template's heading or field, or a
 "Yeah." that is no evidence either.
+
+A markup comment (`<!-- Please provide a minimal reproduction -->`) is scaffolding too,
+however few documents share it: an issue template's hidden instructions, which nobody
+reading the ticket sees and the reporter did not write. Its span joins the recurring ones.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from retrieval.types import Document
 
 _PIECE = re.compile(r"[^\n.?!]+[.?!]*")
+_MARKUP_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)  # an unclosed one runs to the end
 _WORD = re.compile(r"[a-z0-9']+")
 MIN_WORDS = 3
 SHINGLE = 8
@@ -128,8 +133,10 @@ def annotate_recurring(docs: Sequence[Document]) -> int:
     for doc in docs:
         spans = found.get(doc.id, {})
         for seg in doc.segments:
-            if seg.id in spans:
-                seg.attrs["recurring"] = [list(s) for s in spans[seg.id]]
+            hidden = [(m.start(), m.end()) for m in _MARKUP_COMMENT.finditer(seg.text)]
+            marked = sorted([*spans.get(seg.id, []), *hidden])
+            if marked:
+                seg.attrs["recurring"] = [list(s) for s in marked]
                 n += 1
             else:
                 seg.attrs.pop("recurring", None)

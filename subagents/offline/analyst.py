@@ -49,6 +49,13 @@ TRACKER_PROMPTS = (
 )
 
 _REDACTED = re.compile(r"\b(?:X{2,}|\[redacted\]|<redacted>)", re.IGNORECASE)
+# a link's address is no one's words: "Via https://..." or "[repl](https://...)" says nothing
+_LINK = re.compile(r"\]\([^)\s]*\)|https?://\S+|www\.\S+")
+
+
+def _said(text: str) -> list[str]:
+    """The content words of `text` outside link addresses."""
+    return content_words(_LINK.sub(" ", text))
 
 
 class Searcher(Protocol):
@@ -165,7 +172,9 @@ def _usable(sp: Span, seg: Segment) -> bool:
         return False
     if len(_REDACTED.findall(text)) >= 2:
         return False
-    return bool(content_words(text))
+    said = _said(text)
+    # a link with a word or two around it ("Via <url>", "[repro](<url>)") says nothing
+    return len(said) >= (3 if _LINK.search(text) else 1)
 
 
 def _group(run: list[Segment], max_chars: int) -> list[list[Piece]]:
@@ -275,7 +284,7 @@ class ExtractiveAnalyst:
         passages = [
             p
             for p in answer_passages(doc, s.max_chars)
-            if len(content_words(p.text)) >= s.min_content_words
+            if len(_said(p.text)) >= s.min_content_words
         ]
         if not passages:
             return []

@@ -203,3 +203,18 @@ def test_a_maintainers_reply_on_a_ticket_is_a_prompt_never_a_finding(
     assert all(e.role != "maintainer" and e.speaker != "maint" for f in found for e in f.evidence)
     answer = [f for f in found if any(e.speaker == "reporter" for e in f.evidence)]
     assert answer and answer[0].context is not None and answer[0].context.speaker == "maint"
+
+
+def test_a_sentence_that_is_only_a_link_is_not_evidence(tmp_path: Path) -> None:
+    import json
+
+    body = (
+        "Via https://github.com/acme/plugin/issues/28.\n\n"
+        "See [repro](https://example.org/repl?version=0.59.0&shareable=abc).\n\n"
+        "The bundle drops the default export when a plugin rewrites the entry module."
+    )
+    (tmp_path / "t.jsonl").write_text(json.dumps({"id": "1", "title": "Export lost", "body": body}))
+    (doc,) = load_corpus(tmp_path).documents
+    texts = [p.text for p in answer_passages(doc, 2000)]
+    assert any("drops the default export" in t for t in texts)
+    assert not any("Via" in t or "repro" in t for t in texts)

@@ -371,10 +371,14 @@ def test_people_who_reply_across_the_tracker_are_maintainers_whatever_their_tag(
         for i in range(6)
     ]
     lines += [ticket(6, "amy", [("bob", "Same here")]), ticket(7, "cat", [("bob", "Me too")])]
+    # a saved reply posted word for word on two tickets marks its author after two tickets
+    saved = "Thanks for the report. This is a support question, please ask it on the forum instead."
+    lines += [ticket(8, "dan", [("sam", saved)]), ticket(9, "eve", [("sam", f"Hi! {saved}")])]
     write(tmp_path / "desk.jsonl", "\n".join(lines) + "\n")
     docs = load_corpus(tmp_path).documents
-    assert annotate_responders(docs) == {"agent": 6}
+    assert annotate_responders(docs) == {"agent": 6, "sam": 2}
     for d in docs:
         for s in d.segments:
             if s.attrs["field"] == "comment":
-                assert (s.attrs.get("role") == "maintainer") == (s.speaker == "agent"), s
+                voice = s.attrs.get("role") != "maintainer"
+                assert voice == (s.speaker not in ("agent", "sam")), s

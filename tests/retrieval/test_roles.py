@@ -171,6 +171,27 @@ def test_a_short_heading_line_many_tickets_share_is_recurring(tmp_path: Path) ->
     assert not any("loads" in s or "blank" in s for s in spans)
 
 
+def test_a_templates_hidden_comment_is_never_evidence_even_in_one_ticket() -> None:
+    from retrieval.types import Segment
+
+    text = (
+        "<!-- Issues without a minimal reproduction will be closed!\nUse the REPL. -->\n"
+        "The build hangs when a plugin returns null. <!-- version? --> Node 20.\n"
+        "<!-- an unclosed comment"
+    )
+    seg = Segment(id="t#0", doc_id="t", index=0, text=text, start_char=0, end_char=len(text))
+    doc = Document(id="t", kind="ticket", title="t", source_path="t", text=text, segments=[seg])
+    assert annotate_recurring([doc]) == 1
+    spans = [text[a:b] for a, b in seg.attrs["recurring"]]
+    assert spans == [
+        "<!-- Issues without a minimal reproduction will be closed!\nUse the REPL. -->",
+        "<!-- version? -->",
+        "<!-- an unclosed comment",
+    ]
+    # what the reporter wrote stays evidence
+    assert not any("build hangs" in s or "Node 20" in s for s in spans)
+
+
 def test_another_language_is_flagged(tmp_path: Path) -> None:
     en = _doc(
         tmp_path,
