@@ -200,6 +200,8 @@ def main() -> None:
         help="also run the model engine on the real model this config.toml's [models] names",
     )
     args = ap.parse_args()
+    if args.model_config is not None and not args.model_config.is_file():
+        raise SystemExit(f"--model-config: no such file: {args.model_config}")
     if not (args.coded / "codes.json").exists():
         raise SystemExit(f"not a coded study (no codes.json): {args.coded}")
     out: dict[str, Any] = {"study": args.coded.name, "question": args.question}
