@@ -19,9 +19,9 @@ pooled ones; `--pooled` turns that off). Prints one JSON object:
   accuracy of the rest; `calibration`: expected calibration error of the confidences;
 - `baseline`: a single TF-IDF + logistic regression model on the same folds, measured in
   the same run (its F1 and CPU seconds), and `ratio_vs_baseline` of the overall F1;
-- `previous_stack` (with `--previous`): the stack of `linear-triage/2` (embed, words and
-  chars views; one set of stacker weights, C 0.1) on the same folds and embeddings, and
-  `ratio_vs_previous_stack`;
+- `previous_stack` (with `--previous`): the stack of `linear-triage/3` (embed, words,
+  chars and structure views; stacker weights per repository, C 0.03: today's without the
+  layers view) on the same folds and embeddings, and `ratio_vs_previous_stack`;
 - `published`: the competition's baselines on its unseen test split (not like for like:
   they are test-split figures, these are cross-validation on the training split).
 """
@@ -56,7 +56,19 @@ class CachedEncoder:
 
         self.embedder = Embedder()
         self.cache: dict[str, Any] = {}
+        self.layer_cache: dict[str, Any] = {}
         self.encoded = 0
+        self.layers_encoded = 0
+
+    def encode_layers(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        todo = sorted({t for t in texts if t not in self.layer_cache})
+        if todo:
+            for t, v in zip(todo, self.embedder.encode_layers(todo), strict=True):
+                self.layer_cache[t] = v.astype(np.float16)
+            self.layers_encoded += len(todo)
+        return np.stack([self.layer_cache[t] for t in texts]).astype(np.float32)
 
     def encode(self, texts: list[str]) -> Any:
         import numpy as np
@@ -147,7 +159,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="only the first N folds")
     ap.add_argument("--tune", action="store_true", help="add the fine-tuned view (needs PyTorch)")
     ap.add_argument(
-        "--previous", action="store_true", help="also score linear-triage/2's stack, same folds"
+        "--previous", action="store_true", help="also score linear-triage/3's stack, same folds"
     )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -174,12 +186,10 @@ def main() -> None:
     base: list[str | None] = [None] * n
     lin: list[str | None] = [None] * n  # the stack without the fine-tuned view
     lin_conf = [0.0] * n
-    prev: list[str | None] = [None] * n  # linear-triage/2's stack (--previous)
+    prev: list[str | None] = [None] * n  # linear-triage/3's stack (--previous)
     previous = ClassifierSettings(
-        views=("embed", "words", "chars"),
-        group_views=("embed",),
-        c_stack=0.1,
-        stack_per_group=False,
+        views=("embed", "words", "chars", "structure"),
+        group_views=("embed", "structure"),
         per_group=not args.pooled,
     )
     per_fold: list[float] = []
@@ -263,6 +273,7 @@ def main() -> None:
             "load": round(t_load, 2),
             "cores": os.cpu_count(),
             "texts_embedded": encoder.encoded,
+            "texts_layer_encoded": encoder.layers_encoded,
         },
         "review": {
             "threshold": thr,
@@ -294,7 +305,7 @@ def main() -> None:
         **(
             compared(
                 "previous_stack",
-                "linear-triage/2: embed, words, chars; stacker weights shared, C 0.1",
+                "linear-triage/3: embed, words, chars, structure; no layers view",
                 triage_scores(gold, [prev[i] for i in done], groups),
                 scores,
                 cpu_total=round(cpu_prev, 2),

@@ -30,6 +30,7 @@ import numpy as np
 from retrieval.errors import ModelIntegrityError, UserInputError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+LAYER_COUNT = 7  # `encode_layers`: the embeddings, then the six transformer layers
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 DIMENSION = 384
 BACKENDS = ("onnx-int8", "onnx-fp32", "torch")
@@ -135,11 +136,13 @@ def _load_torch(directory: Path, device: str | None) -> Any:
     return SentenceTransformer(str(directory), device=device or "cpu", local_files_only=True)
 
 
-def _load_onnx(directory: Path, precision: str, threads: int, batch_size: int) -> Any:
+def _load_onnx(
+    directory: Path, precision: str, threads: int, batch_size: int, *, layers: bool = False
+) -> Any:
     from retrieval.onnx_minilm import OnnxEncoder, build
 
     _verify_once(directory)
-    path = build(directory, MODEL_SHA256, precision)
+    path = build(directory, MODEL_SHA256, precision, layers=layers)
     return OnnxEncoder(path, directory / "tokenizer.json", threads=threads, batch_size=batch_size)
 
 
@@ -194,6 +197,41 @@ class Embedder:
                     precision = self.backend.split("-", 1)[1]
                     _models[key] = _load_onnx(self._dir, precision, self.threads, self.batch_size)
             return _models[key]
+
+    def encode_layers(self, texts: list[str]) -> np.ndarray:
+        """[len(texts), 7, 384], float32: the mean-pooled token states (over the attention
+        mask, not normalised) of the embeddings and of each of the six layers, the last
+        being the sentence embedding before its normalisation. Lower layers keep more of
+        a text's form (its phrasing, its shape) than the sentence embedding does: the
+        triage classifier reads them as a view of its own."""
+        if not texts:
+            return np.zeros((0, LAYER_COUNT, DIMENSION), dtype=np.float32)
+        if self.backend == "torch":
+            return self._layers_torch(self.model, list(texts))
+        key = f"{self.backend}|{self._dir}|layers|{self.threads}|{self.batch_size}"
+        with _lock:
+            if key not in _models:
+                precision = self.backend.split("-", 1)[1]
+                _models[key] = _load_onnx(
+                    self._dir, precision, self.threads, self.batch_size, layers=True
+                )
+            model = _models[key]
+        return np.asarray(model.encode_layers(list(texts), self.batch_size), dtype=np.float32)
+
+    def _layers_torch(self, model: Any, texts: list[str]) -> np.ndarray:
+        import torch
+
+        transformer = model[0]
+        out = np.zeros((len(texts), LAYER_COUNT, DIMENSION), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                chunk = texts[start : start + self.batch_size]
+                feats = transformer.tokenize(chunk)
+                states = transformer.auto_model(**feats, output_hidden_states=True).hidden_states
+                mask = feats["attention_mask"].unsqueeze(-1).float()
+                pools = [(h * mask).sum(1) / mask.sum(1).clamp(min=1e-9) for h in states]
+                out[start : start + len(chunk)] = torch.stack(pools, 1).numpy()
+        return out
 
     def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
         if not texts:

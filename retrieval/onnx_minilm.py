@@ -64,7 +64,9 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def _graph(weights: dict[str, np.ndarray]) -> Any:
+def _graph(weights: dict[str, np.ndarray], *, layers: bool = False) -> Any:
+    """The encoder; with `layers`, a second output `layer_pools` [batch, 7, 384]: the
+    mean-pooled (not normalised) states of the embeddings and of each of the six layers."""
     from onnx import TensorProto, helper, numpy_helper
 
     inits: list[Any] = []
@@ -127,6 +129,7 @@ def _graph(weights: dict[str, np.ndarray]) -> Any:
         epsilon=EPS,
     )
     node("Cast", ["attention_mask"], "mask_i32", to=TensorProto.INT32)
+    states = [x]
     for i in range(LAYERS):
         p = f"encoder.layer.{i}."
         qkv_w = np.concatenate(
@@ -172,6 +175,7 @@ def _graph(weights: dict[str, np.ndarray]) -> Any:
         )
         out = node("MatMul", [act, const(f"l{i}_out_w", w[p + "output.dense.weight"].T)], f"l{i}_o")
         x = add_norm(out, h, p + "output.", f"l{i}_x")
+        states.append(x)
     # mean pooling over real tokens, then L2 normalisation
     node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
     node("Unsqueeze", ["mask_f", const("axis2", np.array([2], dtype=np.int64))], "mask_3d")
@@ -182,6 +186,22 @@ def _graph(weights: dict[str, np.ndarray]) -> Any:
     node("Max", ["counts", const("tiny", np.array(1e-9, dtype=np.float32))], "counts_safe")
     node("Div", ["summed", "counts_safe"], "pooled")
     node("LpNormalization", ["pooled"], "sentence_embedding", axis=-1, p=2)
+    outputs = [
+        helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", HIDDEN])
+    ]
+    if layers:
+        pooled = []
+        for k, state in enumerate(states):
+            node("Mul", [state, "mask_3d"], f"p{k}_masked")
+            node("ReduceSum", [f"p{k}_masked", axis1], f"p{k}_summed", keepdims=0)
+            node("Div", [f"p{k}_summed", "counts_safe"], f"p{k}_mean")
+            pooled.append(node("Unsqueeze", [f"p{k}_mean", axis1], f"p{k}_pool"))
+        node("Concat", pooled, "layer_pools", axis=1)
+        outputs.append(
+            helper.make_tensor_value_info(
+                "layer_pools", TensorProto.FLOAT, ["batch", LAYERS + 1, HIDDEN]
+            )
+        )
     graph = helper.make_graph(
         nodes,
         "all-MiniLM-L6-v2",
@@ -189,7 +209,7 @@ def _graph(weights: dict[str, np.ndarray]) -> Any:
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"]),
         ],
-        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", HIDDEN])],
+        outputs,
         inits,
     )
     return helper.make_model(
@@ -199,18 +219,24 @@ def _graph(weights: dict[str, np.ndarray]) -> Any:
     )
 
 
-def model_file(weights_sha: str, precision: str) -> Path:
+def model_file(weights_sha: str, precision: str, *, layers: bool = False) -> Path:
+    suffix = "-layers" if layers else ""
     return (
         model_cache_dir()
-        / f"all-minilm-l6-v2-{weights_sha[:16]}-b{BUILDER_VERSION}-{precision}.onnx"
+        / f"all-minilm-l6-v2-{weights_sha[:16]}-b{BUILDER_VERSION}-{precision}{suffix}.onnx"
     )
 
 
-def build(model_dir: Path, weights_sha: str, precision: str = "int8") -> Path:
-    """The cached ONNX file for these weights and precision, built now when absent."""
+def build(
+    model_dir: Path, weights_sha: str, precision: str = "int8", *, layers: bool = False
+) -> Path:
+    """The cached ONNX file for these weights and precision, built now when absent.
+
+    `layers`: the graph that also outputs every layer's mean-pooled states (a file of its
+    own, so the embedder's graph and name stay as they are)."""
     if precision not in PRECISIONS:
         raise ModelIntegrityError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
-    target = model_file(weights_sha, precision)
+    target = model_file(weights_sha, precision, layers=layers)
     if target.is_file():
         return target
     try:
@@ -220,7 +246,7 @@ def build(model_dir: Path, weights_sha: str, precision: str = "int8") -> Path:
             "building the ONNX embedder needs the onnx package: pip install onnx"
         ) from exc
     target.parent.mkdir(parents=True, exist_ok=True)
-    model = _graph(read_safetensors(model_dir / "model.safetensors"))
+    model = _graph(read_safetensors(model_dir / "model.safetensors"), layers=layers)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         onnx.save(model, str(fp32))
@@ -297,22 +323,32 @@ class OnnxEncoder:
             batches.append(Batch(rows, ids, mask))
         return batches
 
-    def run_batch(self, batch: Batch) -> np.ndarray:
-        out = self.session.run(None, {"input_ids": batch.ids, "attention_mask": batch.mask})
-        return np.asarray(out[0], dtype=np.float32)
+    def run_batch(self, batch: Batch, output: str = "sentence_embedding") -> np.ndarray:
+        feeds = {"input_ids": batch.ids, "attention_mask": batch.mask}
+        return np.asarray(self.session.run([output], feeds)[0], dtype=np.float32)
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        return self._run(texts, batch_size, "sentence_embedding", (HIDDEN,))
+
+    def encode_layers(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """[len(texts), 7, 384]: each layer's mean-pooled states (a graph built `layers`)."""
+        return self._run(texts, batch_size, "layer_pools", (LAYERS + 1, HIDDEN))
+
+    def _run(
+        self, texts: list[str], batch_size: int | None, output: str, shape: tuple[int, ...]
+    ) -> np.ndarray:
         batches = self.plan(texts, batch_size)
-        vectors = np.zeros((len(texts), HIDDEN), dtype=np.float32)
+        vectors = np.zeros((len(texts), *shape), dtype=np.float32)
         if self.threads == 1 or len(batches) == 1:
             for b in batches:
-                vectors[b.rows] = self.run_batch(b)
+                vectors[b.rows] = self.run_batch(b, output)
             return vectors
         from concurrent.futures import ThreadPoolExecutor
 
         # onnxruntime releases the GIL while a batch runs: threads give real parallelism
         with ThreadPoolExecutor(self.threads, thread_name_prefix="embed") as pool:
-            for b, v in zip(batches, pool.map(self.run_batch, batches), strict=True):
+            runs = pool.map(lambda b: self.run_batch(b, output), batches)
+            for b, v in zip(batches, runs, strict=True):
                 vectors[b.rows] = v
         return vectors
 

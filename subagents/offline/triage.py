@@ -9,6 +9,9 @@ them into calibrated probabilities:
   an issue template is a strong sign of its category), weighted by their naive-Bayes
   log-count ratio per category, then logistic regression (NB-LR, Wang & Manning 2012);
 - `chars`: TF-IDF of character 2-5-grams of the cleaned text, logistic regression;
+- `layers`: the mean-pooled states of each of MiniLM's six layers, of the title and of
+  title + body (`ticket_layers`: how a ticket is written as well as what it is about),
+  logistic regression; left out with an encoder that has no `encode_layers`;
 - `structure`: the shape of the raw ticket (the template headings it has, code, a stack
   trace, versions, a question in the title, its length: `ticket_structure`), logistic
   regression.
@@ -43,9 +46,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from subagents.offline.ticket_layers import LayerFeatures, has_layers
 from subagents.offline.ticket_structure import StructureVectorizer
 
-TRIAGE_VERSION = "linear-triage/3"  # 2: the fine-tuned view; 3: structure view, stack per group
+# 2: the fine-tuned view; 3: structure view, stack per group; 4: the layers view
+TRIAGE_VERSION = "linear-triage/4"
 
 
 class Encoder(Protocol):
@@ -64,15 +69,16 @@ class Tuner(Protocol):
 
 @dataclass(frozen=True)
 class ClassifierSettings:
-    views: tuple[str, ...] = ("embed", "words", "chars", "structure")
+    views: tuple[str, ...] = ("embed", "layers", "words", "chars", "structure")
     c_embed: float = 1.0
+    c_layers: float = 0.3
     c_words: float = 4.0
     c_chars: float = 10.0
     c_structure: float = 1.0
     c_stack: float = 0.03
     folds: int = 5
     per_group: bool = True
-    group_views: tuple[str, ...] = ("embed", "structure")  # the views also fitted per group
+    group_views: tuple[str, ...] = ("embed", "layers", "structure")  # also fitted per group
     stack_per_group: bool = True  # the stacker's weights per group, beside shared ones
     min_heading_tickets: int = 3  # a heading is a feature when this many tickets have it
     min_group_examples: int = 30  # a group with fewer labelled tickets uses the pooled views
@@ -169,6 +175,9 @@ class TicketClassifier:
         self._word_vec: Any = None
         self._char_vec: Any = None
         self._structure_vec: StructureVectorizer | None = None
+        self._layers = LayerFeatures(encoder) if has_layers(encoder) else None
+        # the settings' views this encoder can give (no `layers` without `encode_layers`)
+        self.views = tuple(v for v in self.settings.views if v != "layers" or self._layers)
         self._models: dict[tuple[str, str | None], Any] = {}  # (view, group) -> LR
         self._stacker: Any = None
         self._linear_stacker: Any = None
@@ -193,11 +202,14 @@ class TicketClassifier:
         s = self.settings
         texts = [_views_text(t, s.max_chars) for t in tickets]
         out: dict[str, Any] = {}
-        if "embed" in s.views:
+        if "embed" in self.views:
             titles = self._embed([tx[0] or tx[2][:200] for tx in texts])
             whole = self._embed([tx[2] for tx in texts])
             out["embed"] = np.hstack([titles, whole])
-        if "words" in s.views:
+        if "layers" in self.views and self._layers is not None:
+            titles = self._layers([tx[0] or tx[2][:200] for tx in texts])
+            out["layers"] = np.hstack([titles, self._layers([tx[2] for tx in texts])])
+        if "words" in self.views:
             if fit:
                 self._word_vec = CountVectorizer(
                     ngram_range=(1, 2),
@@ -209,7 +221,7 @@ class TicketClassifier:
                 out["words"] = self._word_vec.fit_transform([tx[1] for tx in texts])
             else:
                 out["words"] = self._word_vec.transform([tx[1] for tx in texts])
-        if "chars" in s.views:
+        if "chars" in self.views:
             if fit:
                 self._char_vec = TfidfVectorizer(
                     analyzer="char_wb",
@@ -221,7 +233,7 @@ class TicketClassifier:
                 out["chars"] = self._char_vec.fit_transform([tx[2] for tx in texts])
             else:
                 out["chars"] = self._char_vec.transform([tx[2] for tx in texts])
-        if "structure" in s.views:
+        if "structure" in self.views:
             shapes = [(t.title, t.body[: s.max_chars]) for t in tickets]
             if fit:
                 self._structure_vec = StructureVectorizer(min_df=s.min_heading_tickets)
@@ -235,6 +247,7 @@ class TicketClassifier:
         s = self.settings
         return {
             "embed": s.c_embed,
+            "layers": s.c_layers,
             "words": s.c_words,
             "chars": s.c_chars,
             "structure": s.c_structure,
@@ -275,7 +288,7 @@ class TicketClassifier:
     ) -> np.ndarray:
         """Log-probabilities of every view, pooled then own-group, side by side."""
         cols = []
-        for view in self.settings.views:
+        for view in self.views:
             x = feats[view]
             cols.append(np.log(self._proba(models[(view, None)], x)))
             if self._groups and view in self.settings.group_views:
@@ -292,7 +305,7 @@ class TicketClassifier:
         self, feats: dict[str, Any], y: np.ndarray, groups: Sequence[str | None], idx: np.ndarray
     ) -> dict[tuple[str, str | None], Any]:
         models: dict[tuple[str, str | None], Any] = {}
-        for view in self.settings.views:
+        for view in self.views:
             x = feats[view]
             models[(view, None)] = self._lr(view).fit(x[idx], y[idx])
             if view not in self.settings.group_views:
@@ -337,6 +350,10 @@ class TicketClassifier:
             oof[te] = cols
         assert oof is not None
         notes: list[str] = []
+        if "layers" in s.views and "layers" not in self.views:
+            notes.append(
+                "layers view off: the encoder gives no per-layer states (no encode_layers)"
+            )
         tuned_oof = self._fit_tuned(tickets, y, strata, counts, notes)
         self._linear_stacker = None
         if tuned_oof is not None:

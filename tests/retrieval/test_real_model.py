@@ -76,6 +76,29 @@ def test_onnx_int8_is_close_to_the_torch_model_and_fp32_equals_it() -> None:
 
 
 @pytest.mark.slow
+def test_layer_states_end_in_the_sentence_embedding_and_match_the_torch_model() -> None:
+    fp32 = Embedder(backend="onnx-fp32")
+    layers = fp32.encode_layers(TEXTS)
+    assert layers.shape == (len(TEXTS), 7, 384) and layers.dtype == np.float32
+    last = layers[:, 6] / np.linalg.norm(layers[:, 6], axis=1, keepdims=True)
+    assert np.min(np.sum(last * fp32.encode(TEXTS), axis=1)) > 0.9999
+    # the lower layers differ from the last: they are not the same vector seven times
+    assert (
+        np.max(np.sum(last * layers[:, 1] / np.linalg.norm(layers[:, 1], axis=1)[:, None], axis=1))
+        < 0.99
+    )
+    int8 = Embedder().encode_layers(TEXTS)
+    cosine = np.sum(int8 * layers, axis=-1) / (
+        np.linalg.norm(int8, axis=-1) * np.linalg.norm(layers, axis=-1)
+    )
+    assert cosine.min() > 0.97, cosine
+    assert Embedder().encode_layers([]).shape == (0, 7, 384)
+    pytest.importorskip("sentence_transformers")
+    reference = Embedder(backend="torch").encode_layers(TEXTS)
+    assert np.allclose(reference, layers, atol=1e-3), np.abs(reference - layers).max()
+
+
+@pytest.mark.slow
 def test_onnx_vector_depends_on_the_text_alone() -> None:
     embedder = Embedder()
     assert embedder.backend == "onnx-int8" and embedder.name.endswith(":onnx-int8:b2")
@@ -125,6 +148,7 @@ def test_onnx_model_is_built_once_into_the_cache(
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path))
     path = build(model_dir(), MODEL_SHA256, "fp32")
     assert path == model_file(MODEL_SHA256, "fp32") and path.parent == tmp_path / "models"
+    assert model_file(MODEL_SHA256, "fp32", layers=True) != path  # a file of its own
     stamp = path.stat().st_mtime_ns
     assert build(model_dir(), MODEL_SHA256, "fp32").stat().st_mtime_ns == stamp
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left

@@ -6,8 +6,8 @@
     run.review_queue      # the tickets under the review threshold (or flagged)
     run.themes_by_category
 
-Offline, a calibrated stack of linear models on MiniLM embeddings, TF-IDF features and
-the ticket's shape (template headings, code, traces) learns the categories (per group with `group_column`); with a model, the ticket-analyst
+Offline, a calibrated stack of linear models on MiniLM embeddings and its layers' states,
+TF-IDF features and the ticket's shape (template headings, code, traces) learns the categories (per group with `group_column`); with a model, the ticket-analyst
 sorts batches of tickets given the categories' definitions and similar labelled
 examples. Tickets under the review threshold go to the review queue (the notebook panel,
 or the batch policy), then each category's themes, charts, the deck and the reports.

@@ -371,8 +371,8 @@ def method_rows(req: TriageRequest) -> dict[str, Any]:
     }
     if req.engine == "offline":
         rows["Classifier"] = (
-            "calibrated stack of logistic regressions on MiniLM embeddings, TF-IDF words "
-            "and characters, and the tickets' shape (template headings, code, traces)"
+            "calibrated stack of logistic regressions on MiniLM embeddings and layer "
+            "states, TF-IDF words and characters, and the tickets' shape (template headings, code, traces)"
             + (f", per {lab.group_column} and pooled" if lab.group_column else "")
         )
     else:
