@@ -11,7 +11,9 @@ The built file is cached under `model_cache_dir()` (`$WORKBENCH_CACHE/models`, d
 `~/.cache/research-workbench/models`), named by the weights' checksum, the builder version
 and the precision, so a new builder or other weights never reuse an old file. It is
 written to a temporary name and renamed, so two processes converting at once both end with
-a whole file. `python -m retrieval.onnx_minilm` builds it ahead of time (the set-up does).
+a whole file. `python -m retrieval.onnx_minilm` builds it ahead of time (the set-up does),
+with its `layers` twin (`build(..., layers=True)`: the same graph with each layer's pooled
+states as a second output, which the ticket classifier reads).
 """
 
 from __future__ import annotations
@@ -372,8 +374,9 @@ def main() -> None:
     directory = model_dir()
     verify_weights(directory)
     for precision in sys.argv[1:] or ["int8"]:
-        path = build(directory, MODEL_SHA256, precision)
-        print(f"{precision}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        for layers in (False, True):  # the embedder's graph; the one triage reads layers from
+            path = build(directory, MODEL_SHA256, precision, layers=layers)
+            print(f"{precision}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":

@@ -35,18 +35,19 @@ class LayerFeatures:
         self.encoder = encoder
         self._cache: dict[str, np.ndarray] = {}
 
-    def __call__(self, texts: list[str]) -> np.ndarray:
+    def __call__(self, texts: list[str], *, keep: bool = True) -> np.ndarray:
+        """[len(texts), 6 x 384] float32; `keep`: remember the texts' states for later calls."""
         keys = [hashlib.sha256(t.encode("utf-8", "replace")).hexdigest() for t in texts]
-        todo = sorted(
-            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._cache}.items()
-        )
+        known = {k: self._cache[k] for k in keys if k in self._cache}
+        todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
         if todo:
             pools = np.asarray(self.encoder.encode_layers([t for _, t in todo]), dtype=np.float32)
             chosen = pools[:, list(USED)]
-            norms = np.linalg.norm(chosen, axis=-1, keepdims=True)
-            chosen = chosen / np.maximum(norms, 1e-9)
+            chosen = chosen / np.maximum(np.linalg.norm(chosen, axis=-1, keepdims=True), 1e-9)
             for (k, _), v in zip(todo, chosen, strict=True):
-                self._cache[k] = v.reshape(-1).astype(np.float16)
+                known[k] = v.reshape(-1).astype(np.float16)
+                if keep:
+                    self._cache[k] = known[k]
         if not texts:
             return np.zeros((0, len(USED) * 384), dtype=np.float32)
-        return np.stack([self._cache[k] for k in keys]).astype(np.float32)
+        return np.stack([known[k] for k in keys]).astype(np.float32)

@@ -49,6 +49,7 @@ import numpy as np
 from subagents.offline.ticket_layers import LayerFeatures, has_layers
 from subagents.offline.ticket_structure import StructureVectorizer
 
+PREDICT_CHUNK = 2000  # tickets labelled at once
 # 2: the fine-tuned view; 3: structure view, stack per group; 4: the layers view
 TRIAGE_VERSION = "linear-triage/4"
 
@@ -207,8 +208,9 @@ class TicketClassifier:
             whole = self._embed([tx[2] for tx in texts])
             out["embed"] = np.hstack([titles, whole])
         if "layers" in self.views and self._layers is not None:
-            titles = self._layers([tx[0] or tx[2][:200] for tx in texts])
-            out["layers"] = np.hstack([titles, self._layers([tx[2] for tx in texts])])
+            # kept for the labelled tickets (refits reuse them), not for every ticket labelled
+            titles = self._layers([tx[0] or tx[2][:200] for tx in texts], keep=fit)
+            out["layers"] = np.hstack([titles, self._layers([tx[2] for tx in texts], keep=fit)])
         if "words" in self.views:
             if fit:
                 self._word_vec = CountVectorizer(
@@ -420,6 +422,12 @@ class TicketClassifier:
             raise RuntimeError("fit the classifier before predicting")
         if not tickets:
             return []
+        if len(tickets) > PREDICT_CHUNK:  # bounded memory: dense views of many tickets
+            return [
+                p
+                for i in range(0, len(tickets), PREDICT_CHUNK)
+                for p in self.predict(tickets[i : i + PREDICT_CHUNK])
+            ]
         feats = self._features(tickets, fit=False)
         groups = [t.group if t.group in self._groups else None for t in tickets]
         cols = self._stack_columns(feats, groups, self._models)

@@ -69,3 +69,19 @@ def test_an_encoder_without_layers_leaves_the_view_out_and_says_so() -> None:
     assert clf._stacker.coef_.shape[1] == 3
     assert any("layers view off" in n for n in report.notes)
     assert len(clf.predict(train[:3])) == 3
+
+
+def test_tickets_labelled_are_not_kept_and_many_are_labelled_in_chunks(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import subagents.offline.triage as triage
+
+    train, y = _tickets(60, seed=4)
+    enc = LayeredHashingEncoder()
+    clf = TicketClassifier(enc, ClassifierSettings(views=("layers",), per_group=False))
+    clf.fit(train, y)
+    kept = len(clf._layers._cache)  # type: ignore[union-attr]
+    monkeypatch.setattr(triage, "PREDICT_CHUNK", 7)
+    test, gold = _tickets(30, seed=5)
+    preds = clf.predict(test)
+    assert [p.doc_id for p in preds] == [t.doc_id for t in test]
+    assert len(clf._layers._cache) == kept  # type: ignore[union-attr]
+    assert np.mean([p.category == g for p, g in zip(preds, gold, strict=True)]) > 0.8
