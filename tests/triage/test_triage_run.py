@@ -94,6 +94,8 @@ def test_outputs_charts_and_the_resume(batch_run) -> None:  # type: ignore[no-un
     assert {"category_prevalence", "categories_by_segment", "categories_over_time"} <= charts
     t = run.manifest["triage"]
     assert sum(t["categories"].values()) == 16 and t["fit"]["cv_f1"] > 0.5
+    # the run's encoder gives MiniLM's layer states: the layers view is in the stack
+    assert not any("layers view off" in note for note in t["fit"]["classifier"])
     html = (run.dir / "report.html").read_text(encoding="utf-8")
     assert "Category: bug" in html and "classifier learned from the team" in html
     after = events[events.index("resumed") + 1 :]

@@ -68,6 +68,10 @@ class CachedEncoder:
         )
         return vectors
 
+    def encode_layers(self, texts: list[str]) -> Any:
+        """Every layer's pooled states (the classifier's layers view; not cached on disk)."""
+        return self.embedder.encode_layers(texts)
+
     def close(self) -> None:
         self.cache.close()
 
