@@ -182,6 +182,9 @@ class TicketClassifier:
         self._models: dict[tuple[str, str | None], Any] = {}  # (view, group) -> LR
         self._stacker: Any = None
         self._linear_stacker: Any = None
+        # sentences that recur in several labelled tickets (a template's headings, its
+        # "No response" fillers, a contributing guide's links): never quoted as evidence
+        self._boilerplate: set[str] = set()
         self._groups: list[str] = []
         self.report: FitReport | None = None
 
@@ -372,6 +375,7 @@ class TicketClassifier:
             st = LogisticRegression(C=s.c_stack, max_iter=3000).fit(oof[tr], y[tr])
             pred[te] = st.predict(oof[te])
         self._models = self._fit_views(feats, y, groups, np.arange(len(y)))
+        self._boilerplate = _recurring(tickets, s.max_chars, s.min_heading_tickets)
         self.report = _report(y, pred, groups, time.perf_counter() - t0)
         self.report.notes.extend(notes)
         return self.report
@@ -469,6 +473,8 @@ class TicketClassifier:
     def explain(self, ticket: TicketInput, category: str) -> list[Quote]:
         """The sentences that most support `category` over the other categories."""
         cands = list(_candidates(ticket.parts, self.settings.max_chars))
+        own = [c for c in cands if _sentence_key(c[2]) not in self._boilerplate]
+        cands = own or cands  # a ticket that is all template still shows what decided it
         if not cands:
             return []
         k = self.classes.index(category)
@@ -591,6 +597,18 @@ def _candidates(parts: Sequence[tuple[str, str]], max_chars: int) -> list[tuple[
         if budget <= 0:
             break
     return out
+
+
+def _sentence_key(sentence: str) -> str:
+    return _WS.sub(" ", _URL.sub("<url>", sentence.lower())).strip()
+
+
+def _recurring(tickets: Sequence[TicketInput], max_chars: int, min_tickets: int) -> set[str]:
+    """Sentences (links masked) found in at least `min_tickets` of the tickets."""
+    seen: Counter[str] = Counter()
+    for t in tickets:
+        seen.update({_sentence_key(c[2]) for c in _candidates(t.parts, max_chars)})
+    return {k for k, n in seen.items() if n >= max(2, min_tickets)}
 
 
 def _split_line(line: str, offset: int) -> list[tuple[int, str]]:
