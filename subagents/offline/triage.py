@@ -599,8 +599,13 @@ def _candidates(parts: Sequence[tuple[str, str]], max_chars: int) -> list[tuple[
     return out
 
 
+_TASK_BOX = re.compile(r"^\[[ xX]\]\s*")
+
+
 def _sentence_key(sentence: str) -> str:
-    return _WS.sub(" ", _URL.sub("<url>", sentence.lower())).strip()
+    """A sentence as templates repeat it: links masked, a task box's tick ignored."""
+    key = _WS.sub(" ", _URL.sub("<url>", sentence.lower())).strip()
+    return _TASK_BOX.sub("", key)
 
 
 def _recurring(tickets: Sequence[TicketInput], max_chars: int, min_tickets: int) -> set[str]:

@@ -27,6 +27,7 @@ def _ticket(i: int, label: str) -> TicketInput:
         "### Describe the problem or the idea\n\n"
         f"{own}\n\n"
         "### Additional context\n\n_No response_\n\n"
+        f"- [{'x' if i % 3 else ' '}] I searched the existing issues for this one\n\n"
         f"Merge with: https://example.org/pulls/{1000 + i}\n"
     )
     return TicketInput(f"t{i}", f"ticket {i}", body, [(f"t{i}#body", body)])
@@ -47,3 +48,13 @@ def test_template_lines_are_not_quoted_and_an_all_template_ticket_still_is() -> 
     [pred] = clf.predict([bare])
     assert pred.evidence and pred.evidence[0].quote in template_only  # nothing else to show
     assert np.isclose(sum(pred.probabilities.values()), 1, atol=1e-3)
+
+
+def test_a_template_line_is_the_same_whatever_its_link_or_tick() -> None:
+    from subagents.offline.triage import _sentence_key
+
+    assert _sentence_key("[x] I checked the  FAQ") == _sentence_key("[ ] I checked the FAQ")
+    assert _sentence_key("Merge with: https://a.org/pull/1") == _sentence_key(
+        "Merge with: https://a.org/pull/2"
+    )
+    assert _sentence_key("The build fails on 2.1") != _sentence_key("The build fails on 2.2")
