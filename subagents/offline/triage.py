@@ -101,6 +101,9 @@ class TicketInput:
     body: str
     parts: list[tuple[str, str]] = field(default_factory=list)  # (segment id, text)
     group: str | None = None
+    # segment id -> [start, end) spans the ticket shares with many others: never quoted
+    # (`retrieval.recurring.find_recurring`)
+    recurring: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -182,9 +185,6 @@ class TicketClassifier:
         self._models: dict[tuple[str, str | None], Any] = {}  # (view, group) -> LR
         self._stacker: Any = None
         self._linear_stacker: Any = None
-        # sentences that recur in several labelled tickets (a template's headings, its
-        # "No response" fillers, a contributing guide's links): never quoted as evidence
-        self._boilerplate: set[str] = set()
         self._groups: list[str] = []
         self.report: FitReport | None = None
 
@@ -375,7 +375,6 @@ class TicketClassifier:
             st = LogisticRegression(C=s.c_stack, max_iter=3000).fit(oof[tr], y[tr])
             pred[te] = st.predict(oof[te])
         self._models = self._fit_views(feats, y, groups, np.arange(len(y)))
-        self._boilerplate = _recurring(tickets, s.max_chars, s.min_heading_tickets)
         self.report = _report(y, pred, groups, time.perf_counter() - t0)
         self.report.notes.extend(notes)
         return self.report
@@ -472,9 +471,10 @@ class TicketClassifier:
     # evidence -----------------------------------------------------------------------------
     def explain(self, ticket: TicketInput, category: str) -> list[Quote]:
         """The sentences that most support `category` over the other categories."""
-        cands = list(_candidates(ticket.parts, self.settings.max_chars))
-        own = [c for c in cands if _sentence_key(c[2]) not in self._boilerplate]
-        cands = own or cands  # a ticket that is all template still shows what decided it
+        # not the text the ticket shares with many others (a template's headings, its
+        # "No response" fillers), unless the ticket has nothing else to show
+        cands = _candidates(ticket.parts, self.settings.max_chars, ticket.recurring)
+        cands = cands or _candidates(ticket.parts, self.settings.max_chars)
         if not cands:
             return []
         k = self.classes.index(category)
@@ -577,12 +577,18 @@ _SENT_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])")
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 
 
-def _candidates(parts: Sequence[tuple[str, str]], max_chars: int) -> list[tuple[str, int, str]]:
-    """(segment id, start, sentence) of quotable sentences: no template comments or code."""
+def _candidates(
+    parts: Sequence[tuple[str, str]],
+    max_chars: int,
+    recurring: dict[str, list[tuple[int, int]]] | None = None,
+) -> list[tuple[str, int, str]]:
+    """(segment id, start, sentence) of quotable sentences: no template comments, code or
+    `recurring` spans."""
     out: list[tuple[str, int, str]] = []
     budget = max_chars
     for seg_id, text in parts:
-        hidden = [(m.start(), m.end()) for m in _COMMENT.finditer(text)]
+        hidden = list((recurring or {}).get(seg_id, []))
+        hidden += [(m.start(), m.end()) for m in _COMMENT.finditer(text)]
         hidden += [(m.start(), m.end()) for m in _FENCE.finditer(text)]
         for line in _SENT.finditer(text[:budget]):
             for start, sent in _split_line(line.group(), line.start()):
@@ -597,23 +603,6 @@ def _candidates(parts: Sequence[tuple[str, str]], max_chars: int) -> list[tuple[
         if budget <= 0:
             break
     return out
-
-
-_TASK_BOX = re.compile(r"^\[[ xX]\]\s*")
-
-
-def _sentence_key(sentence: str) -> str:
-    """A sentence as templates repeat it: links masked, a task box's tick ignored."""
-    key = _WS.sub(" ", _URL.sub("<url>", sentence.lower())).strip()
-    return _TASK_BOX.sub("", key)
-
-
-def _recurring(tickets: Sequence[TicketInput], max_chars: int, min_tickets: int) -> set[str]:
-    """Sentences (links masked) found in at least `min_tickets` of the tickets."""
-    seen: Counter[str] = Counter()
-    for t in tickets:
-        seen.update({_sentence_key(c[2]) for c in _candidates(t.parts, max_chars)})
-    return {k for k, n in seen.items() if n >= max(2, min_tickets)}
 
 
 def _split_line(line: str, offset: int) -> list[tuple[int, str]]:

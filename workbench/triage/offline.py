@@ -51,12 +51,22 @@ def title_of(doc: Document) -> str:
     return doc.title
 
 
-def ticket_input(doc: Document, columns: TextColumns, group: str | None) -> TicketInput:
+def ticket_input(
+    doc: Document,
+    columns: TextColumns,
+    group: str | None,
+    recurring: dict[str, list[tuple[int, int]]] | None = None,
+) -> TicketInput:
     title = next((s.text for s in doc.segments if s.attrs.get("field") == "title"), "")
     text = ticket_text(doc, columns)
     body = text[len(title) + 1 :] if title and text.startswith(title) else text
     return TicketInput(
-        doc_id=doc.id, title=title, body=body, parts=evidence_segments(doc, columns), group=group
+        doc_id=doc.id,
+        title=title,
+        body=body,
+        parts=evidence_segments(doc, columns),
+        group=group,
+        recurring=recurring or {},
     )
 
 
@@ -133,11 +143,30 @@ class OfflineTriager:
         )
         self.vocabulary: Vocabulary | None = None
         self.report: FitReport | None = None
+        self._labelled: list[Document] = []
+        self._labelled_spans: dict[str, dict[str, list[tuple[int, int]]]] = {}
+
+    def _recurring(self, docs: Sequence[Document]) -> list[dict[str, list[tuple[int, int]]]]:
+        """Per ticket, the spans it shares with many of these and the labelled tickets (a
+        template's text: `retrieval.recurring`), which are never quoted."""
+        from retrieval.recurring import find_recurring
+
+        ids = {d.id for d in docs}
+        others = [
+            d.model_copy(update={"id": f"labelled\x00{i}"})  # ids may clash with new ones
+            for i, d in enumerate(self._labelled)
+            if d.id not in ids
+        ]
+        found = find_recurring([*docs, *others])
+        return [found.get(d.id, {}) for d in docs]
 
     def fit(self, labelled: LabelledSet) -> FitReport:
+        self._labelled = list(labelled.documents)
+        spans = self._recurring(labelled.documents)
+        self._labelled_spans = {d.id: r for d, r in zip(labelled.documents, spans, strict=True)}
         inputs = [
-            ticket_input(d, self.columns, g)
-            for d, g in zip(labelled.documents, labelled.groups, strict=True)
+            ticket_input(d, self.columns, g, r)
+            for d, g, r in zip(labelled.documents, labelled.groups, spans, strict=True)
         ]
         self.vocabulary = Vocabulary([ticket_text(d, self.columns) for d in labelled.documents])
         self.report = self.classifier.fit(inputs, labelled.labels)
@@ -146,7 +175,10 @@ class OfflineTriager:
         return self.report
 
     def label(self, docs: Sequence[Document]) -> list[TicketLabel]:
-        inputs = [ticket_input(d, self.columns, group_of(d, self.group_column)) for d in docs]
+        inputs = [
+            ticket_input(d, self.columns, group_of(d, self.group_column), r)
+            for d, r in zip(docs, self._recurring(docs), strict=True)
+        ]
         preds = self.classifier.predict(inputs)
         out = []
         for doc, inp, p in zip(docs, inputs, preds, strict=True):
@@ -178,7 +210,10 @@ class OfflineTriager:
 
     def explain(self, doc: Document, category: str) -> list[Evidence]:
         """Quotes that support `category` (for tickets the team had labelled already)."""
-        inp = ticket_input(doc, self.columns, group_of(doc, self.group_column))
+        spans = self._labelled_spans.get(doc.id)
+        if spans is None:
+            [spans] = self._recurring([doc])
+        inp = ticket_input(doc, self.columns, group_of(doc, self.group_column), spans)
         return evidence_of(doc, self.classifier.explain(inp, category))
 
 
